@@ -1,0 +1,268 @@
+"""Private Numba kernels: arrays in, preallocated arrays out, no validation.
+
+Data layout shared by every kernel (one call handles many signals):
+
+* ``x`` : 1-D float32/float64, all signals back to back; signal ``e`` is
+  ``x[x_off[e] : x_off[e] + x_len[e]]``.
+* ``out`` : 1-D, same dtype; the ``(num_mel_bins, n_frames[e])`` result of
+  signal ``e`` starts at ``out[o_off[e]]`` (row-major).
+* Work units: unit ``u`` is frames ``[unit_f0[u], unit_f0[u] + block_frames)``
+  (clipped) of signal ``unit_ex[u]``.  Units of one signal are consecutive.
+
+Phase 1 (:func:`_mel_units`) frames, windows, FFTs (single-threaded
+rocket-fft into a per-call scratch block), applies ``|X|**mag_exp``, the
+sparse mel weights and the dB conversion, and writes straight into ``out``.
+It records each unit's maximum and whether its share of the samples holds
+NaN/Inf.  Phase 2 (:func:`_finish_units`) applies the ``top_db`` floor (which
+needs the maximum over a whole example or batch) and NaN propagation.  Both
+phases take a unit range so that the caller can split the work across threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba.core import types
+from numba.extending import overload
+from rocket_fft import r2c
+
+from ._jit import jit
+
+
+def _complex_scratch(like, rows, cols):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(_complex_scratch)
+def _complex_scratch_impl(like, rows, cols):
+    cdtype = np.complex64 if like.dtype == types.float32 else np.complex128
+
+    def impl(like, rows, cols):
+        return np.empty((rows, cols), dtype=cdtype)
+
+    return impl
+
+
+@jit
+def _reflect(i, n):
+    """Index into a signal of ``n`` samples for position ``i`` of its reflect-padded extension.
+
+    NumPy's ``np.pad(mode="reflect")``, including repeated reflection when the
+    pad is longer than the signal (period ``2 (n - 1)``; constant for ``n == 1``).
+    """
+    if n == 1:
+        return 0
+    period = 2 * (n - 1)
+    i = i % period
+    if i >= n:
+        i = period - i
+    return i
+
+
+@jit
+def _frame_count(num_samples, fft_length, sequence_stride):
+    return 1 + (num_samples + 2 * (fft_length // 2) - fft_length) // sequence_stride
+
+
+@jit
+def _fill_frames(x, base, n, first_frame, nf, plan, window, frames):
+    """Write ``nf`` windowed frames of one signal into ``frames[:nf]``.
+
+    ``x[base : base + n]`` is the signal; frame ``f`` starts at padded position
+    ``f * sequence_stride``.  Only ``frames[:, win_start:win_stop]`` is written;
+    the rest must already be zero.
+    """
+    ws = plan.win_start
+    width = plan.win_stop - ws
+    for j in range(nf):
+        start = (first_frame + j) * plan.sequence_stride - plan.pad + ws
+        row = frames[j]
+        if start >= 0 and start + width <= n:
+            src = base + start
+            for i in range(width):
+                row[ws + i] = x[src + i] * window[ws + i]
+        else:
+            for i in range(width):
+                row[ws + i] = x[base + _reflect(start + i, n)] * window[ws + i]
+
+
+@jit
+def _spectra_to_mel(spec, nf, plan, weights, power, mel):
+    """``|spec|**mag_exp`` -> sparse mel -> dB for ``nf`` frames; returns the block maximum.
+
+    ``spec`` is ``(>= nf, fft_length // 2 + 1)`` complex, ``power`` a scratch
+    vector of ``fft_length // 2 + 1`` reals, ``mel`` a ``(>= nf, num_mel_bins)``
+    output block.  The maximum is ``-inf`` when no floor is needed.
+    """
+    k0 = plan.bin_start
+    k1 = plan.bin_stop
+    mag_exp = plan.mag_exp
+    mx = -np.inf
+    for j in range(nf):
+        s = spec[j]
+        if mag_exp == 2.0:
+            for k in range(k0, k1):
+                c = s[k]
+                power[k] = c.real * c.real + c.imag * c.imag
+        elif mag_exp == 1.0:
+            for k in range(k0, k1):
+                c = s[k]
+                power[k] = np.sqrt(c.real * c.real + c.imag * c.imag)
+        else:
+            for k in range(k0, k1):
+                c = s[k]
+                power[k] = np.sqrt(c.real * c.real + c.imag * c.imag) ** mag_exp
+        row = mel[j]
+        for m in range(plan.num_mel_bins):
+            acc = power.dtype.type(0.0)
+            off = plan.band_offset[m] - plan.band_start[m]
+            for k in range(plan.band_start[m], plan.band_stop[m]):
+                acc += weights[off + k] * power[k]
+            row[m] = acc
+        if plan.power_to_db:
+            min_power = plan.min_power
+            ref_db = plan.ref_db
+            for m in range(plan.num_mel_bins):
+                v = row[m]
+                if v < min_power:
+                    v = min_power
+                row[m] = 10.0 * np.log10(v) - ref_db
+                if row[m] > mx:
+                    mx = row[m]
+    return mx
+
+
+@jit
+def _mel_units(x, x_off, x_len, n_frames, out, o_off, unit_ex, unit_f0,
+               plan, window, weights, unit_max, unit_bad, u_begin, u_end):
+    """Phase 1 for units ``[u_begin, u_end)``: write mel (dB) values into ``out``.
+
+    Fills ``unit_max[u]`` (maximum dB of the unit, ``-inf`` without dB) and
+    ``unit_bad[u]`` (1 if the unit's share of the samples holds NaN/Inf).
+    Each signal's samples are partitioned between its units, so every sample
+    is checked exactly once, including samples no frame reads.
+    """
+    L = plan.fft_length
+    nbins = L // 2 + 1
+    M = plan.num_mel_bins
+    K = plan.block_frames
+    stride = plan.sequence_stride
+    pad = plan.pad
+    frames = np.zeros((K, L), dtype=window.dtype)
+    spec = _complex_scratch(window, K, nbins)
+    power = np.zeros(nbins, dtype=window.dtype)
+    mel = np.empty((K, M), dtype=window.dtype)
+    axes = np.array([1], dtype=np.int64)
+    zero = x.dtype.type(0.0)
+    for u in range(u_begin, u_end):
+        e = unit_ex[u]
+        f0 = unit_f0[u]
+        F = n_frames[e]
+        f1 = min(f0 + K, F)
+        nf = f1 - f0
+        base = x_off[e]
+        n = x_len[e]
+        # NaN/Inf check over this unit's share of the samples.
+        s0 = 0 if f0 == 0 else min(max(f0 * stride - pad, 0), n)
+        s1 = n if f1 == F else min(max(f1 * stride - pad, 0), n)
+        acc = zero
+        for i in range(base + s0, base + s1):
+            acc += x[i] * zero
+        unit_bad[u] = 0 if acc == zero else 1
+        _fill_frames(x, base, n, f0, nf, plan, window, frames)
+        r2c(frames[:nf], spec[:nf], axes, True, 1.0, 1)
+        unit_max[u] = _spectra_to_mel(spec, nf, plan, weights, power, mel)
+        dst = o_off[e] + f0
+        for m in range(M):
+            row = dst + m * F
+            for j in range(nf):
+                out[row + j] = mel[j, m]
+
+
+@jit
+def _floors(unit_max, unit_bad, unit_ex, n_examples, plan):
+    """Per-example peak and NaN flag from phase 1's per-unit results.
+
+    Returns ``peak`` (the dB maximum the ``top_db`` floor hangs from, ``-inf``
+    where no floor applies) and ``bad`` (1 where the example holds NaN/Inf).
+    With ``plan.batch_top_db`` the peak is the maximum over every finite
+    example of the call.
+    """
+    ex_max = np.full(n_examples, -np.inf)
+    bad = np.zeros(n_examples, dtype=np.uint8)
+    for u in range(unit_ex.shape[0]):
+        e = unit_ex[u]
+        if unit_bad[u]:
+            bad[e] = 1
+        if unit_max[u] > ex_max[e]:
+            ex_max[e] = unit_max[u]
+    peak = np.full(n_examples, -np.inf)
+    if plan.power_to_db and plan.top_db < np.inf:
+        if plan.batch_top_db:
+            mx = -np.inf
+            for e in range(n_examples):
+                if not bad[e] and ex_max[e] > mx:
+                    mx = ex_max[e]
+            peak[:] = mx
+        else:
+            peak[:] = ex_max
+    return peak, bad
+
+
+@jit
+def _finish_units(out, o_off, n_frames, unit_ex, unit_f0, plan, peak, bad, u_begin, u_end):
+    """Phase 2 for units ``[u_begin, u_end)``: ``top_db`` floor and NaN propagation.
+
+    The floor ``peak - top_db`` is computed in the output dtype, as Keras does,
+    so ``out.min() >= out.max() - top_db`` holds exactly.
+    """
+    K = plan.block_frames
+    M = plan.num_mel_bins
+    nan = out.dtype.type(np.nan)
+    for u in range(u_begin, u_end):
+        e = unit_ex[u]
+        F = n_frames[e]
+        f0 = unit_f0[u]
+        nf = min(f0 + K, F) - f0
+        start = o_off[e] + f0
+        if bad[e] and plan.propagate_nonfinite:
+            for m in range(M):
+                for j in range(nf):
+                    out[start + m * F + j] = nan
+        elif peak[e] > -np.inf:
+            fl = out.dtype.type(peak[e]) - out.dtype.type(plan.top_db)
+            for m in range(M):
+                for j in range(nf):
+                    i = start + m * F + j
+                    if out[i] < fl:
+                        out[i] = fl
+
+
+@jit
+def _units(n_frames, block_frames):
+    """Enumerate the work units of signals with ``n_frames`` frames each."""
+    total = 0
+    for e in range(n_frames.shape[0]):
+        total += (n_frames[e] + block_frames - 1) // block_frames
+    unit_ex = np.empty(total, dtype=np.int64)
+    unit_f0 = np.empty(total, dtype=np.int64)
+    u = 0
+    for e in range(n_frames.shape[0]):
+        for f0 in range(0, n_frames[e], block_frames):
+            unit_ex[u] = e
+            unit_f0[u] = f0
+            u += 1
+    return unit_ex, unit_f0
+
+
+@jit
+def _mel_serial(x, x_off, x_len, n_frames, out, o_off, plan, window, weights):
+    """Both phases over every signal in the calling thread; returns per-example NaN flags."""
+    unit_ex, unit_f0 = _units(n_frames, plan.block_frames)
+    n_units = unit_ex.shape[0]
+    unit_max = np.empty(n_units)
+    unit_bad = np.zeros(n_units, dtype=np.uint8)
+    _mel_units(x, x_off, x_len, n_frames, out, o_off, unit_ex, unit_f0,
+               plan, window, weights, unit_max, unit_bad, 0, n_units)
+    peak, bad = _floors(unit_max, unit_bad, unit_ex, n_frames.shape[0], plan)
+    _finish_units(out, o_off, n_frames, unit_ex, unit_f0, plan, peak, bad, 0, n_units)
+    return bad

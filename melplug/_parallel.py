@@ -1,0 +1,85 @@
+"""melplug's own thread pool: nogil kernels on plain Python threads.
+
+Why not ``numba.prange``: on this project's machines each of Numba's default
+threading layers fails a pipeline requirement (docs/design.md): *workqueue*
+aborts the process when two Python threads call a parallel function at once,
+*omp* kills children forked after the parent ran a parallel region, and *tbb*
+is not loadable from a pip install.  Running ``nogil`` serial kernels on a
+small pool of Python threads sidesteps all three: any number of caller threads
+may share the pool, a forked child gets a fresh pool (the old one is dropped by
+an ``os.register_at_fork`` hook), and the thread count is an ordinary
+per-call argument, with no global Numba state to set or restore.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+
+
+def _reset_after_fork() -> None:
+    global _pool, _pool_size, _lock
+    _pool = None
+    _pool_size = 0
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    global _pool, _pool_size
+    with _lock:
+        if _pool is None or _pool_size < workers:
+            old = _pool
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="melplug")
+            _pool_size = workers
+            if old is not None:
+                old.shutdown(wait=False)
+        return _pool
+
+
+def default_num_threads() -> int:
+    """Numba's configured thread count (``NUMBA_NUM_THREADS`` or the usable cores).
+
+    Read from ``numba.config`` so that no threading layer is started.
+    """
+    import numba
+
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+def split(costs: np.ndarray, parts: int) -> np.ndarray:
+    """Bounds of ``parts`` contiguous ranges of ``costs`` with about equal sums."""
+    cum = np.cumsum(costs)
+    targets = cum[-1] * np.arange(1, parts) / parts
+    inner = np.searchsorted(cum, targets, side="left") + 1
+    return np.unique(np.concatenate(([0], np.minimum(inner, len(costs)), [len(costs)])))
+
+
+def run(fn, bounds: np.ndarray, *args) -> None:
+    """Call ``fn(*args, lo, hi)`` for each ``[lo, hi)`` in ``bounds``, in parallel.
+
+    The calling thread runs the first range itself; the others go to the pool.
+    Exceptions from any range are re-raised here.
+    """
+    ranges = [(int(bounds[i]), int(bounds[i + 1])) for i in range(len(bounds) - 1)]
+    ranges = [r for r in ranges if r[1] > r[0]]
+    if len(ranges) <= 1:
+        for lo, hi in ranges:
+            fn(*args, lo, hi)
+        return
+    pool = _executor(len(ranges) - 1)
+    futures = [pool.submit(fn, *args, lo, hi) for lo, hi in ranges[1:]]
+    try:
+        fn(*args, *ranges[0])
+    finally:
+        for fut in futures:
+            fut.result()

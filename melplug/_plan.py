@@ -1,0 +1,166 @@
+"""Precomputed arrays for the kernels: windows, mel weights and the plan.
+
+Everything here is pure NumPy and built in float64; kernels cast once to the
+compute dtype.  Nothing in this module imports Numba, so ``import melplug``
+stays light.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+_MEL_BREAK_FREQUENCY_HERTZ = 700.0
+_MEL_HIGH_FREQUENCY_Q = 1127.0
+
+
+class MelPlan(NamedTuple):
+    """Everything a kernel needs to compute one mel spectrogram configuration.
+
+    A plain ``NamedTuple`` of NumPy arrays and scalars, so it can be passed to
+    and used inside users' own ``@numba.njit`` functions.  Arrays are float64;
+    the kernels cast them once to the audio's dtype.
+
+    Attributes
+    ----------
+    fft_length, sequence_stride, num_mel_bins : int
+        As in :class:`melplug.MelSpectrogram`.
+    pad : int
+        ``fft_length // 2``, the reflect padding on each side.
+    window : ndarray, shape (fft_length,)
+        The window zero-padded to ``fft_length`` (Keras' layout).
+    win_start, win_stop : int
+        The part of ``window`` that is applied (outside it the frame is zero).
+    band_start, band_stop : ndarray of int64, shape (num_mel_bins,)
+        FFT bins ``[band_start[m], band_stop[m])`` feeding mel band ``m``.
+    band_offset : ndarray of int64, shape (num_mel_bins + 1,)
+        Where band ``m``'s weights start in ``band_weights``.
+    band_weights : ndarray, shape (nnz,)
+        The non-zero run of each column of the mel weight matrix.
+    bin_start, bin_stop : int
+        The FFT bins that feed any band (others are never computed).
+    mag_exp : float
+        Exponent applied to the magnitude.
+    power_to_db : bool
+        Whether to convert to decibels.
+    min_power, ref_db, top_db : float
+        ``ref_db = 10 log10(max(|ref_power|, min_power))``; ``top_db`` is
+        ``inf`` for no floor.
+    batch_top_db : bool
+        ``True`` for ``top_db_scope="batch"`` (one floor for the whole call).
+    propagate_nonfinite : bool
+        ``True`` for ``on_nonfinite="propagate"``.
+    block_frames : int
+        Frames per work unit (the size of a thread's scratch block).
+    """
+
+    fft_length: int
+    sequence_stride: int
+    num_mel_bins: int
+    pad: int
+    window: np.ndarray
+    win_start: int
+    win_stop: int
+    band_start: np.ndarray
+    band_stop: np.ndarray
+    band_offset: np.ndarray
+    band_weights: np.ndarray
+    bin_start: int
+    bin_stop: int
+    mag_exp: float
+    power_to_db: bool
+    min_power: float
+    ref_db: float
+    top_db: float
+    batch_top_db: bool
+    propagate_nonfinite: bool
+    block_frames: int
+
+
+def num_frames(num_samples: int, fft_length: int, sequence_stride: int) -> int:
+    """Frames produced for a signal of ``num_samples`` samples (SPEC §1.3)."""
+    pad = fft_length // 2
+    return 1 + (num_samples + 2 * pad - fft_length) // sequence_stride
+
+
+def periodic_window(name: str, length: int) -> np.ndarray:
+    """Periodic Hann or Hamming window, as ``scipy.signal.get_window(name, length)``."""
+    if length == 1:
+        return np.ones(1)
+    alpha = 0.5 if name == "hann" else 0.54
+    n = np.arange(length, dtype=np.float64)
+    return alpha - (1.0 - alpha) * np.cos(2.0 * np.pi * n / length)
+
+
+def padded_window(window, sequence_length: int, fft_length: int) -> np.ndarray:
+    """The window as Keras applies it: ``sequence_length`` long, zero-padded to ``fft_length``."""
+    if window is None:
+        core = np.ones(sequence_length)
+    elif isinstance(window, str):
+        core = periodic_window(window, sequence_length)
+    else:
+        core = np.asarray(window, dtype=np.float64)
+    left = (fft_length - sequence_length) // 2
+    out = np.zeros(fft_length)
+    out[left : left + sequence_length] = core
+    return out
+
+
+def _hertz_to_mel(freq):
+    return _MEL_HIGH_FREQUENCY_Q * np.log(1.0 + np.asarray(freq, dtype=np.float64) / _MEL_BREAK_FREQUENCY_HERTZ)
+
+
+def linear_to_mel_weight_matrix(
+    num_mel_bins: int,
+    num_spectrogram_bins: int,
+    sampling_rate: float,
+    lower_edge_hertz: float,
+    upper_edge_hertz: float,
+) -> np.ndarray:
+    """Keras' mel weight matrix, built in float64.
+
+    HTK mel scale, triangles linear in mel with peak 1, no area
+    normalisation, DC row zero.  Shape ``(num_spectrogram_bins, num_mel_bins)``.
+    Like Keras, bin ``k`` sits at ``k * (sampling_rate / 2) / (num_spectrogram_bins - 1)`` Hz.
+    """
+    nyquist = sampling_rate / 2.0
+    linear_freqs = np.linspace(0.0, nyquist, num_spectrogram_bins)[1:]
+    bins_mel = _hertz_to_mel(linear_freqs)[:, None]
+    edges = np.linspace(_hertz_to_mel(lower_edge_hertz), _hertz_to_mel(upper_edge_hertz), num_mel_bins + 2)
+    lower, center, upper = edges[:-2][None, :], edges[1:-1][None, :], edges[2:][None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lower_slopes = (bins_mel - lower) / (center - lower)
+        upper_slopes = (upper - bins_mel) / (upper - center)
+    weights = np.maximum(0.0, np.minimum(lower_slopes, upper_slopes))
+    return np.pad(weights, [(1, 0), (0, 0)])
+
+
+def sparse_bands(weights: np.ndarray):
+    """Band-major sparse form of a dense ``(bins, bands)`` weight matrix.
+
+    Each band keeps the run of bins between its first and last non-zero
+    weight.  Returns ``band_start, band_stop, band_offset, band_weights,
+    bin_start, bin_stop``.
+    """
+    num_bins, num_bands = weights.shape
+    band_start = np.zeros(num_bands, dtype=np.int64)
+    band_stop = np.zeros(num_bands, dtype=np.int64)
+    runs = []
+    for m in range(num_bands):
+        nz = np.flatnonzero(weights[:, m])
+        if nz.size:
+            band_start[m], band_stop[m] = nz[0], nz[-1] + 1
+        runs.append(weights[band_start[m] : band_stop[m], m])
+    band_offset = np.zeros(num_bands + 1, dtype=np.int64)
+    band_offset[1:] = np.cumsum(band_stop - band_start)
+    band_weights = np.concatenate(runs) if runs else np.zeros(0)
+    used = band_stop > band_start
+    bin_start = int(band_start[used].min()) if used.any() else 0
+    bin_stop = int(band_stop[used].max()) if used.any() else 0
+    return band_start, band_stop, band_offset, np.ascontiguousarray(band_weights, dtype=np.float64), bin_start, bin_stop
+
+
+def default_block_frames(fft_length: int) -> int:
+    """Frames per work unit: a scratch block of about 128 KiB of float32 frames."""
+    return int(max(1, min(64, 32768 // max(fft_length, 1))))

@@ -1,0 +1,132 @@
+"""Public ``@njit`` entry points, callable from Python and from users' own Numba code.
+
+They take a :class:`melplug.MelPlan` (``MelSpectrogram(...).plan``) and are
+thin wrappers over the same private kernels the core uses.  They run in the
+calling thread (no hidden threads), so they may be called from inside a
+user's ``numba.prange`` loop under any threading layer.
+
+Examples
+--------
+A user's own Numba function that computes features for a batch:
+
+>>> import numba, numpy as np, melplug
+>>> from melplug import kernels
+>>> plan = melplug.MelSpectrogram(num_mel_bins=40, fft_length=256, sequence_stride=128).plan
+>>> @numba.njit
+... def features(batch, plan):
+...     mel = kernels.mel_spectrogram(batch, plan)       # (batch, 40, frames)
+...     return mel.sum(axis=1)                           # e.g. a loudness curve
+>>> features(np.ones((3, 1000), np.float32), plan).shape
+(3, 8)
+
+The two stages separately (frames -> your own FFT -> mel):
+
+>>> @numba.njit
+... def stages(signal, plan):
+...     frames = kernels.windowed_frames(signal, plan)   # (frames, fft_length)
+...     spectra = np.fft.rfft(frames)                    # rocket-fft inside Numba
+...     mel = kernels.spectra_to_mel(spectra, plan)      # (num_mel_bins, frames), dB
+...     kernels.apply_top_db(mel, plan)                  # the example-wide floor
+...     return mel
+>>> sig = np.sin(np.arange(1000) * 0.3)
+>>> np.allclose(stages(sig, plan), melplug.MelSpectrogram(num_mel_bins=40, fft_length=256,
+...                                                       sequence_stride=128)(sig))
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _kernels
+from ._jit import jit
+
+__all__ = ["apply_top_db", "mel_spectrogram", "num_frames", "spectra_to_mel", "windowed_frames"]
+
+
+@jit
+def num_frames(num_samples, plan):
+    """Frames for a signal of ``num_samples`` samples: ``1 + (n + 2 (L // 2) - L) // stride``."""
+    return _kernels._frame_count(num_samples, plan.fft_length, plan.sequence_stride)
+
+
+@jit
+def mel_spectrogram(audio2d, plan):
+    """Mel spectrograms of a batch, in the calling thread.
+
+    Parameters
+    ----------
+    audio2d : ndarray of float32 or float64, shape (batch, samples), C-contiguous
+    plan : MelPlan
+
+    Returns
+    -------
+    ndarray, shape (batch, num_mel_bins, frames), same dtype as ``audio2d``.
+
+    Raises ``ValueError`` if the audio holds NaN/Inf and the plan was made with
+    ``on_nonfinite="raise"``; with ``"propagate"`` those examples are NaN.
+    """
+    batch, n = audio2d.shape
+    if n < 1:
+        raise ValueError("audio2d must have at least 1 sample per example")
+    frames = num_frames(n, plan)
+    M = plan.num_mel_bins
+    out = np.empty((batch, M, frames), dtype=audio2d.dtype)
+    x_off = np.arange(batch) * n
+    x_len = np.full(batch, n, dtype=np.int64)
+    n_frames = np.full(batch, frames, dtype=np.int64)
+    o_off = np.arange(batch) * (M * frames)
+    window = plan.window.astype(audio2d.dtype)
+    weights = plan.band_weights.astype(audio2d.dtype)
+    bad = _kernels._mel_serial(audio2d.reshape(-1), x_off, x_len, n_frames, out.reshape(-1), o_off,
+                               plan, window, weights)
+    if bad.any() and not plan.propagate_nonfinite:
+        raise ValueError("audio contains NaN or Inf samples (make the plan with on_nonfinite='propagate' "
+                         "to get NaN output instead)")
+    return out
+
+
+@jit
+def windowed_frames(signal, plan):
+    """Reflect-padded, windowed frames of one 1-D signal.
+
+    Returns ``(frames, fft_length)`` of the signal's dtype: frame ``f`` is
+    ``padded[f * stride : f * stride + fft_length] * window`` where ``padded``
+    is the signal reflect-padded by ``fft_length // 2`` on each side.
+    """
+    n = signal.shape[0]
+    frames_n = num_frames(n, plan)
+    frames = np.zeros((frames_n, plan.fft_length), dtype=signal.dtype)
+    window = plan.window.astype(signal.dtype)
+    _kernels._fill_frames(np.ascontiguousarray(signal), 0, n, 0, frames_n, plan, window, frames)
+    return frames
+
+
+@jit
+def spectra_to_mel(spectra, plan):
+    """``|X| ** mag_exp`` -> mel weights -> dB (per the plan) for a block of spectra.
+
+    ``spectra`` is ``(frames, fft_length // 2 + 1)`` complex64/complex128;
+    returns ``(num_mel_bins, frames)`` of the matching real dtype.  The
+    ``top_db`` floor is *not* applied (it depends on the whole example): use
+    :func:`apply_top_db` once the example is complete.
+    """
+    nf = spectra.shape[0]
+    real = spectra.real
+    weights = plan.band_weights.astype(real.dtype)
+    power = np.zeros(plan.fft_length // 2 + 1, dtype=real.dtype)
+    mel = np.empty((nf, plan.num_mel_bins), dtype=real.dtype)
+    _kernels._spectra_to_mel(spectra, nf, plan, weights, power, mel)
+    return np.ascontiguousarray(mel.T)
+
+
+@jit
+def apply_top_db(mel, plan):
+    """In place: ``mel = max(mel, mel.max() - top_db)`` if the plan converts to dB with a finite ``top_db``."""
+    if plan.power_to_db and plan.top_db < np.inf:
+        floor = mel.max() - mel.dtype.type(plan.top_db)
+        flat = mel.reshape(-1)
+        for i in range(flat.shape[0]):
+            if flat[i] < floor:
+                flat[i] = floor
+    return mel
