@@ -350,8 +350,8 @@ class MelSpectrogram:
         if empty.size:
             shown = ", ".join(str(i) for i in empty[:8]) + (", ..." if empty.size > 8 else "")
             reasons.append(
-                f"{empty.size} of num_mel_bins={self.num_mel_bins} mel bands are empty (bands {shown} receive no "
-                f"FFT bin; they will be constant at the floor): reduce num_mel_bins or increase "
+                f"{empty.size} of num_mel_bins={self.num_mel_bins} mel bands are empty (no FFT bin falls in "
+                f"band {shown}; such bands stay at the floor): reduce num_mel_bins or increase "
                 f"fft_length={self.fft_length}"
             )
         if self.max_freq > nyquist:
@@ -360,7 +360,7 @@ class MelSpectrogram:
                 f"sampling_rate={self.sampling_rate!r}: lower max_freq"
             )
         if reasons:
-            warnings.warn("; ".join(reasons), UserWarning, stacklevel=3)
+            warnings.warn("; ".join(reasons), UserWarning, stacklevel=4)
 
     # ----------------------------------------------------------------- public properties
 
@@ -378,7 +378,7 @@ class MelSpectrogram:
         """Number of frames for a signal of ``num_samples`` samples (>= 1).
 
         >>> import melplug
-        >>> melplug.MelSpectrogram(sequence_stride=160, fft_length=512).num_frames(16000)
+        >>> melplug.MelSpectrogram(sequence_stride=160, fft_length=512, num_mel_bins=80).num_frames(16000)
         101
         """
         n = _check_int("num_samples", num_samples, 1)
@@ -507,7 +507,8 @@ class MelSpectrogram:
         )
         if bad.any() and self.on_nonfinite == "raise":
             first = int(np.flatnonzero(bad)[0])
-            where = "audio" if not lead else f"audio example {np.unravel_index(first, lead) if len(lead) > 1 else first}"
+            index = tuple(int(i) for i in np.unravel_index(first, lead)) if len(lead) > 1 else first
+            where = "audio" if not lead else f"audio example {index}"
             raise ValueError(
                 f"{where} contains NaN or Inf samples ({int(bad.sum())} of {batch} examples affected); clean the "
                 "audio, or pass on_nonfinite='propagate' to get NaN output for such examples"

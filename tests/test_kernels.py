@@ -1,0 +1,94 @@
+"""The public @njit entry points, from Python and from inside users' own Numba code."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+import melplug
+from melplug import kernels
+from tests import reference
+from tests._util import make_audio
+from tests.test_pipeline import run_python
+
+KW = dict(fft_length=400, sequence_stride=150, num_mel_bins=32, sampling_rate=16000)
+
+
+@numba.njit
+def user_batch_features(batch, plan):
+    mel = kernels.mel_spectrogram(batch, plan)
+    return mel, kernels.num_frames(batch.shape[1], plan)
+
+
+@numba.njit
+def user_two_stage(signal, plan):
+    frames = kernels.windowed_frames(signal, plan)
+    spectra = np.fft.rfft(frames)
+    mel = kernels.spectra_to_mel(spectra, plan)
+    kernels.apply_top_db(mel, plan)
+    return frames, mel
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernel_inside_user_njit_matches_class(dtype):
+    mel = melplug.MelSpectrogram(**KW)
+    audio = make_audio((3, 5000), dtype=dtype)
+    got, frames = user_batch_features(audio, mel.plan)
+    assert got.dtype == dtype and got.shape == (3, 32, frames) and frames == mel.num_frames(5000)
+    np.testing.assert_array_equal(got, mel(audio))
+    direct = kernels.mel_spectrogram(audio, mel.plan)  # from Python too
+    np.testing.assert_array_equal(direct, got)
+
+
+@pytest.mark.parametrize("n", [1, 3, 150, 5000])
+def test_two_stage_building_blocks(n):
+    mel = melplug.MelSpectrogram(**KW)
+    sig = make_audio((n,), dtype=np.float64)
+    frames, got = user_two_stage(sig, mel.plan)
+    padded = np.pad(sig, 200, mode="reflect")
+    win = reference.window_array("hann", 400, 400)
+    want_frames = np.stack([padded[i * 150 : i * 150 + 400] * win for i in range(mel.num_frames(n))])
+    np.testing.assert_allclose(frames, want_frames, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(got, mel(sig), atol=1e-9)
+
+
+def test_kernel_nonfinite_behaviour():
+    audio = make_audio((2, 3000))
+    audio[1, 5] = np.nan
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        kernels.mel_spectrogram(audio, melplug.MelSpectrogram(**KW).plan)
+    out = kernels.mel_spectrogram(audio, melplug.MelSpectrogram(**KW, on_nonfinite="propagate").plan)
+    assert np.isnan(out[1]).all() and np.isfinite(out[0]).all()
+
+
+def test_kernel_in_user_prange_subprocess():
+    # Run in a subprocess: a user's prange starts Numba's threading layer in that process.
+    code = """
+        import numba, numpy as np, melplug
+        from melplug import kernels
+        @numba.njit(parallel=True)
+        def per_row(batch, plan):
+            out = np.empty((batch.shape[0], plan.num_mel_bins, kernels.num_frames(batch.shape[1], plan)),
+                           dtype=batch.dtype)
+            for i in numba.prange(batch.shape[0]):
+                out[i] = kernels.mel_spectrogram(batch[i:i + 1], plan)[0]
+            return out
+        mel = melplug.MelSpectrogram(fft_length=256, num_mel_bins=16)
+        x = np.random.default_rng(0).standard_normal((8, 3000)).astype(np.float32)
+        assert np.array_equal(per_row(x, mel.plan), mel(x)), "mismatch"
+        print("ok", numba.threading_layer())
+    """
+    assert run_python(code).stdout.startswith("ok")
+
+
+def test_plan_is_a_namedtuple_of_arrays_and_scalars():
+    plan = melplug.MelSpectrogram(**KW).plan
+    assert isinstance(plan, melplug.MelPlan)
+    assert plan.window.shape == (400,) and plan.window.dtype == np.float64
+    assert plan.band_start.shape == plan.band_stop.shape == (32,)
+    # each FFT bin feeds at most two bands
+    counts = np.zeros(201, int)
+    for m in range(32):
+        counts[plan.band_start[m] : plan.band_stop[m]] += 1
+    assert counts.max() <= 2
