@@ -112,12 +112,12 @@ def spectra_to_mel(spectra, plan):
     :func:`apply_top_db` once the example is complete.
     """
     nf = spectra.shape[0]
-    real = spectra.real
-    weights = plan.band_weights.astype(real.dtype)
-    power = np.zeros(plan.fft_length // 2 + 1, dtype=real.dtype)
-    mel = np.empty((nf, plan.num_mel_bins), dtype=real.dtype)
-    _kernels._spectra_to_mel(spectra, nf, plan, weights, power, mel)
-    return np.ascontiguousarray(mel.T)
+    dtype = spectra.real.dtype
+    weights = plan.band_weights.astype(dtype)
+    power_t = np.zeros((plan.fft_length // 2 + 1, nf), dtype=dtype)
+    mel = np.empty((plan.num_mel_bins, nf), dtype=dtype)
+    _kernels._spectra_to_mel(spectra, nf, plan, weights, power_t, mel, np.empty(nf, dtype=np.int32))
+    return mel
 
 
 @jit
