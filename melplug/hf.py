@@ -1,0 +1,496 @@
+"""Hugging Face ``datasets`` adapter: mel spectrograms in ``Dataset.map``.
+
+:class:`MelSpectrogram` wraps a :class:`melplug.MelSpectrogram` and only
+translates dataset rows: it reads the audio column, checks sampling rates and
+channels, calls the core once per batch (clips of different lengths go through
+the core's ragged path, one parallel call) and writes float32 arrays to the
+output column.  ``datasets`` itself is imported only when an adapter is built
+(``import melplug.hf`` stays light).
+
+Column values understood:
+
+* NumPy arrays, lists, or anything ``numpy.asarray`` accepts (1-D: one mono
+  clip; in a known single row, 2-D is ``(channels, samples)``);
+* ``Audio``-feature dicts ``{"array", "sampling_rate"}``;
+* ``Audio(decode=False)`` dicts ``{"bytes", "path"}``, decoded with
+  ``soundfile`` (WAV, FLAC, OGG; what the installed libsndfile reads);
+* decoder objects with ``get_all_samples()`` returning ``.data`` of shape
+  ``(channels, samples)`` and ``.sample_rate`` (``datasets`` >= 4 with
+  torchcodec).
+
+See ``docs/hf.md`` for the storage layouts, fingerprints and threads.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+
+from .core import MelSpectrogram as _CoreMelSpectrogram
+
+__all__ = ["MelSpectrogram"]
+
+_LAYOUTS = ("mels_frames", "frames_mels")
+_MULTICHANNEL = ("mean", "raise")
+#: The adapter's own options and their defaults (the rest go to the core).
+HF_DEFAULTS: dict[str, Any] = {
+    "column": "audio",
+    "out_column": "mel",
+    "layout": "mels_frames",
+    "multichannel": "mean",
+}
+
+
+def _check_name(name: str, value) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{name} must be a non-empty column name (str); received {value!r}")
+    return value
+
+
+def _check_option(name: str, value, choices) -> str:
+    if not isinstance(value, str) or value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name}={value!r} is invalid: it must be one of {options}")
+    return value
+
+
+def _in_worker_process() -> bool:
+    """Whether this process was started by ``multiprocessing`` or ``multiprocess``.
+
+    ``Dataset.map(num_proc=N)`` runs the function in ``multiprocess`` pool
+    workers (forked); Grain and PyTorch loaders use ``multiprocessing``.
+    """
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        return True
+    mp = sys.modules.get("multiprocess")
+    return mp is not None and mp.parent_process() is not None
+
+
+def _lazy_types():
+    """``(LazyRow, LazyBatch)`` from ``datasets`` if it is imported, else ``None``."""
+    if "datasets" not in sys.modules:
+        return None
+    try:
+        from datasets.formatting.formatting import LazyBatch, LazyRow
+    except ImportError:  # pragma: no cover - other datasets versions
+        return None
+    return LazyRow, LazyBatch
+
+
+def _is_single_value(value) -> bool:
+    """Whether ``value`` is one clip (not a batch) when the container says nothing.
+
+    The rule ``transformers`` feature extractors use: a mapping, a decoder, a
+    0/1-D array or a list of numbers is one clip; a 2-D (or deeper) array, an
+    object array or a list of non-numbers is a batch of clips.
+    """
+    if isinstance(value, Mapping) or hasattr(value, "get_all_samples"):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype != object and value.ndim <= 1
+    if isinstance(value, (list, tuple)):
+        return len(value) > 0 and isinstance(value[0], (int, float, np.number)) and not isinstance(value[0], bool)
+    return np.ndim(value) <= 1
+
+
+class MelSpectrogram:
+    """Mel spectrograms for ``datasets.Dataset.map`` and ``IterableDataset.map``.
+
+    A callable ``example -> {out_column: mel}`` for
+    ``ds.map(mel, batched=True|False, num_proc=N)``.  It wraps a
+    :class:`melplug.MelSpectrogram` (available as :attr:`mel`), so the numbers
+    are exactly the core's; outputs are stored as float32.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Every argument of :class:`melplug.MelSpectrogram` (Keras' 13 and
+        ``top_db_scope``, ``dtype``, ``on_nonfinite``, ``num_threads``),
+        validated by the core.  ``num_threads=None`` means: the core's default
+        (Numba's thread count) in the main process, and **1 thread** inside a
+        ``multiprocessing``/``multiprocess`` worker such as
+        ``map(num_proc=N)``'s, so N workers never oversubscribe the cores.
+        :meth:`map` sets ``cores // num_proc`` instead.
+    column : str, keyword-only
+        Input column holding the audio.
+    out_column : str, keyword-only
+        Output column for the mel spectrogram.
+    layout : {"mels_frames", "frames_mels"}, keyword-only
+        Stored shape per row: ``(num_mel_bins, frames)`` (melplug's and
+        Keras', the default) or ``(frames, num_mel_bins)``.  Arrow can only
+        store a variable *first* dimension as a fast ``Array2D``, so for clips
+        of varying length ``"frames_mels"`` reads back about 10x faster with
+        ``with_format("numpy")``; see :meth:`feature` and ``docs/hf.md``.
+    multichannel : {"mean", "raise"}, keyword-only
+        Audio with several channels is averaged to mono first (what
+        ``datasets``' own ``audio["array"]`` does), or rejected with a
+        ``ValueError`` that suggests ``Audio(num_channels=1)``.
+
+    Notes
+    -----
+    A clip whose sampling rate (from an ``Audio`` dict, a decoder or a
+    decoded file) differs from ``sampling_rate`` raises ``ValueError``: cast
+    the column first, ``ds.cast_column("audio", Audio(sampling_rate=...))``.
+    Plain arrays carry no rate and are taken to be at ``sampling_rate``.
+
+    Batched or not: inside ``Dataset.map`` the row/batch container tells;
+    for plain dicts (``IterableDataset.map``, direct calls) a 1-D array, a list
+    of numbers, an ``Audio`` dict or a decoder is one row and anything else
+    (a list of clips, a 2-D array) is a batch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import datasets
+    >>> import melplug.hf
+    >>> rng = np.random.default_rng(0)
+    >>> ds = datasets.Dataset.from_dict(
+    ...     {"audio": [rng.standard_normal(n).astype(np.float32) for n in (16000, 8000)]})
+    >>> mel = melplug.hf.MelSpectrogram(num_mel_bins=40, fft_length=512,
+    ...                                 sequence_length=400, sequence_stride=160)
+    >>> out = mel.map(ds, remove_columns=["audio"]).with_format("numpy")
+    >>> out.features["mel"]
+    List(List(Value('float32')), length=40)
+    >>> [m.shape for m in out["mel"]]
+    [(40, 101), (40, 51)]
+    """
+
+    def __init__(
+        self,
+        *args,
+        column: str = "audio",
+        out_column: str = "mel",
+        layout: Literal["mels_frames", "frames_mels"] = "mels_frames",
+        multichannel: Literal["mean", "raise"] = "mean",
+        **kwargs,
+    ) -> None:
+        self._set_options(column, out_column, layout, multichannel)
+        self._mel = _CoreMelSpectrogram(*args, **kwargs)
+        _register_fingerprint_reducer()
+
+    def _set_options(self, column, out_column, layout, multichannel) -> None:
+        self.column = _check_name("column", column)
+        self.out_column = _check_name("out_column", out_column)
+        self.layout = _check_option("layout", layout, _LAYOUTS)
+        self.multichannel = _check_option("multichannel", multichannel, _MULTICHANNEL)
+
+    # ----------------------------------------------------------------- configuration
+
+    @property
+    def mel(self) -> _CoreMelSpectrogram:
+        """The wrapped :class:`melplug.MelSpectrogram`."""
+        return self._mel
+
+    @property
+    def sampling_rate(self) -> float:
+        """The sampling rate the audio must have (Hz)."""
+        return self._mel.sampling_rate
+
+    @property
+    def num_mel_bins(self) -> int:
+        """Number of mel bands per frame."""
+        return self._mel.num_mel_bins
+
+    @property
+    def num_threads(self) -> int | None:
+        """Threads per call as configured (``None``: automatic, see the class docs)."""
+        return self._mel.num_threads
+
+    def get_config(self) -> dict[str, Any]:
+        """The core's config plus ``column``, ``out_column``, ``layout`` and ``multichannel``."""
+        config = self._mel.get_config()
+        config.update({name: getattr(self, name) for name in HF_DEFAULTS})
+        return config
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> MelSpectrogram:
+        """Build from :meth:`get_config` output (or a core / Keras layer config)."""
+        if not isinstance(config, Mapping):
+            raise TypeError(f"config must be a mapping (a dict from get_config()); received {type(config).__name__}")
+        config = dict(config)
+        own = {name: config.pop(name, default) for name, default in HF_DEFAULTS.items()}
+        obj = cls.__new__(cls)
+        obj._set_options(**own)
+        obj._mel = _CoreMelSpectrogram.from_config(config)
+        _register_fingerprint_reducer()
+        return obj
+
+    def replace(self, **changes) -> MelSpectrogram:
+        """A copy with some arguments changed, e.g. ``mel.replace(num_threads=2)``."""
+        config = self.get_config()
+        unknown = set(changes) - set(config)
+        if unknown:
+            raise TypeError(f"replace() got unknown argument(s) {sorted(unknown)}; known: {', '.join(config)}")
+        config.update(changes)
+        return type(self).from_config(config)
+
+    def __repr__(self) -> str:
+        core = repr(self._mel)
+        inner = core[core.index("(") + 1 : -1]
+        own = ", ".join(f"{name}={getattr(self, name)!r}" for name in HF_DEFAULTS)
+        return f"melplug.hf.{type(self).__name__}({own}, {inner})"
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, MelSpectrogram):
+            return NotImplemented
+        return self.get_config() == other.get_config()
+
+    __hash__ = None
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        _register_fingerprint_reducer()
+
+    def _fingerprint_state(self) -> dict[str, Any]:
+        """What ``datasets`` hashes: everything that changes the stored values.
+
+        The thread count is left out (it never changes a value, and ``datasets``
+        leaves ``num_proc`` out of its fingerprints for the same reason); the
+        melplug version is put in, so an upgrade does not reuse stale caches.
+        """
+        import melplug
+
+        config = self.get_config()
+        del config["num_threads"]
+        return {"melplug": melplug.__version__, "class": type(self).__qualname__, "config": config}
+
+    # ----------------------------------------------------------------- output features
+
+    def feature(self, num_samples: int | None = None):
+        """The ``datasets`` feature type of :attr:`out_column`.
+
+        Parameters
+        ----------
+        num_samples : int >= 1, optional
+            If every clip has this many samples, the frame count is fixed and
+            the feature is a fixed-shape ``Array2D`` in either layout (the
+            fastest to read).  Otherwise ``"frames_mels"`` gives
+            ``Array2D(shape=(None, num_mel_bins))`` and ``"mels_frames"``
+            ``List(List(Value("float32")), length=num_mel_bins)`` (Arrow's
+            ``Array2D`` cannot have a variable last dimension).
+        """
+        from datasets import Array2D, List, Value
+
+        mels = self._mel.num_mel_bins
+        if num_samples is not None:
+            frames = self._mel.num_frames(num_samples)
+            shape = (mels, frames) if self.layout == "mels_frames" else (frames, mels)
+            return Array2D(shape=shape, dtype="float32")
+        if self.layout == "frames_mels":
+            return Array2D(shape=(None, mels), dtype="float32")
+        return List(List(Value("float32")), length=mels)
+
+    def features(self, features=None, *, remove_columns=None, num_samples: int | None = None):
+        """Features of the mapped dataset, for ``ds.map(mel, features=...)``.
+
+        Parameters
+        ----------
+        features : datasets.Features, optional
+            The input dataset's features (``ds.features``); columns kept by the
+            map keep their types.
+        remove_columns : str or list of str, optional
+            Columns the map removes (as passed to ``map``).
+        num_samples : int, optional
+            See :meth:`feature`.
+
+        Examples
+        --------
+        >>> import melplug.hf
+        >>> mel = melplug.hf.MelSpectrogram(num_mel_bins=40, layout="frames_mels")
+        >>> mel.features()
+        {'mel': Array2D(shape=(None, 40), dtype='float32')}
+        """
+        from datasets import Features
+
+        removed = {remove_columns} if isinstance(remove_columns, str) else set(remove_columns or ())
+        out = Features({k: v for k, v in (features or {}).items() if k not in removed and k != self.out_column})
+        out[self.out_column] = self.feature(num_samples)
+        return out
+
+    def map(self, dataset, *, batched: bool = True, num_proc: int | None = None, remove_columns=None, **kwargs):
+        """``dataset.map(self, ...)`` with declared output features and threads per worker.
+
+        Equivalent to ``dataset.map(self, batched=batched, num_proc=num_proc,
+        remove_columns=remove_columns, features=self.features(...), **kwargs)``,
+        except that with ``num_proc=N`` and ``num_threads=None`` each worker
+        uses ``max(1, cores // N)`` threads.  The fingerprint, and so the
+        cache, is the same as for a plain ``dataset.map(self, ...)``.
+        Works for ``Dataset`` and ``IterableDataset`` (which has no
+        ``num_proc``).
+        """
+        fn = self
+        if num_proc is not None and num_proc >= 1 and self._mel.num_threads is None:
+            from ._parallel import default_num_threads
+
+            fn = self.replace(num_threads=max(1, default_num_threads() // num_proc))
+        if "features" not in kwargs and getattr(dataset, "features", None) is not None:
+            kwargs["features"] = self.features(dataset.features, remove_columns=remove_columns)
+        if num_proc is not None:
+            kwargs["num_proc"] = num_proc
+        return dataset.map(fn, batched=batched, remove_columns=remove_columns, **kwargs)
+
+    # ----------------------------------------------------------------- computing
+
+    def __call__(self, example: Mapping[str, Any]) -> dict[str, Any]:
+        """Mel spectrogram(s) of ``example[column]``: ``{out_column: ...}``.
+
+        A row gives one float32 array, a batch a list of them (or one 3-D
+        array when the batch is a 2-D array of equal-length clips).
+        """
+        if not isinstance(example, Mapping):
+            raise TypeError(
+                f"melplug.hf.MelSpectrogram is called with a dataset row or batch (a mapping of columns); "
+                f"received {type(example).__name__}. For arrays, call its core: mel.mel(audio)"
+            )
+        try:
+            value = example[self.column]
+        except KeyError:
+            keys = ", ".join(repr(k) for k in example)
+            raise ValueError(
+                f"column={self.column!r} is not in the example; its columns are {keys}. "
+                "Pass column=... to melplug.hf.MelSpectrogram"
+            ) from None
+        threads = self._threads()
+        lazy = _lazy_types()
+        if lazy is not None and isinstance(example, lazy[0]):
+            batched = False
+        elif lazy is not None and isinstance(example, lazy[1]):
+            batched = True
+        else:
+            batched = not _is_single_value(value)
+        if not batched:
+            clip = self._clip(value, "the audio")
+            mel = self._mel(clip, num_threads=threads)
+            return {self.out_column: self._store(mel)}
+        if isinstance(value, np.ndarray) and value.dtype != object and value.ndim == 2 and value.shape[0] > 0:
+            # (batch, samples) of plain samples: one call, no per-row work
+            mels = self._mel(value, num_threads=threads)
+            return {self.out_column: self._store(mels)}
+        clips = [self._clip(item, f"row {i} of the batch") for i, item in enumerate(value)]
+        if not clips:
+            return {self.out_column: []}
+        mels = self._mel(clips, num_threads=threads)
+        return {self.out_column: [self._store(m) for m in mels]}
+
+    def _threads(self) -> int | None:
+        """Threads for a call: the configured count, else 1 in worker processes, else the core's default."""
+        threads = self._mel.num_threads
+        if threads is None and _in_worker_process():
+            threads = 1
+        return threads
+
+    def _store(self, mel: np.ndarray) -> np.ndarray:
+        mel = mel.astype(np.float32, copy=False)
+        if self.layout == "frames_mels":
+            mel = np.ascontiguousarray(np.swapaxes(mel, -1, -2))
+        return mel
+
+    # ----------------------------------------------------------------- reading one value
+
+    def _clip(self, value, where: str) -> np.ndarray:
+        """One value of the audio column as a 1-D array at the configured rate."""
+        rate = None
+        if value is None:
+            raise ValueError(f"{where} is missing (None) in column {self.column!r}")
+        if hasattr(value, "get_all_samples"):
+            samples = value.get_all_samples()
+            data, rate = samples.data, samples.sample_rate
+            if hasattr(data, "cpu"):
+                data = data.cpu()
+            samples = np.asarray(data.numpy() if hasattr(data, "numpy") else data)
+        elif isinstance(value, Mapping):
+            if value.get("array") is not None:
+                samples, rate = np.asarray(value["array"]), value.get("sampling_rate")
+            elif value.get("bytes") is not None or value.get("path") is not None:
+                samples, rate = self._read_file(value, where)
+            else:
+                raise ValueError(
+                    f"{where} is a dict with keys {sorted(value)}; melplug needs 'array' (with 'sampling_rate'), "
+                    "or 'bytes'/'path' of an audio file"
+                )
+        else:
+            samples = np.asarray(value)
+        if rate is not None and rate != self._mel.sampling_rate:
+            raise ValueError(
+                f"{where} has sampling_rate={rate!r} but this MelSpectrogram is configured for "
+                f"sampling_rate={self._mel.sampling_rate!r}; resample the column first, e.g. "
+                f"ds = ds.cast_column({self.column!r}, Audio(sampling_rate={self._mel.sampling_rate!r})), "
+                f"or build the MelSpectrogram with sampling_rate={rate!r}"
+            )
+        return self._mono(samples, where)
+
+    def _mono(self, samples: np.ndarray, where: str) -> np.ndarray:
+        if samples.ndim == 2 and samples.shape[0] == 1:
+            return samples[0]
+        if samples.ndim > 2:
+            raise ValueError(
+                f"{where} has shape {samples.shape}; one clip must be 1-D (samples) or 2-D (channels, samples)"
+            )
+        if samples.ndim != 2:
+            return samples  # 1-D (or 0-D, which the core reports)
+        if self.multichannel == "raise":
+            raise ValueError(
+                f"{where} has {samples.shape[0]} channels (shape {samples.shape}, channels first) and "
+                f"multichannel='raise'; downmix when decoding, e.g. ds = ds.cast_column({self.column!r}, "
+                "Audio(num_channels=1)), or pass multichannel='mean'"
+            )
+        # datasets' own audio["array"] is np.mean(data, axis=0) in the data's dtype; do the same
+        return np.mean(samples, axis=0, dtype=samples.dtype if samples.dtype.kind == "f" else None)
+
+    def _read_file(self, value: Mapping, where: str) -> tuple[np.ndarray, int]:
+        try:
+            import soundfile
+        except ImportError as exc:  # pragma: no cover - soundfile is in the hf extra
+            raise ImportError(
+                "melplug.hf decodes Audio(decode=False) {'bytes', 'path'} values with soundfile: "
+                "pip install soundfile (or melplug[hf])"
+            ) from exc
+        source = io.BytesIO(value["bytes"]) if value.get("bytes") is not None else value["path"]
+        try:
+            data, rate = soundfile.read(source, dtype="float32", always_2d=True)
+        except (RuntimeError, soundfile.LibsndfileError) as exc:
+            name = value.get("path") or "<bytes>"
+            raise ValueError(
+                f"{where}: soundfile cannot decode {name!r} ({exc}); decode it another way (e.g. install "
+                "torchcodec and use the Audio feature with decode=True)"
+            ) from exc
+        return data.T, rate  # soundfile gives (samples, channels)
+
+
+# --------------------------------------------------------------------------- fingerprinting
+
+_registered = False
+
+
+def _save_for_fingerprint(pickler, obj: MelSpectrogram) -> None:
+    pickler.save_reduce(_from_fingerprint_state, (obj._fingerprint_state(),), obj=obj)
+
+
+def _from_fingerprint_state(state: dict[str, Any]) -> MelSpectrogram:
+    return MelSpectrogram.from_config(state["config"])
+
+
+def _register_fingerprint_reducer() -> None:
+    """Hash adapters by configuration (less ``num_threads``) in ``datasets``' fingerprints.
+
+    ``datasets`` fingerprints a map by pickling the function with its own dill
+    ``Pickler`` subclass; registering a reducer there changes the hash only,
+    never how the adapter travels to worker processes.  Without it (another
+    ``datasets`` version) the plain pickled state is hashed: still stable
+    across processes, but the thread count becomes part of the key.
+    """
+    global _registered
+    if _registered:
+        return
+    try:
+        from datasets.utils._dill import Pickler
+    except ImportError:  # pragma: no cover - datasets missing or reorganised
+        return
+    Pickler.dispatch[MelSpectrogram] = _save_for_fingerprint
+    _registered = True
