@@ -231,11 +231,14 @@ def _mel_units(x, x_off, x_len, n_frames, out, o_off, unit_ex, unit_f0,
     K = plan.block_frames
     stride = plan.sequence_stride
     pad = plan.pad
-    frames = np.zeros((K, L), dtype=window.dtype)
-    spec = _complex_scratch(window, K, nbins)
-    power_t = np.zeros((nbins, K), dtype=window.dtype)
-    mel_t = np.empty((M, K), dtype=window.dtype)
-    ebuf = np.empty(K, dtype=np.int32)
+    rows = 1  # scratch rows: no more than the largest unit in this range
+    for u in range(u_begin, u_end):
+        rows = max(rows, min(K, n_frames[unit_ex[u]] - unit_f0[u]))
+    frames = np.zeros((rows, L), dtype=window.dtype)
+    spec = _complex_scratch(window, rows, nbins)
+    power_t = np.empty((nbins, rows), dtype=window.dtype)
+    mel_t = np.empty((M, rows), dtype=window.dtype)
+    ebuf = np.empty(rows, dtype=np.int32)
     axes = np.array([1], dtype=np.int64)
     zero = x.dtype.type(0.0)
     for u in range(u_begin, u_end):
@@ -317,10 +320,9 @@ def _finish_units(out, o_off, n_frames, unit_ex, unit_f0, plan, peak, bad, u_beg
         elif peak[e] > -np.inf:
             fl = out.dtype.type(peak[e]) - out.dtype.type(plan.top_db)
             for m in range(M):
+                row = out[start + m * F : start + m * F + nf]
                 for j in range(nf):
-                    i = start + m * F + j
-                    if out[i] < fl:
-                        out[i] = fl
+                    row[j] = max(row[j], fl)
 
 
 @jit

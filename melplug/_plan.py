@@ -162,5 +162,10 @@ def sparse_bands(weights: np.ndarray):
 
 
 def default_block_frames(fft_length: int) -> int:
-    """Frames per work unit: a scratch block of about 128 KiB of float32 frames."""
-    return int(max(1, min(64, 32768 // max(fft_length, 1))))
+    """Frames per work unit: about 64 Ki samples of frames (256 KiB in float32), 8 to 128 frames.
+
+    Larger blocks amortise the per-block FFT call and keep the mel loops long
+    (they vectorise over the block's frames); measured best on workloads A and
+    C of ``benchmarks/bench_mel.py`` (see docs/performance.md).
+    """
+    return int(max(8, min(128, 65536 // max(fft_length, 1))))
