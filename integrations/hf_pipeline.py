@@ -11,6 +11,7 @@ Run::
     python integrations/hf_pipeline.py              # 256 clips of 0.5-2 s
     python integrations/hf_pipeline.py --quick      # a few small clips (smoke test)
     python integrations/hf_pipeline.py --layouts    # plus the storage read-back table
+    python integrations/hf_pipeline.py --source flac  # FLAC bytes decoded with soundfile in the map
 
 The parent process computes one spectrogram before the maps, so the forked
 workers of ``num_proc=2`` start from a process that already used melplug.
@@ -49,6 +50,29 @@ def build_dataset(clips, path: str):
     return datasets.load_from_disk(path).with_format("numpy")
 
 
+def build_file_dataset(clips, path: str, sampling_rate: int):
+    """Write the clips as FLAC files; an ``Audio(decode=False)`` dataset of their bytes, saved and loaded back.
+
+    ``melplug.hf`` decodes the ``{"bytes", "path"}`` values with soundfile (per row, in the map's process),
+    the path to take where torchcodec (``datasets``' own decoder) is unavailable.
+    """
+    import datasets
+    import soundfile
+
+    folder = os.path.join(os.path.dirname(path), "flac")
+    os.makedirs(folder, exist_ok=True)
+    values = []
+    for i, clip in enumerate(clips):
+        file = os.path.join(folder, f"{i:05d}.flac")
+        soundfile.write(file, clip, sampling_rate, subtype="PCM_16")
+        with open(file, "rb") as f:
+            values.append({"bytes": f.read(), "path": os.path.basename(file)})
+    ds = datasets.Dataset.from_dict({"audio": values, "id": list(range(len(clips)))})
+    ds = ds.cast_column("audio", datasets.Audio(decode=False))
+    ds.save_to_disk(path)
+    return datasets.load_from_disk(path)
+
+
 def time_map(mel, ds, num_proc: int | None, batch_size: int, repeats: int):
     """Best wall time of ``mel.map(ds, num_proc=...)`` over ``repeats`` runs (no cache reuse)."""
     best = float("inf")
@@ -75,7 +99,7 @@ def bench_throughput(mel, ds, args) -> list[tuple[str, float]]:
     if args.oversubscribe:
         runs.append((f"num_proc=2, num_threads={cores} per worker", 2, mel.replace(num_threads=cores)))
     print(
-        f"{len(ds)} rows, {args.min_seconds}-{args.max_seconds} s clips, batch_size={args.batch_size}, "
+        f"{len(ds)} rows ({args.source}), {args.min_seconds}-{args.max_seconds} s clips, batch_size={args.batch_size}, "
         f"{cores} threads available (numba.config.NUMBA_NUM_THREADS)"
     )
     print(f"{'configuration':44s} {'seconds':>8s} {'rows/s':>9s} {'vs num_proc=1':>14s}")
@@ -151,6 +175,12 @@ def main(argv=None) -> int:
         "--oversubscribe", action="store_true", help="also run num_proc=2 with all cores' threads in each worker"
     )
     parser.add_argument("--quick", action="store_true", help="tiny inputs, one repeat (smoke test)")
+    parser.add_argument(
+        "--source",
+        choices=("arrays", "flac"),
+        default="arrays",
+        help="float32 arrays in Arrow (default), or FLAC bytes (Audio(decode=False)) decoded with soundfile",
+    )
     parser.add_argument("--cache-dir", default=None, help="where to write the dataset and map caches")
     args = parser.parse_args(argv)
     if args.quick:
@@ -168,9 +198,12 @@ def main(argv=None) -> int:
     clips = make_clips(args.rows, args.min_seconds, args.max_seconds, 16000)
     mel.mel(clips[:1])  # the parent uses melplug (loads the kernels) before HF forks its workers
     with tempfile.TemporaryDirectory(dir=args.cache_dir) as tmp:
-        ds = build_dataset(clips, os.path.join(tmp, "clips"))
+        if args.source == "flac":
+            ds = build_file_dataset(clips, os.path.join(tmp, "clips"), 16000)
+        else:
+            ds = build_dataset(clips, os.path.join(tmp, "clips"))
         bench_throughput(mel, ds, args)
-        if args.layouts:
+        if args.layouts and args.source == "arrays":
             bench_layouts(mel, ds, args)
     return 0
 

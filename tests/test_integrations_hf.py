@@ -52,6 +52,12 @@ def test_hf_pipeline_quick(env, tmp_path):
     assert "List(List(Value('float32')), length=80)" in out
 
 
+def test_hf_pipeline_quick_flac_files(env, tmp_path):
+    out = run("hf_pipeline.py", "--quick", "--source", "flac", "--cache-dir", str(tmp_path), env=env)
+    assert "8 rows (flac)" in out
+    assert re.search(r"^num_proc=2\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+x$", out, re.MULTILINE), out
+
+
 def test_hf_multinode_ranks_in_separate_processes(env, tmp_path):
     data, mels = str(tmp_path / "clips"), str(tmp_path / "mels")
     out0 = run(
