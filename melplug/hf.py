@@ -125,7 +125,7 @@ class MelSpectrogram:
         Stored shape per row: ``(num_mel_bins, frames)`` (melplug's and
         Keras', the default) or ``(frames, num_mel_bins)``.  Arrow can only
         store a variable *first* dimension as a fast ``Array2D``, so for clips
-        of varying length ``"frames_mels"`` reads back about 10x faster with
+        of varying length ``"frames_mels"`` reads back 15-50x faster with
         ``with_format("numpy")``; see :meth:`feature` and ``docs/hf.md``.
     multichannel : {"mean", "raise"}, keyword-only
         Audio with several channels is averaged to mono first (what
