@@ -540,27 +540,54 @@ class MelSpectrogram:
         ]
 
     def _run(self, x, x_off, x_len, n_frames, out, o_off, threads) -> np.ndarray:
-        """Run both kernel phases, serially or on the thread pool; return per-example NaN flags."""
+        """Run both kernel phases, serially or on the thread pool; return per-example NaN flags.
+
+        Only two compiled kernels are entered from Python (``_mel_units`` and
+        ``_finish_units``): fewer entry points compile and load from the disk
+        cache faster.  The cheap bookkeeping between the phases is NumPy.
+        """
         from . import _kernels, _parallel
 
         plan = self._plan
         window, weights = self._cast[x.dtype.type]
         if threads is None:
             threads = _parallel.default_num_threads()
-        work = int(n_frames.sum()) * plan.fft_length
-        if threads == 1 or work < SERIAL_WORK:
-            return _kernels._mel_serial(x, x_off, x_len, n_frames, out, o_off, plan, window, weights)
-        unit_ex, unit_f0 = _kernels._units(n_frames, plan.block_frames)
-        costs = np.minimum(n_frames[unit_ex] - unit_f0, plan.block_frames)
-        bounds = _parallel.split(costs, min(threads, len(costs)))
-        unit_max = np.empty(len(unit_ex))
-        unit_bad = np.zeros(len(unit_ex), dtype=np.uint8)
+        unit_ex, unit_f0, first_unit = _units(n_frames, plan.block_frames)
+        n_units = len(unit_ex)
+        unit_max = np.empty(n_units)
+        unit_bad = np.zeros(n_units, dtype=np.uint8)
+        if threads == 1 or int(n_frames.sum()) * plan.fft_length < SERIAL_WORK:
+            bounds = np.array([0, n_units])
+        else:
+            costs = np.minimum(n_frames[unit_ex] - unit_f0, plan.block_frames)
+            bounds = _parallel.split(costs, min(threads, n_units))
         _parallel.run(_kernels._mel_units, bounds, x, x_off, x_len, n_frames, out, o_off, unit_ex, unit_f0,
                       plan, window, weights, unit_max, unit_bad)
-        peak, bad = _kernels._floors(unit_max, unit_bad, unit_ex, len(n_frames), plan)
+        bad = np.logical_or.reduceat(unit_bad, first_unit).astype(np.uint8)
+        peak = np.full(len(n_frames), -np.inf)
+        if plan.power_to_db and plan.top_db < np.inf:
+            ex_max = np.maximum.reduceat(unit_max, first_unit)
+            if plan.batch_top_db:
+                good = ex_max[bad == 0]
+                peak[:] = good.max() if good.size else -np.inf
+            else:
+                peak[:] = ex_max
         if (plan.propagate_nonfinite and bad.any()) or np.isfinite(peak).any():
             _parallel.run(_kernels._finish_units, bounds, out, o_off, n_frames, unit_ex, unit_f0, plan, peak, bad)
         return bad
+
+
+def _units(n_frames: np.ndarray, block_frames: int):
+    """Work units (blocks of ``block_frames`` frames) of signals with ``n_frames`` frames each.
+
+    Returns ``unit_ex`` and ``unit_f0`` (signal and first frame of each unit)
+    and each signal's first unit.  Mirrors ``_kernels._units``.
+    """
+    blocks = (n_frames + block_frames - 1) // block_frames
+    first_unit = np.cumsum(blocks) - blocks
+    unit_ex = np.repeat(np.arange(len(n_frames), dtype=np.int64), blocks)
+    unit_f0 = (np.arange(int(blocks.sum()), dtype=np.int64) - first_unit[unit_ex]) * block_frames
+    return unit_ex, unit_f0, first_unit
 
 
 def mel_spectrogram(audio, **kwargs):

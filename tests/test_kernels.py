@@ -53,6 +53,17 @@ def test_two_stage_building_blocks(n):
     np.testing.assert_allclose(got, mel(sig), atol=1e-9)
 
 
+@pytest.mark.parametrize("options", [dict(top_db_scope="batch"), dict(top_db=None), dict(power_to_db=False),
+                                     dict(on_nonfinite="propagate", top_db_scope="batch")])
+def test_kernel_matches_core_for_every_option(options):
+    mel = melplug.MelSpectrogram(**KW, **options)
+    audio = make_audio((3, 4000))
+    audio[1] *= 1e-3
+    if options.get("on_nonfinite") == "propagate":
+        audio[2, 7] = np.inf
+    np.testing.assert_array_equal(kernels.mel_spectrogram(audio, mel.plan), mel(audio))
+
+
 def test_kernel_nonfinite_behaviour():
     audio = make_audio((2, 3000))
     audio[1, 5] = np.nan

@@ -149,7 +149,7 @@ def test_disk_cache_cold_then_warm(tmp_path):
         mel = melplug.MelSpectrogram(fft_length=512, num_mel_bins=40)
         x = np.ones(4000, np.float32)
         t0 = time.perf_counter(); mel(x); t_first = time.perf_counter() - t0
-        s = _kernels._mel_serial.stats
+        s = _kernels._mel_units.stats
         print(json.dumps({"import": t_import, "first": t_first,
                           "hits": sum(s.cache_hits.values()), "misses": sum(s.cache_misses.values())}))
     """
