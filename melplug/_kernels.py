@@ -73,16 +73,19 @@ def _fill_frames(x, base, n, first_frame, nf, plan, window, frames):
     """
     ws = plan.win_start
     width = plan.win_stop - ws
+    win = window[ws : ws + width]
+    # Loops run over slices with 0-based indices: Numba then knows no index is
+    # negative, drops its wraparound handling and emits plain SIMD loops.
     for j in range(nf):
         start = (first_frame + j) * plan.sequence_stride - plan.pad + ws
-        row = frames[j]
+        row = frames[j, ws : ws + width]
         if start >= 0 and start + width <= n:
-            src = base + start
+            src = x[base + start : base + start + width]
             for i in range(width):
-                row[ws + i] = x[src + i] * window[ws + i]
+                row[i] = src[i] * win[i]
         else:
             for i in range(width):
-                row[ws + i] = x[base + _reflect(start + i, n)] * window[ws + i]
+                row[i] = x[base + _reflect(start + i, n)] * win[i]
 
 
 _LN2 = 0.6931471805599453
@@ -180,31 +183,32 @@ def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
     layout.  The maximum is ``-inf`` when no dB conversion is asked for.
     """
     k0 = plan.bin_start
-    k1 = plan.bin_stop
     mag_exp = plan.mag_exp
-    for k in range(k0, k1):
-        prow = power_t[k]
+    used = spec[:nf, k0 : plan.bin_stop]  # 0-based loops over slices: no wraparound, SIMD
+    for kk in range(used.shape[1]):
+        prow = power_t[k0 + kk, :nf]
         if mag_exp == 2.0:
             for j in range(nf):
-                c = spec[j, k]
+                c = used[j, kk]
                 prow[j] = c.real * c.real + c.imag * c.imag
         elif mag_exp == 1.0:
             for j in range(nf):
-                c = spec[j, k]
+                c = used[j, kk]
                 prow[j] = np.sqrt(c.real * c.real + c.imag * c.imag)
         else:
             for j in range(nf):
-                c = spec[j, k]
+                c = used[j, kk]
                 prow[j] = np.sqrt(c.real * c.real + c.imag * c.imag) ** mag_exp
     mx = -np.inf
     for m in range(plan.num_mel_bins):
-        row = mel_t[m]
+        row = mel_t[m, :nf]
         for j in range(nf):
             row[j] = 0.0
-        off = plan.band_offset[m] - plan.band_start[m]
-        for k in range(plan.band_start[m], plan.band_stop[m]):
-            w = weights[off + k]
-            prow = power_t[k]
+        bs = plan.band_start[m]
+        band = weights[plan.band_offset[m] : plan.band_offset[m + 1]]
+        for kk in range(band.shape[0]):
+            w = band[kk]
+            prow = power_t[bs + kk, :nf]
             for j in range(nf):
                 row[j] += w * prow[j]
         if plan.power_to_db:
@@ -252,19 +256,20 @@ def _mel_units(x, x_off, x_len, n_frames, out, o_off, unit_ex, unit_f0,
         # NaN/Inf check over this unit's share of the samples.
         s0 = 0 if f0 == 0 else min(max(f0 * stride - pad, 0), n)
         s1 = n if f1 == F else min(max(f1 * stride - pad, 0), n)
+        share = x[base + s0 : base + s1]
         acc = zero
-        for i in range(base + s0, base + s1):
-            acc += x[i] * zero
+        for i in range(share.shape[0]):
+            acc += share[i] * zero
         unit_bad[u] = 0 if acc == zero else 1
         _fill_frames(x, base, n, f0, nf, plan, window, frames)
         r2c(frames[:nf], spec[:nf], axes, True, 1.0, 1)
         unit_max[u] = _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf)
         dst = o_off[e] + f0
         for m in range(M):
-            row = dst + m * F
+            row = out[dst + m * F : dst + m * F + nf]
             src = mel_t[m]
             for j in range(nf):
-                out[row + j] = src[j]
+                row[j] = src[j]
 
 
 @jit
@@ -315,8 +320,9 @@ def _finish_units(out, o_off, n_frames, unit_ex, unit_f0, plan, peak, bad, u_beg
         start = o_off[e] + f0
         if bad[e] and plan.propagate_nonfinite:
             for m in range(M):
+                row = out[start + m * F : start + m * F + nf]
                 for j in range(nf):
-                    out[start + m * F + j] = nan
+                    row[j] = nan
         elif peak[e] > -np.inf:
             fl = out.dtype.type(peak[e]) - out.dtype.type(plan.top_db)
             for m in range(M):
