@@ -6,10 +6,10 @@ import warnings
 
 import numpy as np
 import pytest
-from tests._util import DB_TOL, KERAS_DB_TOL, make_audio
 
 import melplug
 from tests import reference
+from tests._util import DB_TOL, KERAS_DB_TOL, make_audio
 
 # (id, kwargs, audio shape)
 CASES = [
