@@ -227,7 +227,8 @@ def _mel_units(x, x_off, x_len, n_frames, out, o_off, unit_ex, unit_f0,
     Fills ``unit_max[u]`` (maximum dB of the unit, ``-inf`` without dB) and
     ``unit_bad[u]`` (1 if the unit's share of the samples holds NaN/Inf).
     Each signal's samples are partitioned between its units, so every sample
-    is checked exactly once, including samples no frame reads.
+    is checked exactly once, including samples no frame reads.  A unit that
+    is a whole example already applies its per-example ``top_db`` floor.
     """
     L = plan.fft_length
     nbins = L // 2 + 1
@@ -263,7 +264,15 @@ def _mel_units(x, x_off, x_len, n_frames, out, o_off, unit_ex, unit_f0,
         unit_bad[u] = 0 if acc == zero else 1
         _fill_frames(x, base, n, f0, nf, plan, window, frames)
         r2c(frames[:nf], spec[:nf], axes, True, 1.0, 1)
-        unit_max[u] = _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf)
+        mx = _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf)
+        unit_max[u] = mx
+        if nf == F and plan.power_to_db and plan.top_db < np.inf and not plan.batch_top_db:
+            # The unit is the whole example: its floor is known now, phase 2 can be skipped.
+            fl = out.dtype.type(mx) - out.dtype.type(plan.top_db)
+            for m in range(M):
+                row = mel_t[m, :nf]
+                for j in range(nf):
+                    row[j] = max(row[j], fl)
         dst = o_off[e] + f0
         for m in range(M):
             row = out[dst + m * F : dst + m * F + nf]
@@ -273,45 +282,38 @@ def _mel_units(x, x_off, x_len, n_frames, out, o_off, unit_ex, unit_f0,
 
 
 @jit
-def _floors(unit_max, unit_bad, unit_ex, n_examples, plan):
-    """Per-example peak and NaN flag from phase 1's per-unit results.
-
-    Returns ``peak`` (the dB maximum the ``top_db`` floor hangs from, ``-inf``
-    where no floor applies) and ``bad`` (1 where the example holds NaN/Inf).
-    With ``plan.batch_top_db`` the peak is the maximum over every finite
-    example of the call.
-    """
-    ex_max = np.full(n_examples, -np.inf)
+def _example_bad(unit_bad, unit_ex, n_examples):
+    """Per-example NaN/Inf flags (uint8) from the per-unit flags."""
     bad = np.zeros(n_examples, dtype=np.uint8)
     for u in range(unit_ex.shape[0]):
-        e = unit_ex[u]
         if unit_bad[u]:
-            bad[e] = 1
-        if unit_max[u] > ex_max[e]:
-            ex_max[e] = unit_max[u]
-    peak = np.full(n_examples, -np.inf)
-    if plan.power_to_db and plan.top_db < np.inf:
-        if plan.batch_top_db:
-            mx = -np.inf
-            for e in range(n_examples):
-                if not bad[e] and ex_max[e] > mx:
-                    mx = ex_max[e]
-            peak[:] = mx
-        else:
-            peak[:] = ex_max
-    return peak, bad
+            bad[unit_ex[u]] = 1
+    return bad
 
 
 @jit
-def _finish_units(out, o_off, n_frames, unit_ex, unit_f0, plan, peak, bad, u_begin, u_end):
+def _batch_peak(unit_max, unit_ex, bad):
+    """The maximum dB over every unit of the examples not flagged ``bad``."""
+    peak = -np.inf
+    for u in range(unit_ex.shape[0]):
+        if not bad[unit_ex[u]] and unit_max[u] > peak:
+            peak = unit_max[u]
+    return peak
+
+
+@jit
+def _finish_units(n_frames, out, o_off, unit_ex, unit_f0, plan, unit_max, bad, batch_peak, u_begin, u_end):
     """Phase 2 for units ``[u_begin, u_end)``: ``top_db`` floor and NaN propagation.
 
-    The floor ``peak - top_db`` is computed in the output dtype, as Keras does,
-    so ``out.min() >= out.max() - top_db`` holds exactly.
+    The floor hangs from ``batch_peak`` with ``plan.batch_top_db``, else from
+    the maximum of the example's own units (consecutive in ``unit_max``).  It
+    is computed in the output dtype, as Keras does, so
+    ``out.min() >= out.max() - top_db`` holds exactly.
     """
     K = plan.block_frames
     M = plan.num_mel_bins
     nan = out.dtype.type(np.nan)
+    floored = plan.power_to_db and plan.top_db < np.inf
     for u in range(u_begin, u_end):
         e = unit_ex[u]
         F = n_frames[e]
@@ -323,8 +325,15 @@ def _finish_units(out, o_off, n_frames, unit_ex, unit_f0, plan, peak, bad, u_beg
                 row = out[start + m * F : start + m * F + nf]
                 for j in range(nf):
                     row[j] = nan
-        elif peak[e] > -np.inf:
-            fl = out.dtype.type(peak[e]) - out.dtype.type(plan.top_db)
+        elif floored:
+            if plan.batch_top_db:
+                peak = batch_peak
+            else:
+                first = u - f0 // K
+                peak = -np.inf
+                for v in range(first, first + (F + K - 1) // K):
+                    peak = max(peak, unit_max[v])
+            fl = out.dtype.type(peak) - out.dtype.type(plan.top_db)
             for m in range(M):
                 row = out[start + m * F : start + m * F + nf]
                 for j in range(nf):
@@ -357,6 +366,7 @@ def _mel_serial(x, x_off, x_len, n_frames, out, o_off, plan, window, weights):
     unit_bad = np.zeros(n_units, dtype=np.uint8)
     _mel_units(x, x_off, x_len, n_frames, out, o_off, unit_ex, unit_f0,
                plan, window, weights, unit_max, unit_bad, 0, n_units)
-    peak, bad = _floors(unit_max, unit_bad, unit_ex, n_frames.shape[0], plan)
-    _finish_units(out, o_off, n_frames, unit_ex, unit_f0, plan, peak, bad, 0, n_units)
+    bad = _example_bad(unit_bad, unit_ex, n_frames.shape[0])
+    _finish_units(n_frames, out, o_off, unit_ex, unit_f0, plan, unit_max, bad,
+                  _batch_peak(unit_max, unit_ex, bad), 0, n_units)
     return bad

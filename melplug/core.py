@@ -6,7 +6,7 @@ import math
 import numbers
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -336,6 +336,7 @@ class MelSpectrogram:
 
     def _set_plan(self, plan: MelPlan, warn: bool) -> None:
         self._plan = plan
+        self._layouts: dict[tuple[int, int], _Layout] = {}
         # Arrays cast once per compute dtype (read-only, shared by all threads).
         self._cast = {
             dt: (plan.window.astype(dt), plan.band_weights.astype(dt)) for dt in (np.float32, np.float64)
@@ -494,17 +495,22 @@ class MelSpectrogram:
         x = np.ascontiguousarray(arr, dtype=dtype).reshape(-1)
         batch = x.shape[0] // n
         frames = _plan.num_frames(n, self.fft_length, self.sequence_stride)
-        per_out = self.num_mel_bins * frames
-        out = np.empty(batch * per_out, dtype=dtype)
-        bad = self._run(
-            x,
-            np.arange(batch, dtype=np.int64) * n,
-            np.full(batch, n, dtype=np.int64),
-            np.full(batch, frames, dtype=np.int64),
-            out,
-            np.arange(batch, dtype=np.int64) * per_out,
-            threads,
-        )
+        layout = self._layouts.get((batch, n))
+        if layout is None:  # pipelines repeat shapes: the bookkeeping arrays are reused
+            per_out = self.num_mel_bins * frames
+            layout = _Layout.build(
+                np.arange(batch, dtype=np.int64) * n,
+                np.full(batch, n, dtype=np.int64),
+                np.full(batch, frames, dtype=np.int64),
+                np.arange(batch, dtype=np.int64) * per_out,
+                batch * per_out,
+                self._plan.block_frames,
+            )
+            if len(self._layouts) >= 64:
+                self._layouts.clear()
+            self._layouts[(batch, n)] = layout
+        out = np.empty(layout.out_size, dtype=dtype)
+        bad = self._run(x, out, layout, threads)
         if bad.any() and self.on_nonfinite == "raise":
             first = int(np.flatnonzero(bad)[0])
             index = tuple(int(i) for i in np.unravel_index(first, lead)) if len(lead) > 1 else first
@@ -526,8 +532,9 @@ class MelSpectrogram:
         sizes = self.num_mel_bins * frames
         o_off = np.zeros(len(clips), dtype=np.int64)
         np.cumsum(sizes[:-1], out=o_off[1:])
-        out = np.empty(int(sizes.sum()), dtype=dtype)
-        bad = self._run(x, x_off, lengths, frames, out, o_off, threads)
+        layout = _Layout.build(x_off, lengths, frames, o_off, int(sizes.sum()), self._plan.block_frames)
+        out = np.empty(layout.out_size, dtype=dtype)
+        bad = self._run(x, out, layout, threads)
         if bad.any() and self.on_nonfinite == "raise":
             first = int(np.flatnonzero(bad)[0])
             raise ValueError(
@@ -539,12 +546,13 @@ class MelSpectrogram:
             for o, s, f in zip(o_off.tolist(), sizes.tolist(), frames.tolist(), strict=True)
         ]
 
-    def _run(self, x, x_off, x_len, n_frames, out, o_off, threads) -> np.ndarray:
-        """Run both kernel phases, serially or on the thread pool; return per-example NaN flags.
+    def _run(self, x, out, layout: _Layout, threads) -> np.ndarray:
+        """Run the kernel phases, serially or on the thread pool; return per-example NaN flags.
 
-        Only two compiled kernels are entered from Python (``_mel_units`` and
-        ``_finish_units``): fewer entry points compile and load from the disk
-        cache faster.  The cheap bookkeeping between the phases is NumPy.
+        Only compiled kernels do per-sample work; Python only splits the
+        units between threads.  Phase 2 (the ``top_db`` floor of examples
+        longer than one unit, the batch floor, NaN propagation) runs only
+        when needed: a unit that is a whole example floors itself in phase 1.
         """
         from . import _kernels, _parallel
 
@@ -552,42 +560,54 @@ class MelSpectrogram:
         window, weights = self._cast[x.dtype.type]
         if threads is None:
             threads = _parallel.default_num_threads()
-        unit_ex, unit_f0, first_unit = _units(n_frames, plan.block_frames)
-        n_units = len(unit_ex)
+        n_units = len(layout.unit_ex)
         unit_max = np.empty(n_units)
         unit_bad = np.zeros(n_units, dtype=np.uint8)
-        if threads == 1 or int(n_frames.sum()) * plan.fft_length < SERIAL_WORK:
+        if threads == 1 or layout.work * plan.fft_length < SERIAL_WORK:
             bounds = np.array([0, n_units])
         else:
-            costs = np.minimum(n_frames[unit_ex] - unit_f0, plan.block_frames)
-            bounds = _parallel.split(costs, min(threads, n_units))
-        _parallel.run(_kernels._mel_units, bounds, x, x_off, x_len, n_frames, out, o_off, unit_ex, unit_f0,
-                      plan, window, weights, unit_max, unit_bad)
-        bad = np.logical_or.reduceat(unit_bad, first_unit).astype(np.uint8)
-        peak = np.full(len(n_frames), -np.inf)
-        if plan.power_to_db and plan.top_db < np.inf:
-            ex_max = np.maximum.reduceat(unit_max, first_unit)
-            if plan.batch_top_db:
-                good = ex_max[bad == 0]
-                peak[:] = good.max() if good.size else -np.inf
-            else:
-                peak[:] = ex_max
-        if (plan.propagate_nonfinite and bad.any()) or np.isfinite(peak).any():
-            _parallel.run(_kernels._finish_units, bounds, out, o_off, n_frames, unit_ex, unit_f0, plan, peak, bad)
+            bounds = _parallel.split(layout.costs, min(threads, n_units))
+        common = (layout.n_frames, out, layout.o_off, layout.unit_ex, layout.unit_f0, plan)
+        _parallel.run(_kernels._mel_units, bounds, x, layout.x_off, layout.x_len, *common,
+                      window, weights, unit_max, unit_bad)
+        n_examples = len(layout.n_frames)
+        any_bad = bool(unit_bad.any())
+        if any_bad:
+            bad = _kernels._example_bad(unit_bad, layout.unit_ex, n_examples)
+        else:
+            bad = np.zeros(n_examples, dtype=np.uint8)
+        floored = plan.power_to_db and plan.top_db < np.inf
+        if (floored and (plan.batch_top_db or layout.max_frames > plan.block_frames)) or (
+            any_bad and plan.propagate_nonfinite
+        ):
+            peak = _kernels._batch_peak(unit_max, layout.unit_ex, bad) if plan.batch_top_db else -np.inf
+            _parallel.run(_kernels._finish_units, bounds, *common, unit_max, bad, peak)
         return bad
 
 
-def _units(n_frames: np.ndarray, block_frames: int):
-    """Work units (blocks of ``block_frames`` frames) of signals with ``n_frames`` frames each.
+class _Layout(NamedTuple):
+    """Where each signal and its output live, and the work units (blocks of frames)."""
 
-    Returns ``unit_ex`` and ``unit_f0`` (signal and first frame of each unit)
-    and each signal's first unit.  Mirrors ``_kernels._units``.
-    """
-    blocks = (n_frames + block_frames - 1) // block_frames
-    first_unit = np.cumsum(blocks) - blocks
-    unit_ex = np.repeat(np.arange(len(n_frames), dtype=np.int64), blocks)
-    unit_f0 = (np.arange(int(blocks.sum()), dtype=np.int64) - first_unit[unit_ex]) * block_frames
-    return unit_ex, unit_f0, first_unit
+    x_off: np.ndarray
+    x_len: np.ndarray
+    n_frames: np.ndarray
+    o_off: np.ndarray
+    out_size: int
+    unit_ex: np.ndarray
+    unit_f0: np.ndarray
+    costs: np.ndarray
+    work: int
+    max_frames: int
+
+    @classmethod
+    def build(cls, x_off, x_len, n_frames, o_off, out_size, block_frames) -> _Layout:
+        blocks = (n_frames + block_frames - 1) // block_frames
+        first_unit = np.cumsum(blocks) - blocks
+        unit_ex = np.repeat(np.arange(len(n_frames), dtype=np.int64), blocks)
+        unit_f0 = (np.arange(int(blocks.sum()), dtype=np.int64) - first_unit[unit_ex]) * block_frames
+        costs = np.minimum(n_frames[unit_ex] - unit_f0, block_frames)
+        return cls(x_off, x_len, n_frames, o_off, out_size, unit_ex, unit_f0, costs,
+                   int(n_frames.sum()), int(n_frames.max()))
 
 
 def mel_spectrogram(audio, **kwargs):
