@@ -13,9 +13,12 @@ Phase 1 (:func:`_mel_units`) frames, windows, FFTs (single-threaded
 rocket-fft into a per-call scratch block), applies ``|X|**mag_exp``, the
 sparse mel weights and the dB conversion, and writes straight into ``out``.
 It records each unit's maximum and whether its share of the samples holds
-NaN/Inf.  Phase 2 (:func:`_finish_units`) applies the ``top_db`` floor (which
-needs the maximum over a whole example or batch) and NaN propagation.  Both
-phases take a unit range so that the caller can split the work across threads.
+NaN/Inf; a unit that is a whole example applies its own ``top_db`` floor.
+Phase 2 (:func:`_finish_units`) applies the floors that need more than one
+unit (examples longer than a block, ``top_db_scope="batch"``) and NaN
+propagation.  Both phases take a unit range so that the caller can split the
+work across threads.  Every hot loop runs over a slice with a 0-based index:
+Numba then drops its negative-index handling and vectorises.
 """
 
 from __future__ import annotations
