@@ -242,7 +242,10 @@ def _mel_units(x, x_off, x_len, n_frames, out, o_off, unit_ex, unit_f0,
     rows = 1  # scratch rows: no more than the largest unit in this range
     for u in range(u_begin, u_end):
         rows = max(rows, min(K, n_frames[unit_ex[u]] - unit_f0[u]))
-    frames = np.zeros((rows, L), dtype=window.dtype)
+    frames = np.empty((rows, L), dtype=window.dtype)
+    for j in range(rows):  # only the columns outside the window stay zero; the rest is rewritten
+        frames[j, : plan.win_start] = 0.0
+        frames[j, plan.win_stop :] = 0.0
     spec = _complex_scratch(window, rows, nbins)
     power_t = np.empty((nbins, rows), dtype=window.dtype)
     mel_t = np.empty((M, rows), dtype=window.dtype)
