@@ -181,7 +181,7 @@ def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
 
     ``spec`` is ``(>= nf, fft_length // 2 + 1)`` complex.  Scratch ``power_t``
     is ``(fft_length // 2 + 1, >= nf)`` (bins major, so the mel sums run over
-    contiguous frames and vectorise), ``ebuf`` is int32 of ``>= nf``.  The
+    contiguous frames and vectorise), ``ebuf`` is int32 of ``>= num_mel_bins * nf``.  The
     result goes to ``mel_t[:, :nf]``, already in the ``(num_mel_bins, frames)``
     layout.  The maximum is ``-inf`` when no dB conversion is asked for.
     """
@@ -214,11 +214,19 @@ def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
             prow = power_t[bs + kk, :nf]
             for j in range(nf):
                 row[j] += w * prow[j]
-        if plan.power_to_db:
-            _db_row(row, nf, plan, ebuf)
-            for j in range(nf):
-                if row[j] > mx:
-                    mx = row[j]
+    if plan.power_to_db:
+        M = plan.num_mel_bins
+        if nf == mel_t.shape[1]:  # the block is contiguous: one long pass vectorises best
+            flat = mel_t.reshape(-1)
+            _db_row(flat, M * nf, plan, ebuf)
+            for i in range(M * nf):
+                mx = max(mx, flat[i])
+        else:
+            for m in range(M):
+                row = mel_t[m, :nf]
+                _db_row(row, nf, plan, ebuf)
+                for j in range(nf):
+                    mx = max(mx, row[j])
     return mx
 
 
@@ -249,7 +257,7 @@ def _mel_units(x, x_off, x_len, n_frames, out, o_off, unit_ex, unit_f0,
     spec = _complex_scratch(window, rows, nbins)
     power_t = np.empty((nbins, rows), dtype=window.dtype)
     mel_t = np.empty((M, rows), dtype=window.dtype)
-    ebuf = np.empty(rows, dtype=np.int32)
+    ebuf = np.empty(M * rows, dtype=np.int32)
     axes = np.array([1], dtype=np.int64)
     zero = x.dtype.type(0.0)
     for u in range(u_begin, u_end):

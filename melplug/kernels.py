@@ -116,7 +116,8 @@ def spectra_to_mel(spectra, plan):
     weights = plan.band_weights.astype(dtype)
     power_t = np.zeros((plan.fft_length // 2 + 1, nf), dtype=dtype)
     mel = np.empty((plan.num_mel_bins, nf), dtype=dtype)
-    _kernels._spectra_to_mel(spectra, nf, plan, weights, power_t, mel, np.empty(nf, dtype=np.int32))
+    _kernels._spectra_to_mel(spectra, nf, plan, weights, power_t, mel,
+                             np.empty(plan.num_mel_bins * nf, dtype=np.int32))
     return mel
 
 
