@@ -70,8 +70,10 @@ def run(fn, bounds: np.ndarray, *args) -> None:
     The calling thread runs the first range itself; the others go to the pool.
     Exceptions from any range are re-raised here.
     """
-    ranges = [(int(bounds[i]), int(bounds[i + 1])) for i in range(len(bounds) - 1)]
-    ranges = [r for r in ranges if r[1] > r[0]]
+    if len(bounds) == 2:  # one range: no pool, no bookkeeping
+        fn(*args, int(bounds[0]), int(bounds[1]))
+        return
+    ranges = [(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
     if len(ranges) <= 1:
         for lo, hi in ranges:
             fn(*args, lo, hi)

@@ -564,7 +564,7 @@ class MelSpectrogram:
         unit_max = np.empty(n_units)
         unit_bad = np.zeros(n_units, dtype=np.uint8)
         if threads == 1 or layout.work * plan.fft_length < SERIAL_WORK:
-            bounds = np.array([0, n_units])
+            bounds = (0, n_units)
         else:
             bounds = _parallel.split(layout.costs, min(threads, n_units))
         common = (layout.n_frames, out, layout.o_off, layout.unit_ex, layout.unit_f0, plan)
