@@ -2,7 +2,8 @@
 
 Synthesised records ``{"audio": float32 (varying length), "label": int, "index": int}``
 go through a ``grain.DataLoader``: crop or pad to a fixed length, melplug's
-Grain transform, ``Batch``; the script prints elements/s.
+Grain transform (``audio`` -> ``mel``), keep ``mel``/``label``/``index``,
+``Batch``; the script prints elements/s.
 
 Run it as a script or a module (the ``__main__`` guard is what Grain's spawned
 worker processes need)::
@@ -10,6 +11,7 @@ worker processes need)::
     python integrations/grain_pipeline.py --workers 2
     python -m integrations.grain_pipeline --quick
     python integrations/grain_pipeline.py --sweep      # workers 0/1/2 x threads
+    python integrations/grain_pipeline.py --stage      # the mel stage alone: processes x threads
 
 ``--mel-after-batch`` computes mel on whole batches (one call per batch, where
 the thread count matters) instead of per record.
@@ -29,6 +31,7 @@ if __package__ in (None, ""):  # run as a script: make `melplug` importable from
 
 import grain  # noqa: E402
 
+import melplug  # noqa: E402
 import melplug.grain  # noqa: E402
 
 SAMPLING_RATE = 16000
@@ -82,6 +85,19 @@ class CropOrPad(grain.transforms.Map):
         return {**element, self.key: np.ascontiguousarray(audio)}
 
 
+class Select(grain.transforms.Map):
+    """Keep only ``keys`` of a mapping (what the trainer needs; less to send back from workers)."""
+
+    def __init__(self, *keys: str):
+        self.keys = keys
+
+    def __repr__(self) -> str:
+        return f"Select{self.keys!r}"
+
+    def map(self, element: dict) -> dict:
+        return {k: element[k] for k in self.keys}
+
+
 def mark_absl_flags_parsed() -> None:
     """Let Grain read its absl flags in a program that does not use ``absl.app``.
 
@@ -111,7 +127,8 @@ def make_loader(args, source, shard_options=None, num_epochs=1) -> grain.DataLoa
     )
     crop = CropOrPad(int(args.clip_seconds * SAMPLING_RATE))
     batch = grain.transforms.Batch(batch_size=args.batch_size, drop_remainder=True)
-    operations = [crop, batch, mel] if args.mel_after_batch else [crop, mel, batch]
+    select = Select("mel", "label", "index")
+    operations = [crop, batch, mel, select] if args.mel_after_batch else [crop, mel, select, batch]
     return grain.DataLoader(
         data_source=source,
         sampler=grain.samplers.IndexSampler(num_records=len(source), shuffle=True, seed=0, num_epochs=num_epochs),
@@ -170,12 +187,52 @@ def parse_args(argv=None):
     )
     parser.add_argument("--mel-after-batch", action="store_true", help="compute mel on whole batches")
     parser.add_argument("--sweep", action="store_true", help="measure workers 0/1/2 x threads auto/1/2")
+    parser.add_argument(
+        "--stage", action="store_true", help="measure the mel stage alone: processes 1/2 x threads 1/2/4, no Grain"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs per configuration; the best is reported")
     parser.add_argument("--quick", action="store_true", help="tiny sizes for a smoke test (a few seconds)")
     args = parser.parse_args(argv)
     if args.quick:
         args.records, args.batch_size = min(args.records, 16), min(args.batch_size, 4)
     return args
+
+
+def _stage_worker(threads: int, seconds: float, batch_size: int, barrier, queue) -> None:
+    """One process of the stage benchmark: mel on (batch_size, 1 s) batches for ``seconds``."""
+    mel = melplug.MelSpectrogram(fft_length=512, sequence_length=400, sequence_stride=160, num_mel_bins=80)
+    audio = np.random.default_rng(0).standard_normal((batch_size, SAMPLING_RATE)).astype(np.float32)
+    mel(audio, num_threads=threads)  # load the kernels before timing
+    barrier.wait()
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        mel(audio, num_threads=threads)
+        count += batch_size
+    queue.put(count / (time.perf_counter() - start))
+
+
+def stage_sweep(args) -> None:
+    """The mel stage alone: P spawned processes x T threads per call, elements/s summed over processes."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    configs = [(1, 1), (1, 2), (2, 1), (2, 2), (2, 4)]
+    best = dict.fromkeys(configs, 0.0)
+    for _ in range(args.repeat):  # round-robin, as in the pipeline sweep
+        for procs, threads in configs:
+            barrier, queue = ctx.Barrier(procs), ctx.Queue()
+            workers = [
+                ctx.Process(target=_stage_worker, args=(threads, 3.0, args.batch_size, barrier, queue))
+                for _ in range(procs)
+            ]
+            for w in workers:
+                w.start()
+            rate = sum(queue.get() for _ in workers)
+            for w in workers:
+                w.join()
+            best[procs, threads] = max(best[procs, threads], rate)
+    for (procs, threads), rate in best.items():
+        print(f"stage: processes={procs} threads={threads} elements/s={rate:.0f}", flush=True)
 
 
 def _best(results: list[dict]) -> dict:
@@ -186,6 +243,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     mark_absl_flags_parsed()
     print(f"cores: {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()}")
+    if args.stage:
+        stage_sweep(args)
+        return 0
     if not args.sweep:
         print(_report(args, _best([run(args) for _ in range(args.repeat)])), flush=True)
         return 0
