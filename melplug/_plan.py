@@ -1,8 +1,7 @@
 """Precomputed arrays for the kernels: windows, mel weights and the plan.
 
 Everything here is pure NumPy and built in float64; kernels cast once to the
-compute dtype.  Nothing in this module imports Numba, so ``import melplug``
-stays light.
+compute dtype.
 """
 
 from __future__ import annotations

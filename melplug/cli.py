@@ -400,6 +400,10 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "melplug") -> int:
     except KeyboardInterrupt:
         print(f"\n{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `melplug demo | head -1`: the reader left; stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     return EXIT_USAGE  # not reached: parser.error() always exits
 
 
@@ -812,10 +816,10 @@ def _compile_note() -> str:
     except Exception:  # Numba internals: the note is optional
         misses = hits = 0
     if misses:
-        return "includes importing Numba and compiling the kernels; they are now cached on disk for later runs"
+        return "includes compiling the kernels; they are now cached on disk for later runs"
     if hits:
-        return "includes importing Numba and loading the compiled kernels from its disk cache"
-    return "includes importing Numba and compiling or loading the kernels"
+        return "includes loading the compiled kernels from Numba's disk cache"
+    return "includes compiling or loading the kernels"
 
 
 def _run_demo(args: argparse.Namespace) -> int:
