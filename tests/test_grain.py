@@ -143,45 +143,10 @@ def test_errors_name_key_and_fix():
 
 def test_forwards_every_core_argument():
     window = np.hamming(200)
-    t = melplug.grain.MelSpectrogram(
-        512,
-        100,
-        200,
-        window,
-        16000,
-        40,
-        50.0,
-        7000.0,
-        True,
-        60.0,
-        1.0,
-        1e-8,
-        2.0,
-        top_db_scope="batch",
-        dtype="float64",
-        on_nonfinite="propagate",
-        num_threads=2,
-        key="a",
-    )
-    direct = melplug.MelSpectrogram(
-        512,
-        100,
-        200,
-        window,
-        16000,
-        40,
-        50.0,
-        7000.0,
-        True,
-        60.0,
-        1.0,
-        1e-8,
-        2.0,
-        top_db_scope="batch",
-        dtype="float64",
-        on_nonfinite="propagate",
-        num_threads=2,
-    )
+    args = (512, 100, 200, window, 16000, 40, 50.0, 7000.0, True, 60.0, 1.0, 1e-8, 2.0)  # Keras' 13, in order
+    extras = dict(top_db_scope="batch", dtype="float64", on_nonfinite="propagate", num_threads=2)
+    t = melplug.grain.MelSpectrogram(*args, **extras, key="a")
+    direct = melplug.MelSpectrogram(*args, **extras)
     assert t.mel == direct
     assert t.get_config() == {**direct.get_config(), "key": "a", "out_key": None}
     assert t.num_threads == 2
