@@ -77,8 +77,8 @@ class MelPlan(NamedTuple):
     block_frames: int
 
 
-def num_frames(num_samples: int, fft_length: int, sequence_stride: int) -> int:
-    """Frames produced for a signal of ``num_samples`` samples (SPEC §1.3)."""
+def num_frames(num_samples, fft_length: int, sequence_stride: int):
+    """Frames produced for a signal of ``num_samples`` samples (SPEC §1.3); works elementwise on arrays."""
     pad = fft_length // 2
     return 1 + (num_samples + 2 * pad - fft_length) // sequence_stride
 

@@ -511,14 +511,13 @@ class MelSpectrogram:
             self._layouts[(batch, n)] = layout
         out = np.empty(layout.out_size, dtype=dtype)
         bad = self._run(x, out, layout, threads)
-        if bad.any() and self.on_nonfinite == "raise":
-            first = int(np.flatnonzero(bad)[0])
-            index = tuple(int(i) for i in np.unravel_index(first, lead)) if len(lead) > 1 else first
-            where = "audio" if not lead else f"audio example {index}"
-            raise ValueError(
-                f"{where} contains NaN or Inf samples ({int(bad.sum())} of {batch} examples affected); clean the "
-                "audio, or pass on_nonfinite='propagate' to get NaN output for such examples"
-            )
+
+        def where(first: int) -> str:
+            if not lead:
+                return "audio"
+            return f"audio example {tuple(int(i) for i in np.unravel_index(first, lead)) if len(lead) > 1 else first}"
+
+        self._check_nonfinite(bad, where, "examples")
         return out.reshape(*lead, self.num_mel_bins, frames)
 
     def _call_clips(self, audio, threads):
@@ -528,23 +527,27 @@ class MelSpectrogram:
         x = np.concatenate(clips, dtype=dtype, casting="unsafe")
         x_off = np.zeros(len(clips), dtype=np.int64)
         np.cumsum(lengths[:-1], out=x_off[1:])
-        frames = 1 + (lengths + 2 * (self.fft_length // 2) - self.fft_length) // self.sequence_stride
+        frames = _plan.num_frames(lengths, self.fft_length, self.sequence_stride)
         sizes = self.num_mel_bins * frames
         o_off = np.zeros(len(clips), dtype=np.int64)
         np.cumsum(sizes[:-1], out=o_off[1:])
         layout = _Layout.build(x_off, lengths, frames, o_off, int(sizes.sum()), self._plan.block_frames)
         out = np.empty(layout.out_size, dtype=dtype)
         bad = self._run(x, out, layout, threads)
-        if bad.any() and self.on_nonfinite == "raise":
-            first = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"audio[{first}] contains NaN or Inf samples ({int(bad.sum())} of {len(clips)} clips affected); "
-                "clean the audio, or pass on_nonfinite='propagate' to get NaN output for such clips"
-            )
+        self._check_nonfinite(bad, lambda first: f"audio[{first}]", "clips")
         return [
             out[o : o + s].reshape(self.num_mel_bins, f)
             for o, s, f in zip(o_off.tolist(), sizes.tolist(), frames.tolist(), strict=True)
         ]
+
+    def _check_nonfinite(self, bad: np.ndarray, where, what: str) -> None:
+        """With ``on_nonfinite="raise"``, a ``ValueError`` naming the first example flagged in ``bad``."""
+        if self.on_nonfinite == "raise" and bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{where(first)} contains NaN or Inf samples ({int(bad.sum())} of {len(bad)} {what} affected); "
+                f"clean the audio, or pass on_nonfinite='propagate' to get NaN output for such {what}"
+            )
 
     def _run(self, x, out, layout: _Layout, threads) -> np.ndarray:
         """Run the kernel phases, serially or on the thread pool; return per-example NaN flags.
