@@ -8,9 +8,14 @@ cache.  No deep-learning framework and none of the adapters' libraries
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+
 from . import kernels
 from ._plan import MelPlan
 from .core import MelSpectrogram, mel_spectrogram
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("melplug")
+except _metadata.PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+    __version__ = "0+unknown"
 __all__ = ["MelPlan", "MelSpectrogram", "__version__", "kernels", "mel_spectrogram"]

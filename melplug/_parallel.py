@@ -85,3 +85,19 @@ def run(fn, bounds: np.ndarray, *args) -> None:
     finally:
         for fut in futures:
             fut.result()
+
+
+def in_worker_process() -> bool:
+    """Whether this process was started by ``multiprocessing`` or ``multiprocess`` (a pool or loader worker).
+
+    ``Dataset.map(num_proc=N)`` runs in ``multiprocess`` pool workers (forked);
+    Grain and PyTorch loaders use ``multiprocessing``.  Adapters use one thread
+    per call in such workers, so N workers never oversubscribe the cores.
+    """
+    import multiprocessing
+    import sys
+
+    if multiprocessing.parent_process() is not None:
+        return True
+    mp = sys.modules.get("multiprocess")
+    return mp is not None and mp.parent_process() is not None

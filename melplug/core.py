@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple
@@ -13,6 +12,15 @@ import numpy.typing as npt
 
 from . import _plan
 from ._plan import MelPlan
+from ._validate import as_clip as _as_clip
+from ._validate import check_audio_dtype as _check_audio_dtype
+from ._validate import check_choice as _check_choice
+from ._validate import check_dtype_option as _check_dtype_option
+from ._validate import check_int as _check_int
+from ._validate import check_num_threads as _check_num_threads
+from ._validate import check_real as _check_real
+from ._validate import is_clip_list as _is_clip_list
+from ._validate import is_int as _is_int
 
 __all__ = ["MelSpectrogram", "mel_spectrogram"]
 
@@ -47,90 +55,6 @@ _KERAS_LAYER_KEYS = frozenset({"name", "trainable", "autocast", "input_shape", "
 SERIAL_WORK = 1 << 17
 
 _WINDOWS = ("hann", "hamming")
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
-def _check_int(name: str, value, minimum: int, allowed: str | None = None) -> int:
-    if not _is_int(value):
-        raise TypeError(f"{name} must be an integer >= {minimum}; received {value!r} of type {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name}={value!r} is invalid: {allowed or f'it must be an integer >= {minimum}'}")
-    return int(value)
-
-
-def _check_real(name: str, value, allowed: str, *, minimum=None, strict=False, finite=True) -> float:
-    if not _is_real(value):
-        raise TypeError(f"{name} must be a real number ({allowed}); received {value!r} of type {type(value).__name__}")
-    value = float(value)
-    if math.isnan(value) or (finite and math.isinf(value)):
-        raise ValueError(f"{name}={value!r} is invalid: {allowed}")
-    if minimum is not None and (value < minimum or (strict and value == minimum)):
-        raise ValueError(f"{name}={value!r} is invalid: {allowed}")
-    return value
-
-
-def _check_choice(name: str, value, choices: Sequence) -> Any:
-    if not isinstance(value, str) or value not in choices:
-        options = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"{name}={value!r} is invalid: it must be one of {options}")
-    return value
-
-
-def _check_dtype_option(value) -> str | None:
-    if value is None:
-        return None
-    try:
-        name = np.dtype(value).name
-    except TypeError:
-        name = None
-    if name not in ("float32", "float64"):
-        raise ValueError(f"dtype={value!r} is invalid: it must be None, 'float32' or 'float64'")
-    return name
-
-
-def _check_num_threads(value) -> int | None:
-    if value is None:
-        return None
-    return _check_int("num_threads", value, 1, "it must be None (use Numba's thread count) or an integer >= 1")
-
-
-def _check_audio_dtype(dtype: np.dtype, where: str) -> None:
-    if dtype.kind in "fiu":
-        return
-    kinds = {"c": "complex", "b": "boolean", "U": "string", "S": "bytes", "O": "object"}
-    kind = kinds.get(dtype.kind, "non-numeric")
-    raise TypeError(
-        f"{where} has {kind} dtype {dtype}; melplug needs real audio samples "
-        "(float32 or float64; integer samples are cast without scaling)"
-    )
-
-
-def _as_clip(value, where: str) -> np.ndarray:
-    arr = np.asarray(value)
-    _check_audio_dtype(arr.dtype, where)
-    if arr.ndim != 1:
-        raise ValueError(f"{where} must be a 1-D array of samples; received shape {arr.shape}")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{where} is empty (0 samples); every clip needs at least 1 sample")
-    return arr
-
-
-def _is_clip_list(audio) -> bool:
-    if not isinstance(audio, (list, tuple)):
-        return False
-    if len(audio) == 0:
-        raise ValueError("audio is an empty list; pass an array of shape (..., samples) or a list of 1-D clips")
-    return any(np.ndim(item) >= 1 for item in audio)
 
 
 # --------------------------------------------------------------------------- the class

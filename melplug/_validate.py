@@ -1,0 +1,145 @@
+"""Validation layer: every argument check melplug makes, written once.
+
+The core, the adapters (Grain, HF datasets) and the CLI all validate through
+these helpers, so an argument is refused with the same words wherever it is
+given.  Errors follow one pattern: a ``TypeError`` for a value of the wrong
+kind, a ``ValueError`` for a value out of range, and the message names the
+argument, the value received and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "as_clip",
+    "check_audio_dtype",
+    "check_choice",
+    "check_dtype_option",
+    "check_int",
+    "check_name",
+    "check_num_threads",
+    "check_real",
+    "is_clip_list",
+    "is_int",
+    "is_keras_dtype_policy",
+    "is_real",
+]
+
+
+def is_int(value) -> bool:
+    """Whether ``value`` is an integer (``bool`` is not)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def is_real(value) -> bool:
+    """Whether ``value`` is a real number (``bool`` is not)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(name: str, value, minimum: int, allowed: str | None = None) -> int:
+    """``value`` as an ``int >= minimum``, else a ``TypeError``/``ValueError`` naming ``name``."""
+    if not is_int(value):
+        raise TypeError(f"{name} must be an integer >= {minimum}; received {value!r} of type {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name}={value!r} is invalid: {allowed or f'it must be an integer >= {minimum}'}")
+    return int(value)
+
+
+def check_real(name: str, value, allowed: str, *, minimum=None, strict=False, finite=True) -> float:
+    """``value`` as a ``float`` (``> minimum`` with ``strict``, else ``>=``), finite unless ``finite=False``."""
+    if not is_real(value):
+        raise TypeError(f"{name} must be a real number ({allowed}); received {value!r} of type {type(value).__name__}")
+    value = float(value)
+    if math.isnan(value) or (finite and math.isinf(value)):
+        raise ValueError(f"{name}={value!r} is invalid: {allowed}")
+    if minimum is not None and (value < minimum or (strict and value == minimum)):
+        raise ValueError(f"{name}={value!r} is invalid: {allowed}")
+    return value
+
+
+def check_choice(name: str, value, choices: Sequence) -> Any:
+    """``value`` if it is one of the strings ``choices``, else a ``ValueError`` listing them."""
+    if not isinstance(value, str) or value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name}={value!r} is invalid: it must be one of {options}")
+    return value
+
+
+def check_name(name: str, value) -> str:
+    """A non-empty string naming a column or key."""
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{name} must be a non-empty column name (str); received {value!r}")
+    return value
+
+
+def check_dtype_option(value) -> str | None:
+    """The ``dtype=`` option: ``None``, ``"float32"`` or ``"float64"`` (NumPy dtypes and types accepted)."""
+    if value is None:
+        return None
+    try:
+        name = np.dtype(value).name
+    except TypeError:
+        name = None
+    if name not in ("float32", "float64"):
+        raise ValueError(f"dtype={value!r} is invalid: it must be None, 'float32' or 'float64'")
+    return name
+
+
+def is_keras_dtype_policy(value) -> bool:
+    """Whether ``value`` is a Keras dtype policy (an object, or its serialised dict).
+
+    Keras layers report ``dtype`` as a ``DTypePolicy`` (serialised as
+    ``{"module": "keras", "class_name": "DTypePolicy", ...}``).  Keras
+    computes the mel spectrogram in float32 whatever the policy says, so
+    ``from_config`` skips a policy; any other value is validated like the
+    constructor's ``dtype=``.
+    """
+    if isinstance(value, Mapping):
+        return str(value.get("class_name", "")).endswith("DTypePolicy") and "config" in value
+    cls = type(value)
+    return cls.__module__.startswith("keras") and cls.__name__.endswith("DTypePolicy")
+
+
+def check_num_threads(value) -> int | None:
+    """The ``num_threads=`` option: ``None`` or an integer >= 1."""
+    if value is None:
+        return None
+    return check_int("num_threads", value, 1, "it must be None (use Numba's thread count) or an integer >= 1")
+
+
+def check_audio_dtype(dtype: np.dtype, where: str) -> None:
+    """Refuse complex, boolean, string, bytes and object audio with a ``TypeError`` naming ``where``."""
+    if dtype.kind in "fiu":
+        return
+    kinds = {"c": "complex", "b": "boolean", "U": "string", "S": "bytes", "O": "object"}
+    kind = kinds.get(dtype.kind, "non-numeric")
+    raise TypeError(
+        f"{where} has {kind} dtype {dtype}; melplug needs real audio samples "
+        "(float32 or float64; integer samples are cast without scaling)"
+    )
+
+
+def as_clip(value, where: str) -> np.ndarray:
+    """One clip of a ragged list: a non-empty 1-D real array (not copied when it already is one)."""
+    arr = np.asarray(value)
+    check_audio_dtype(arr.dtype, where)
+    if arr.ndim != 1:
+        raise ValueError(f"{where} must be a 1-D array of samples; received shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{where} is empty (0 samples); every clip needs at least 1 sample")
+    return arr
+
+
+def is_clip_list(audio) -> bool:
+    """Whether ``audio`` is a ragged list of clips (a list/tuple holding arrays), not one array-like."""
+    if not isinstance(audio, (list, tuple)):
+        return False
+    if len(audio) == 0:
+        raise ValueError("audio is an empty list; pass an array of shape (..., samples) or a list of 1-D clips")
+    return any(np.ndim(item) >= 1 for item in audio)
