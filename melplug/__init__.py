@@ -12,10 +12,12 @@ from importlib import metadata as _metadata
 
 from . import kernels
 from ._plan import MelPlan
-from .core import MelSpectrogram, mel_spectrogram
+from .core import FeatureExtractor, MelSpectrogram, mel_spectrogram
+from .presets import PRESETS, preset
 
 try:
     __version__ = _metadata.version("melplug")
 except _metadata.PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
     __version__ = "0+unknown"
-__all__ = ["MelPlan", "MelSpectrogram", "__version__", "kernels", "mel_spectrogram"]
+__all__ = ["PRESETS", "FeatureExtractor", "MelPlan", "MelSpectrogram", "__version__", "kernels", "mel_spectrogram",
+           "preset"]

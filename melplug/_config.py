@@ -147,3 +147,191 @@ def from_mapping(config: Mapping[str, Any], known: Iterable[str]) -> dict[str, A
             raise TypeError(f"config has unknown key {key!r}; known keys: {', '.join(known)}")
         kwargs[key] = value
     return kwargs
+
+
+# --------------------------------------------------------------------------- the engine (FeatureExtractor)
+
+FRAMINGS = ("center", "snip_edges")
+PAD_MODES = ("reflect", "constant")
+FRAME_UNITS = ("samples", "ms")
+ENGINE_WINDOWS = ("hann", "hamming", "povey", "rectangular")
+WINDOW_POSITIONS = ("center", "start")
+MEL_SCALES = ("keras", "htk", "slaney", "kaldi")
+MEL_TRIANGLES = ("mel", "hz")
+MEL_GRIDS = ("keras", "integer", "kaldi")
+MEL_NORMS = (None, "slaney")
+EMPTY_BANDS = ("warn", "raise", "ignore")
+LOGS = ("db", "ln", "log10", None)
+LAYOUTS = ("mels_frames", "frames_mels")
+
+
+def _choice_or_none(name: str, value, choices):
+    """One of ``choices``, where ``None`` is one of them."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name}={value!r} is invalid: it must be one of {options}")
+    return value
+
+
+def _positive_length(name: str, value, unit: str) -> int | float:
+    if unit == "ms":
+        return check_real(name, value, "it must be a duration > 0 (ms, frame_unit='ms')", minimum=0.0, strict=True)
+    return check_int(name, value, 1, "it must be an integer >= 1 (samples; pass frame_unit='ms' for milliseconds)")
+
+
+def resolve_engine(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate every :class:`melplug.FeatureExtractor` option; return the config in the same key order.
+
+    Values are kept as given (after type normalisation), so that
+    ``get_config()`` round-trips; derived sizes (frames in samples, the FFT
+    size) are computed by :func:`melplug._plan.build_plan`.
+    """
+    from . import _plan
+
+    c: dict[str, Any] = {}
+    rate = args["sampling_rate"]
+    c["sampling_rate"] = check_real("sampling_rate", rate, "it must be a finite number > 0 (Hz)", minimum=0.0,
+                                    strict=True)
+    if is_int(rate):
+        c["sampling_rate"] = int(rate)
+    c["input_gain"] = check_real("input_gain", args["input_gain"], "it must be a finite number != 0")
+    if c["input_gain"] == 0.0:
+        raise ValueError("input_gain=0.0 is invalid: it must be a finite number != 0")
+    length = args["input_length"]
+    c["input_length"] = None if length is None else check_int(
+        "input_length", length, 1, "it must be None (as given) or an integer >= 1 (samples: pad or cut to it)"
+    )
+    c["framing"] = check_choice("framing", args["framing"], FRAMINGS)
+    c["pad_mode"] = check_choice("pad_mode", args["pad_mode"], PAD_MODES)
+    c["frame_unit"] = unit = check_choice("frame_unit", args["frame_unit"], FRAME_UNITS)
+    c["frame_length"] = _positive_length("frame_length", args["frame_length"], unit)
+    c["hop_length"] = _positive_length("hop_length", args["hop_length"], unit)
+    frame = _plan.samples(c["frame_length"], unit, c["sampling_rate"])
+    hop = _plan.samples(c["hop_length"], unit, c["sampling_rate"])
+    if frame < 1 or hop < 1:
+        raise ValueError(
+            f"frame_length={c['frame_length']!r} ms and hop_length={c['hop_length']!r} ms give {frame} and {hop} "
+            f"samples at sampling_rate={c['sampling_rate']!r}; both must be >= 1 sample"
+        )
+    fft = args["fft_length"]
+    if fft is None or fft == "pow2":
+        c["fft_length"] = fft
+    else:
+        c["fft_length"] = check_int("fft_length", fft, frame, f"it must be None (= frame_length, {frame} samples), "
+                                    f"'pow2' or an integer >= frame_length ({frame} samples)")
+    window = args["window"]
+    c["window_length"] = wl = None if args["window_length"] is None else check_int(
+        "window_length", args["window_length"], 1, f"it must be None (= frame_length) or an integer in [1, {frame}]"
+    )
+    if wl is not None and wl > frame:
+        raise ValueError(f"window_length={wl!r} is invalid: it must be None (= frame_length) or an integer in "
+                         f"[1, frame_length={frame}]")
+    if isinstance(window, str) or window is None:
+        c["window"] = check_choice("window", window, ENGINE_WINDOWS)
+    else:
+        c["window"] = _window(window, wl or frame)
+    periodic = args["window_periodic"]
+    if not isinstance(periodic, (bool, np.bool_)):
+        raise TypeError(f"window_periodic must be True (periodic, as scipy/torch) or False (symmetric, as Kaldi); "
+                        f"received {periodic!r}")
+    c["window_periodic"] = bool(periodic)
+    c["window_position"] = check_choice("window_position", args["window_position"], WINDOW_POSITIONS)
+    c["remove_dc"] = _flag("remove_dc", args["remove_dc"])
+    c["preemphasis"] = check_real("preemphasis", args["preemphasis"], "it must be a number in [0, 1]", minimum=0.0)
+    if c["preemphasis"] > 1.0:
+        raise ValueError(f"preemphasis={c['preemphasis']!r} is invalid: it must be a number in [0, 1]")
+    c["magnitude_power"] = check_real("magnitude_power", args["magnitude_power"],
+                                      "it must be a finite number > 0 (2: power, 1: magnitude)", minimum=0.0,
+                                      strict=True)
+    c["num_mel_bins"] = check_int("num_mel_bins", args["num_mel_bins"], 1)
+    c["mel_scale"] = check_choice("mel_scale", args["mel_scale"], MEL_SCALES)
+    c["mel_triangles"] = check_choice("mel_triangles", args["mel_triangles"], MEL_TRIANGLES)
+    c["mel_grid"] = check_choice("mel_grid", args["mel_grid"], MEL_GRIDS)
+    c["mel_norm"] = _choice_or_none("mel_norm", args["mel_norm"], MEL_NORMS)
+    c["min_freq"] = check_real("min_freq", args["min_freq"], "it must be a finite frequency >= 0 (Hz)", minimum=0.0)
+    max_freq = args["max_freq"]
+    if max_freq is None:
+        c["max_freq"] = None
+        top = c["sampling_rate"] / 2
+    else:
+        c["max_freq"] = top = check_real("max_freq", max_freq, "it must be None or a finite frequency > min_freq (Hz)")
+        if is_int(max_freq):
+            c["max_freq"] = int(max_freq)
+    if not top > c["min_freq"]:
+        raise ValueError(f"max_freq={max_freq!r} is invalid with min_freq={c['min_freq']!r}: max_freq must be "
+                         "greater than min_freq (None means sampling_rate / 2)")
+    c["empty_bands"] = check_choice("empty_bands", args["empty_bands"], EMPTY_BANDS)
+    c["log"] = _choice_or_none("log", args["log"], LOGS)
+    c["log_floor"] = check_real("log_floor", args["log_floor"], "it must be a finite number > 0", minimum=0.0,
+                                strict=True)
+    c["ref_power"] = check_real("ref_power", args["ref_power"], "it must be a finite number")
+    top_db = args["top_db"]
+    c["top_db"] = None if top_db is None else check_real(
+        "top_db", top_db, "it must be None (no floor) or a number >= 0 (in the log's units)", minimum=0.0,
+        finite=False)
+    c["top_db_scope"] = check_choice("top_db_scope", args["top_db_scope"], ("example", "batch"))
+    c["scale"] = check_real("scale", args["scale"], "it must be a finite number > 0", minimum=0.0, strict=True)
+    c["offset"] = check_real("offset", args["offset"], "it must be a finite number")
+    frames = args["output_frames"]
+    c["output_frames"] = None if frames is None else check_int(
+        "output_frames", frames, 1, "it must be None (as computed) or an integer >= 1 (pad or cut to it)")
+    c["pad_value"] = check_real("pad_value", args["pad_value"], "it must be a finite number")
+    c["pad_before_scaling"] = _flag("pad_before_scaling", args["pad_before_scaling"])
+    c["layout"] = check_choice("layout", args["layout"], LAYOUTS)
+    c["dtype"] = check_dtype_option(args["dtype"])
+    c["on_nonfinite"] = check_choice("on_nonfinite", args["on_nonfinite"], ("raise", "propagate"))
+    c["num_threads"] = check_num_threads(args["num_threads"])
+    return c
+
+
+def _flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; received {value!r}")
+    return bool(value)
+
+
+def keras_to_engine(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The engine options that compute a resolved Keras config (:func:`resolve`) exactly."""
+    window = config["window"]
+    return {
+        "sampling_rate": config["sampling_rate"],
+        "input_gain": 1.0,
+        "input_length": None,
+        "framing": "center",
+        "pad_mode": "reflect",
+        "frame_unit": "samples",
+        "frame_length": config["fft_length"],  # Keras frames are fft_length samples; the window sits inside
+        "hop_length": config["sequence_stride"],
+        "fft_length": None,
+        "window": "rectangular" if window is None else window,
+        "window_length": config["sequence_length"],
+        "window_periodic": True,
+        "window_position": "center",
+        "remove_dc": False,
+        "preemphasis": 0.0,
+        "magnitude_power": config["mag_exp"],
+        "num_mel_bins": config["num_mel_bins"],
+        "mel_scale": "keras",
+        "mel_triangles": "mel",
+        "mel_grid": "keras",
+        "mel_norm": None,
+        "min_freq": config["min_freq"],
+        "max_freq": config["max_freq"],
+        "empty_bands": "warn",
+        "log": "db" if config["power_to_db"] else None,
+        "log_floor": config["min_power"],
+        "ref_power": config["ref_power"],
+        "top_db": config["top_db"],
+        "top_db_scope": config["top_db_scope"],
+        "scale": 1.0,
+        "offset": 0.0,
+        "output_frames": None,
+        "pad_value": 0.0,
+        "pad_before_scaling": False,
+        "layout": "mels_frames",
+        "dtype": config["dtype"],
+        "on_nonfinite": config["on_nonfinite"],
+        "num_threads": config["num_threads"],
+    }

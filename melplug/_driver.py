@@ -65,14 +65,16 @@ class _Work(NamedTuple):
     max_frames: int
 
 
-def _work(x_rel, x_len, n_frames, num_mel_bins: int, block_frames: int) -> _Work:
-    sizes = num_mel_bins * n_frames
-    o_off = np.zeros(len(n_frames), dtype=np.int64)
+def _work(x_rel, x_len, plan: MelPlan) -> _Work:
+    computed, rows = _plan.plan_frames(plan, x_len)
+    computed = np.broadcast_to(computed, x_len.shape).astype(np.int64)
+    sizes = plan.num_mel_bins * np.broadcast_to(rows, x_len.shape).astype(np.int64)
+    o_off = np.zeros(len(x_len), dtype=np.int64)
     np.cumsum(sizes[:-1], out=o_off[1:])
-    unit_ex, unit_f0, first_unit = _kernels._units(n_frames, block_frames)
-    costs = np.minimum(n_frames[unit_ex] - unit_f0, block_frames)
-    layout = Layout(x_rel, x_len, n_frames, o_off, unit_ex, unit_f0, first_unit)
-    return _Work(layout, costs, int(n_frames.sum()), int(sizes.sum()), int(n_frames.max()))
+    unit_ex, unit_f0, first_unit = _kernels._units(computed, plan.block_frames)
+    costs = np.minimum(computed[unit_ex] - unit_f0, plan.block_frames)
+    layout = Layout(x_rel, x_len, computed, o_off, unit_ex, unit_f0, first_unit)
+    return _Work(layout, costs, int(computed.sum()), int(sizes.sum()), int(computed.max()))
 
 
 class Driver:
@@ -90,8 +92,8 @@ class Driver:
         self._works: dict[tuple[int, int, int], _Work] = {}
 
     def num_frames(self, num_samples):
-        """Frames for signals of ``num_samples`` samples (int or integer array)."""
-        return _plan.num_frames(num_samples, self.plan.fft_length, self.plan.sequence_stride)
+        """Output frames for signals of ``num_samples`` samples (int or integer array)."""
+        return _plan.plan_frames(self.plan, num_samples)[1]
 
     def array(self, x: np.ndarray, threads: int | None) -> tuple[np.ndarray, np.ndarray | None]:
         """Mel spectrograms of the rows of ``x`` (C-contiguous ``(batch, samples)``, compute dtype).
@@ -106,34 +108,37 @@ class Driver:
         if work is None:  # pipelines repeat shapes: the bookkeeping arrays are reused
             x_len = np.full(batch, n, dtype=np.int64)
             x_rel = np.arange(batch, dtype=np.int64) * (n * x.itemsize)
-            work = _work(x_rel, x_len, self.num_frames(x_len), self.plan.num_mel_bins, self.plan.block_frames)
+            work = _work(x_rel, x_len, self.plan)
             if len(self._works) >= 64:
                 self._works.clear()
             self._works[key] = work
         layout = work.layout._replace(x_addr=work.layout.x_addr + x.ctypes.data)
         out = np.empty(work.out_size, dtype=x.dtype)
-        return out, self._run(layout, work, out, threads)
+        return out, self._run(layout, work, out, threads, x)
 
     def clips(self, clips: list[np.ndarray], dtype, threads: int | None):
         """Mel spectrograms of 1-D clips of any lengths, in one parallel call.
 
-        Returns ``(out, flags, o_off, n_frames)``: the flat output, the flags
-        (or ``None``) and where each clip's ``(num_mel_bins, n_frames[i])``
-        result starts in ``out``.
+        Returns ``(out, flags, o_off, rows)``: the flat output, the flags
+        (or ``None``), where each clip's result starts in ``out`` and its
+        output frames.
         """
         # Read in place: only clips not already contiguous in the compute dtype are converted.
         arrays = [np.ascontiguousarray(c, dtype=dtype) for c in clips]
         x_len = np.fromiter((a.shape[0] for a in arrays), dtype=np.int64, count=len(arrays))
         x_addr = np.fromiter((a.ctypes.data for a in arrays), dtype=np.int64, count=len(arrays))
-        n_frames = self.num_frames(x_len)
-        work = _work(x_addr, x_len, n_frames, self.plan.num_mel_bins, self.plan.block_frames)
+        work = _work(x_addr, x_len, self.plan)
         out = np.empty(work.out_size, dtype=dtype)
-        flags = self._run(work.layout, work, out, threads)
-        del arrays  # the kernels are done reading them
-        return out, flags, work.layout.o_off, n_frames
+        flags = self._run(work.layout, work, out, threads, arrays)
+        rows = np.broadcast_to(self.num_frames(x_len), x_len.shape)
+        return out, flags, work.layout.o_off, rows
 
-    def _run(self, layout: Layout, work: _Work, out: np.ndarray, threads: int | None) -> np.ndarray | None:
-        """Phase 1 on every unit, then (only when needed) the flags, peaks and phase 2."""
+    def _run(self, layout: Layout, work: _Work, out: np.ndarray, threads: int | None, signals) -> np.ndarray | None:
+        """Phase 1 on every unit, then (only when needed) the flags, peaks and phase 2.
+
+        ``signals`` (the 2-D input or the list of clips) is only read here for
+        examples too short for any frame, which no unit covers.
+        """
         plan = self.plan
         window, weights = self._cast[out.dtype.type]
         if threads is None:
@@ -146,17 +151,41 @@ class Driver:
         else:
             bounds = _parallel.split(work.costs, min(threads, n_units))
         _parallel.run(_kernels._mel_units, bounds, layout, out, plan, window, weights, unit_max, unit_bad)
-        any_bad = bool(unit_bad.any())
+        extra = self._frameless(layout, out, signals) if layout.n_frames.min() == 0 else None
+        any_bad = bool(unit_bad.any()) or extra is not None
         floored = plan.power_to_db and plan.top_db < np.inf
         # A unit that is a whole example floored itself in phase 1.
         spans = floored and (plan.batch_top_db or work.max_frames > plan.block_frames)
         if not (any_bad or spans):
             return None
         flags, peaks = _kernels._summarise(layout, unit_max, unit_bad, plan.batch_top_db)
+        if extra is not None:
+            flags |= extra
         if any_bad and not plan.propagate_nonfinite:
             return flags  # the caller raises: no need to finish
         _parallel.run(_kernels._finish_units, bounds, layout, out, plan, peaks, flags)
         return flags if any_bad else None
+
+    def _frameless(self, layout: Layout, out: np.ndarray, signals) -> np.ndarray | None:
+        """Examples too short for one frame (Kaldi's framing): no unit covers them.
+
+        Their output (empty, or ``out_frames`` of padding) is written and their
+        samples are checked here; returns per-example flags, or ``None`` if
+        all are finite.
+        """
+        plan = self.plan
+        flags = None
+        for e in np.flatnonzero(layout.n_frames == 0).tolist():
+            o = int(layout.o_off[e])
+            size = plan.num_mel_bins * int(self.num_frames(int(layout.x_len[e])))
+            out[o : o + size] = plan.pad_value
+            if not np.isfinite(signals[e]).all():
+                if flags is None:
+                    flags = np.zeros(len(layout.n_frames), dtype=np.uint8)
+                flags[e] = _kernels.BAD_INPUT
+                if plan.propagate_nonfinite:
+                    out[o : o + size] = np.nan
+        return flags
 
 
 def raise_nonfinite(flags: np.ndarray | None, where, what: str, dtype) -> None:

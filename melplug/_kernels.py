@@ -72,8 +72,9 @@ def _reflect(i, n):
     return i
 
 
-#: The frame-count formula of :func:`melplug._plan.num_frames`, compiled (one formula, two forms).
-_frame_count = jit(_plan.num_frames)
+#: The frame-count formulas of :mod:`melplug._plan`, compiled (one formula, two forms).
+_frame_count = jit(_plan.frame_count)
+_plan_frames = jit(_plan.plan_frames)
 
 
 @intrinsic
@@ -94,49 +95,81 @@ def _signal(layout, e, like):
 
 
 @jit
+def _sample(sig, i, n_eff, plan):
+    """Sample ``i`` of the padded signal: ``sig`` zero-extended or cut to ``n_eff`` samples, then padded."""
+    if i < 0 or i >= n_eff:
+        if plan.pad_mode == 1:
+            return sig.dtype.type(0.0)
+        i = _reflect(i, n_eff)
+    return sig[i] if i < sig.shape[0] else sig.dtype.type(0.0)
+
+
+@jit
 def _fill_frames(sig, first_frame, nf, plan, window, frames):
     """Write ``nf`` windowed frames of the 1-D signal ``sig`` into ``frames[:nf]``.
 
     Frame ``f`` starts at padded position ``f * sequence_stride``.  Only
-    ``frames[:, win_start:win_stop]`` is written; the rest must already be zero.
+    ``frames[:, win_start:win_stop]`` is written; the rest must already be
+    zero.  With ``remove_dc`` or ``preemphasis`` the raw frame is first
+    corrected (Kaldi's order: DC offset, pre-emphasis, window).
     """
-    n = sig.shape[0]
+    n_eff = sig.shape[0] if plan.input_length == 0 else plan.input_length
+    limit = min(sig.shape[0], n_eff)  # samples that are read as they are
     ws = plan.win_start
     width = plan.win_stop - ws
     win = window[ws : ws + width]
+    plain = not plan.remove_dc and plan.preemphasis == 0.0
     # Loops run over slices with 0-based indices: Numba then knows no index is
     # negative, drops its wraparound handling and emits plain SIMD loops.
     for j in range(nf):
         start = (first_frame + j) * plan.sequence_stride - plan.pad + ws
         row = frames[j, ws : ws + width]
-        if start >= 0 and start + width <= n:
+        if start >= 0 and start + width <= limit:
             src = sig[start : start + width]
-            for i in range(width):
-                row[i] = src[i] * win[i]
+            if plain:
+                for i in range(width):
+                    row[i] = src[i] * win[i]
+            else:
+                for i in range(width):
+                    row[i] = src[i]
         else:
             for i in range(width):
-                row[i] = sig[_reflect(start + i, n)] * win[i]
+                row[i] = _sample(sig, start + i, n_eff, plan)
+            if plain:
+                for i in range(width):
+                    row[i] *= win[i]
+        if not plain:
+            if plan.remove_dc:
+                mean = row.sum() / width
+                for i in range(width):
+                    row[i] -= mean
+            p = plan.preemphasis
+            if p != 0.0:
+                for i in range(width - 1, 0, -1):
+                    row[i] -= p * row[i - 1]
+                row[0] -= p * row[0]
+            for i in range(width):
+                row[i] *= win[i]
 
 
 _LN2 = 0.6931471805599453
 _SQRT2 = 1.4142135623730951
-_DB_PER_NEPER = 10.0 / 2.302585092994046  # 10 / ln(10)
 _F32_TINY = 1.1754943508222875e-38  # smallest normal float32
 
 
 @jit
-def _db_exact(row, nf, min_power, ref_db):
-    """``row[:nf] = 10 log10(max(row, min_power)) - ref_db`` with libm's log10."""
+def _db_exact(row, nf, min_power, log_scale, ref_db):
+    """``row[:nf] = log_scale * ln(max(row, min_power)) - ref_db`` with libm's log."""
     for j in range(nf):
         v = row[j]
         if v < min_power:
             v = min_power
-        row[j] = 10.0 * np.log10(v) - ref_db
+        row[j] = log_scale * np.log(v) - ref_db
 
 
 @jit
-def _db_fast_f32(row, nf, min_power, ref_db, ebuf):
-    """float32 ``10 log10(max(row, min_power)) - ref_db`` in three SIMD-friendly passes.
+def _db_fast_f32(row, nf, min_power, log_scale, ref_db, ebuf):
+    """float32 ``log_scale * ln(max(row, min_power)) - ref_db`` in three SIMD-friendly passes.
 
     ``ln v = e ln 2 + ln m`` with ``v = m 2**e``, ``m`` in ``[sqrt(1/2), sqrt(2))``
     and ``ln m = 2 atanh((m - 1) / (m + 1))`` from its odd series to ``t**9``
@@ -152,7 +185,7 @@ def _db_fast_f32(row, nf, min_power, ref_db, ebuf):
         special |= not (v < np.inf)
         row[j] = mp if v < mp else v  # NaN stays NaN (as in _db_exact): never clamped to a silent floor
     if special:
-        _db_exact(row, nf, min_power, ref_db)
+        _db_exact(row, nf, min_power, log_scale, ref_db)
         return
     for j in range(nf):
         b = bits[j]
@@ -160,7 +193,7 @@ def _db_fast_f32(row, nf, min_power, ref_db, ebuf):
         bits[j] = (b & 0x7FFFFF) | 0x3F800000
     sqrt2 = np.float32(_SQRT2)
     ln2 = np.float32(_LN2)
-    scale = np.float32(_DB_PER_NEPER)
+    scale = np.float32(log_scale)
     offset = np.float32(ref_db)
     one = np.float32(1.0)
     half = np.float32(0.5)
@@ -190,14 +223,14 @@ def _db_row_impl(row, nf, plan, ebuf):
 
         def impl(row, nf, plan, ebuf):
             if plan.min_power >= _F32_TINY:
-                _db_fast_f32(row, nf, plan.min_power, plan.ref_db, ebuf)
+                _db_fast_f32(row, nf, plan.min_power, plan.log_scale, plan.ref_db, ebuf)
             else:
-                _db_exact(row, nf, plan.min_power, plan.ref_db)
+                _db_exact(row, nf, plan.min_power, plan.log_scale, plan.ref_db)
 
         return impl
 
     def impl(row, nf, plan, ebuf):
-        _db_exact(row, nf, plan.min_power, plan.ref_db)
+        _db_exact(row, nf, plan.min_power, plan.log_scale, plan.ref_db)
 
     return impl
 
@@ -327,12 +360,50 @@ def _mel_units(layout, out, plan, window, weights, unit_max, unit_bad, u_begin, 
                 row = mel_t[m, :nf]
                 for j in range(nf):
                     row[j] = max(row[j], fl)
-        dst = layout.o_off[e] + f0
+        _write_block(out, layout.o_off[e], f0, nf, F, plan, mel_t)
+
+
+@jit
+def _out_rows(plan, computed):
+    """Output frames of an example with ``computed`` frames (``out_frames`` when fixed)."""
+    return plan.out_frames if plan.out_frames > 0 else computed
+
+
+@jit
+def _write_block(out, o, f0, nf, F, plan, mel_t):
+    """Copy frames ``[f0, f0 + nf)`` (``mel_t[:, :nf]``) into example output ``out[o:]``, in its layout.
+
+    Applies the affine map; the block holding the last computed frame also
+    fills the frames beyond it (up to ``out_frames``) with ``pad_value``.
+    """
+    M = plan.num_mel_bins
+    R = _out_rows(plan, F)
+    a = out.dtype.type(plan.out_scale)
+    b = out.dtype.type(plan.out_offset)
+    affine = plan.out_scale != 1.0 or plan.out_offset != 0.0
+    if plan.frames_major:
+        for j in range(nf):
+            row = out[o + (f0 + j) * M : o + (f0 + j + 1) * M]
+            for m in range(M):
+                row[m] = mel_t[m, j] * a + b if affine else mel_t[m, j]
+        if f0 + nf == F:
+            tail = out[o + F * M : o + R * M]
+            for i in range(tail.shape[0]):
+                tail[i] = plan.pad_value
+    else:
         for m in range(M):
-            row = out[dst + m * F : dst + m * F + nf]
+            row = out[o + m * R + f0 : o + m * R + f0 + nf]
             src = mel_t[m]
-            for j in range(nf):
-                row[j] = src[j]
+            if affine:
+                for j in range(nf):
+                    row[j] = src[j] * a + b
+            else:
+                for j in range(nf):
+                    row[j] = src[j]
+            if f0 + nf == F:
+                tail = out[o + m * R + F : o + (m + 1) * R]
+                for j in range(tail.shape[0]):
+                    tail[j] = plan.pad_value
 
 
 @jit
@@ -368,31 +439,46 @@ def _summarise(layout, unit_max, unit_bad, batch_peak):
 def _finish_units(layout, out, plan, peaks, bad, u_begin, u_end):
     """Phase 2 for units ``[u_begin, u_end)``: ``top_db`` floor and NaN propagation.
 
-    The floor of example ``e`` hangs from ``peaks[e]`` (see :func:`_summarise`).
-    It is computed in the output dtype, as Keras does, so
-    ``out.min() >= out.max() - top_db`` holds exactly.
+    The floor of example ``e`` hangs from ``peaks[e]`` (see :func:`_summarise`)
+    and is computed in the output dtype, as Keras does, so
+    ``out.min() >= out.max() - top_db`` holds exactly; with an affine map the
+    floor is mapped too (``scale > 0`` keeps the order).  A flagged example
+    with ``on_nonfinite="propagate"`` becomes NaN entirely, padding included.
     """
     K = plan.block_frames
     M = plan.num_mel_bins
-    nan = out.dtype.type(np.nan)
+    dt = out.dtype.type
+    nan = dt(np.nan)
     floored = plan.power_to_db and plan.top_db < np.inf
+    affine = plan.out_scale != 1.0 or plan.out_offset != 0.0
     for u in range(u_begin, u_end):
         e = layout.unit_ex[u]
         F = layout.n_frames[e]
+        R = _out_rows(plan, F)
         f0 = layout.unit_f0[u]
-        nf = min(f0 + K, F) - f0
-        start = layout.o_off[e] + f0
-        if bad[e] and plan.propagate_nonfinite:
-            for m in range(M):
-                row = out[start + m * F : start + m * F + nf]
-                for j in range(nf):
-                    row[j] = nan
-        elif floored:
-            fl = out.dtype.type(peaks[e]) - out.dtype.type(plan.top_db)
-            for m in range(M):
-                row = out[start + m * F : start + m * F + nf]
-                for j in range(nf):
-                    row[j] = max(row[j], fl)
+        f1 = min(f0 + K, F)
+        if f1 == F:
+            f1 = R  # the last unit also owns the padding
+        o = layout.o_off[e]
+        propagate = bad[e] and plan.propagate_nonfinite
+        if not (propagate or floored):
+            continue
+        fl = dt(peaks[e]) - dt(plan.top_db)
+        if affine:
+            fl = fl * dt(plan.out_scale) + dt(plan.out_offset)
+        value = nan if propagate else fl
+        stop = f1 if propagate else min(f1, F)
+        for m in range(M if not plan.frames_major else 1):
+            if plan.frames_major:
+                seg = out[o + f0 * M : o + stop * M]
+            else:
+                seg = out[o + m * R + f0 : o + m * R + stop]
+            if propagate:
+                for j in range(seg.shape[0]):
+                    seg[j] = value
+            else:
+                for j in range(seg.shape[0]):
+                    seg[j] = max(seg[j], value)
 
 
 @jit

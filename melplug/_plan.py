@@ -3,8 +3,9 @@
 :func:`build_plan` is a pure function of a config (see :mod:`melplug._config`):
 the same config always gives the same :class:`MelPlan`.  Everything here is
 NumPy, built in float64; the driver casts the arrays once to the compute
-dtype.  :func:`num_frames` is the one frame-count formula: the kernels compile
-this very function (``melplug._kernels.frame_count``).
+dtype.  :func:`frame_count` is the one frame-count formula, and
+:func:`plan_frames` the one rule for a plan's frames: plain Python here,
+compiled by the kernels (``register_jitable``).
 """
 
 from __future__ import annotations
@@ -14,28 +15,46 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
+from numba.extending import register_jitable
 
 _MEL_BREAK_FREQUENCY_HERTZ = 700.0
 _MEL_HIGH_FREQUENCY_Q = 1127.0
 
 
 class MelPlan(NamedTuple):
-    """Everything a kernel needs to compute one mel spectrogram configuration.
+    """Everything a kernel needs to compute one feature configuration (any preset).
 
     A plain ``NamedTuple`` of NumPy arrays and scalars, so it can be passed to
     and used inside users' own ``@numba.njit`` functions.  Arrays are float64;
-    the kernels cast them once to the audio's dtype.
+    the kernels cast them once to the audio's dtype.  Every preset has a plan
+    of this one type: options are values, so one compiled kernel per dtype
+    serves them all.
 
     Attributes
     ----------
-    fft_length, sequence_stride, num_mel_bins : int
-        As in :class:`melplug.MelSpectrogram`.
+    fft_length : int
+        FFT size; ``fft_length // 2 + 1`` bins.
+    sequence_stride : int
+        Samples between successive frames (the hop).
+    frame_length : int
+        Samples per frame (``<= fft_length``; the FFT buffer is zero-padded).
     pad : int
-        ``fft_length // 2``, the reflect padding on each side.
+        Samples of padding before the signal (``frame_length // 2`` when
+        centred, 0 for Kaldi's snip-edges framing); as many after it.
+    pad_mode : int
+        0: reflect padding (NumPy's ``mode="reflect"``), 1: zeros.
+    input_length : int
+        0, or the fixed length every signal is zero-padded or cut to first.
+    num_mel_bins : int
+        Mel bands.
     window : ndarray, shape (fft_length,)
-        The window zero-padded to ``fft_length`` (Keras' layout).
+        The window (times the input gain) in its place in the FFT buffer.
     win_start, win_stop : int
-        The part of ``window`` that is applied (outside it the frame is zero).
+        The part of the FFT buffer that is written (outside it it is zero).
+    remove_dc : bool
+        Subtract each frame's mean before windowing.
+    preemphasis : float
+        ``x[i] -= preemphasis * x[i - 1]`` per frame, ``x[0] -= preemphasis * x[0]``.
     band_start, band_stop : ndarray of int64, shape (num_mel_bins,)
         FFT bins ``[band_start[m], band_stop[m])`` feeding mel band ``m``.
     band_offset : ndarray of int64, shape (num_mel_bins + 1,)
@@ -47,12 +66,24 @@ class MelPlan(NamedTuple):
     mag_exp : float
         Exponent applied to the magnitude.
     power_to_db : bool
-        Whether to convert to decibels.
+        Whether to take a logarithm (decibels, ln or log10).
+    log_scale : float
+        The logarithm is ``log_scale * ln(max(M, min_power)) - ref_db``
+        (``10 / ln 10`` for decibels, 1 for ln, ``1 / ln 10`` for log10).
     min_power, ref_db, top_db : float
-        ``ref_db = 10 log10(max(|ref_power|, min_power))``; ``top_db`` is
-        ``inf`` for no floor.
+        Clamp before the logarithm, offset after it, and the floor below the
+        maximum (``inf`` for no floor), in the logarithm's units.
     batch_top_db : bool
         ``True`` for ``top_db_scope="batch"`` (one floor for the whole call).
+    out_scale, out_offset : float
+        Affine map applied last: ``out_scale * value + out_offset``.
+    out_frames : int
+        0, or the fixed number of output frames (computed frames are cut to
+        it; missing ones are ``pad_value``).
+    pad_value : float
+        Value of output frames beyond the computed ones (after the affine map).
+    frames_major : bool
+        Output layout ``(frames, mels)`` instead of ``(mels, frames)``.
     propagate_nonfinite : bool
         ``True`` for ``on_nonfinite="propagate"``.
     block_frames : int
@@ -61,11 +92,16 @@ class MelPlan(NamedTuple):
 
     fft_length: int
     sequence_stride: int
-    num_mel_bins: int
+    frame_length: int
     pad: int
+    pad_mode: int
+    input_length: int
+    num_mel_bins: int
     window: np.ndarray
     win_start: int
     win_stop: int
+    remove_dc: bool
+    preemphasis: float
     band_start: np.ndarray
     band_stop: np.ndarray
     band_offset: np.ndarray
@@ -74,67 +110,251 @@ class MelPlan(NamedTuple):
     bin_stop: int
     mag_exp: float
     power_to_db: bool
+    log_scale: float
     min_power: float
     ref_db: float
     top_db: float
     batch_top_db: bool
+    out_scale: float
+    out_offset: float
+    out_frames: int
+    pad_value: float
+    frames_major: bool
     propagate_nonfinite: bool
     block_frames: int
 
 
-def num_frames(num_samples, fft_length, sequence_stride):
-    """Frames produced for a signal of ``num_samples`` samples (SPEC §1.3).
+@register_jitable
+def frame_count(num_samples, frame_length, hop_length, pad):
+    """Frames of a signal of ``num_samples`` samples: ``max(0, 1 + (n + 2 pad - frame_length) // hop)``.
 
-    ``1 + (n + 2 (fft_length // 2) - fft_length) // sequence_stride``: works
-    on ints, elementwise on integer arrays, and compiled inside the kernels.
+    The one frame-count formula (SPEC §1.3 for centred frames, ``pad =
+    frame_length // 2``; Kaldi's snip-edges framing with ``pad = 0`` gives no
+    frame for a signal shorter than one).  Works on ints, elementwise on
+    integer arrays, and compiled inside the kernels.
     """
-    return 1 + (num_samples + 2 * (fft_length // 2) - fft_length) // sequence_stride
+    count = 1 + (num_samples + 2 * pad - frame_length) // hop_length
+    return count * (count > 0)
+
+
+def num_frames(num_samples, fft_length, sequence_stride):
+    """Keras' frame count (centred frames of ``fft_length`` samples)."""
+    return frame_count(num_samples, fft_length, sequence_stride, fft_length // 2)
+
+
+@register_jitable
+def plan_frames(plan: MelPlan, num_samples):
+    """``(computed, output)`` frames for ``num_samples`` samples under ``plan``.
+
+    ``output`` is the length of the output's time axis (``out_frames`` when
+    fixed); ``computed`` the frames actually computed (never more than that).
+    Works on ints, elementwise on integer arrays, and compiled in the kernels.
+    """
+    n = num_samples if plan.input_length == 0 else num_samples * 0 + plan.input_length
+    computed = frame_count(n, plan.frame_length, plan.sequence_stride, plan.pad)
+    if plan.out_frames == 0:
+        return computed, computed
+    return np.minimum(computed, plan.out_frames), computed * 0 + plan.out_frames
+
+
+_LN10 = math.log(10.0)
+LOG_SCALES = {"db": 10.0 / _LN10, "ln": 1.0, "log10": 1.0 / _LN10}
+
+
+def samples(value, unit: str, sampling_rate) -> int:
+    """A frame length or hop in samples: as given, or Kaldi's ``int(float32(sr) * 0.001 * ms)``."""
+    if unit == "samples":
+        return int(value)
+    return int(float(np.float32(sampling_rate)) * 0.001 * float(np.float32(value)))
+
+
+def fft_size(config: Mapping[str, Any]) -> int:
+    frame = samples(config["frame_length"], config["frame_unit"], config["sampling_rate"])
+    fft = config["fft_length"]
+    if fft is None:
+        return frame
+    if fft == "pow2":
+        return 1 << max(frame - 1, 0).bit_length()
+    return int(fft)
 
 
 def build_plan(config: Mapping[str, Any]) -> MelPlan:
-    """The :class:`MelPlan` of a resolved config (:func:`melplug._config.resolve`)."""
-    fft_length = config["fft_length"]
-    window = padded_window(config["window"], config["sequence_length"], fft_length)
-    nonzero = np.flatnonzero(window)
-    win_start, win_stop = (int(nonzero[0]), int(nonzero[-1]) + 1) if nonzero.size else (0, 0)
+    """The :class:`MelPlan` of a resolved engine config (:func:`melplug._config.resolve_engine`)."""
+    rate = config["sampling_rate"]
+    frame = samples(config["frame_length"], config["frame_unit"], rate)
+    hop = samples(config["hop_length"], config["frame_unit"], rate)
+    fft = fft_size(config)
+    window = placed_window(config, frame, fft) * config["input_gain"]
+    if config["remove_dc"] or config["preemphasis"] != 0.0:
+        win_start, win_stop = 0, frame  # the whole frame is read: its mean and neighbours matter
+    else:
+        nonzero = np.flatnonzero(window)
+        win_start, win_stop = (int(nonzero[0]), int(nonzero[-1]) + 1) if nonzero.size else (0, 0)
     band_start, band_stop, band_offset, band_weights, bin_start, bin_stop = sparse_bands(mel_weights(config))
-    ref = max(abs(config["ref_power"]), config["min_power"])
+    log = config["log"]
     top_db = config["top_db"]
+    ref_db = 10.0 * math.log10(max(abs(config["ref_power"]), config["log_floor"])) if log == "db" else 0.0
+    scale, offset = config["scale"], config["offset"]
+    pad_value = config["pad_value"]
+    if config["pad_before_scaling"]:
+        pad_value = scale * pad_value + offset
     return MelPlan(
-        fft_length=fft_length,
-        sequence_stride=config["sequence_stride"],
+        fft_length=fft,
+        sequence_stride=hop,
+        frame_length=frame,
+        pad=frame // 2 if config["framing"] == "center" else 0,
+        pad_mode=0 if config["pad_mode"] == "reflect" else 1,
+        input_length=config["input_length"] or 0,
         num_mel_bins=config["num_mel_bins"],
-        pad=fft_length // 2,
         window=window,
         win_start=win_start,
         win_stop=win_stop,
+        remove_dc=config["remove_dc"],
+        preemphasis=config["preemphasis"],
         band_start=band_start,
         band_stop=band_stop,
         band_offset=band_offset,
         band_weights=band_weights,
         bin_start=bin_start,
         bin_stop=bin_stop,
-        mag_exp=config["mag_exp"],
-        power_to_db=config["power_to_db"],
-        min_power=config["min_power"],
-        ref_db=10.0 * math.log10(ref),
-        top_db=math.inf if top_db is None else top_db,
+        mag_exp=config["magnitude_power"],
+        power_to_db=log is not None,
+        log_scale=LOG_SCALES.get(log, 1.0),
+        min_power=config["log_floor"],
+        ref_db=ref_db,
+        top_db=math.inf if top_db is None or log is None else top_db,
         batch_top_db=config["top_db_scope"] == "batch",
+        out_scale=scale,
+        out_offset=offset,
+        out_frames=config["output_frames"] or 0,
+        pad_value=pad_value,
+        frames_major=config["layout"] == "frames_mels",
         propagate_nonfinite=config["on_nonfinite"] == "propagate",
-        block_frames=default_block_frames(fft_length),
+        block_frames=default_block_frames(fft),
     )
+
+
+# --------------------------------------------------------------------------- windows
+
+
+def window_values(kind: str, length: int, periodic: bool) -> np.ndarray:
+    """``length`` samples of a hann, hamming, povey or rectangular window.
+
+    Periodic windows are ``scipy.signal.get_window(kind, length)`` (Keras,
+    librosa, torch); symmetric ones divide by ``length - 1`` (Kaldi, and
+    ``np.hanning``).  Povey's window is the symmetric Hann window to the power
+    0.85 (Kaldi).
+    """
+    if kind == "rectangular" or length == 1:
+        return np.ones(length)
+    n = np.arange(length, dtype=np.float64)
+    phase = 2.0 * np.pi * n / (length if periodic else length - 1)
+    if kind == "hamming":
+        return 0.54 - 0.46 * np.cos(phase)
+    hann = 0.5 - 0.5 * np.cos(phase)
+    return hann**0.85 if kind == "povey" else hann
+
+
+def placed_window(config: Mapping[str, Any], frame: int, fft: int) -> np.ndarray:
+    """The window in its place in an ``fft``-sample buffer whose first ``frame`` samples are the frame.
+
+    A window shorter than the frame sits in its centre (Keras, librosa) or at
+    its start; the buffer beyond the frame is zero (Kaldi pads to a power of two).
+    """
+    window = config["window"]
+    if isinstance(window, np.ndarray):
+        core = window
+    else:
+        length = config["window_length"] or frame
+        core = window_values(window, length, config["window_periodic"])
+    left = (frame - core.shape[0]) // 2 if config["window_position"] == "center" else 0
+    out = np.zeros(fft)
+    out[left : left + core.shape[0]] = core
+    return out
+
+
+# --------------------------------------------------------------------------- mel filters
+
+
+def hz_to_mel(freq, scale: str):
+    """Frequency (Hz) to mel on ``scale``: keras/kaldi ``1127 ln(1 + f/700)``, htk ``2595 log10(1 + f/700)``, slaney."""
+    f = np.asarray(freq, dtype=np.float64)
+    if scale in ("keras", "kaldi"):
+        return _MEL_HIGH_FREQUENCY_Q * np.log(1.0 + f / _MEL_BREAK_FREQUENCY_HERTZ)
+    if scale == "htk":
+        return 2595.0 * np.log10(1.0 + f / _MEL_BREAK_FREQUENCY_HERTZ)
+    # slaney (librosa, transformers): linear below 1 kHz, logarithmic above
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
+    with np.errstate(divide="ignore"):
+        log_part = min_log_mel + np.log(np.maximum(f, 1e-300) / min_log_hz) / logstep
+    return np.where(f >= min_log_hz, log_part, f / f_sp)
+
+
+def mel_to_hz(mel, scale: str):
+    """Inverse of :func:`hz_to_mel`."""
+    m = np.asarray(mel, dtype=np.float64)
+    if scale in ("keras", "kaldi"):
+        return _MEL_BREAK_FREQUENCY_HERTZ * np.expm1(m / _MEL_HIGH_FREQUENCY_Q)
+    if scale == "htk":
+        return _MEL_BREAK_FREQUENCY_HERTZ * (10.0 ** (m / 2595.0) - 1.0)
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+
+def bin_frequencies(grid: str, num_bins: int, sampling_rate, fft_length: int) -> np.ndarray:
+    """Frequency (Hz) of each FFT bin on ``grid``.
+
+    ``"keras"``: ``linspace(0, sr / 2, bins)``; ``"integer"``:
+    ``linspace(0, sr // 2, bins)`` (transformers, torchaudio); ``"kaldi"``:
+    ``i * sr / fft_length``.
+    """
+    if grid == "keras":
+        return np.linspace(0.0, sampling_rate / 2.0, num_bins)
+    if grid == "integer":
+        return np.linspace(0.0, float(sampling_rate // 2), num_bins)
+    return np.arange(num_bins) * (sampling_rate / fft_length)
 
 
 def mel_weights(config: Mapping[str, Any]) -> np.ndarray:
-    """Keras' dense mel weight matrix of a config, ``(fft_length // 2 + 1, num_mel_bins)``, float64."""
-    return linear_to_mel_weight_matrix(
-        config["num_mel_bins"], config["fft_length"] // 2 + 1, config["sampling_rate"], config["min_freq"],
-        config["max_freq"],
-    )
+    """The dense mel weight matrix of an engine config, ``(fft_length // 2 + 1, num_mel_bins)``, float64.
+
+    Triangles with peak 1 between ``num_mel_bins + 2`` edges equally spaced on
+    the mel scale from ``min_freq`` to ``max_freq``, linear in mel or in Hz,
+    over the bin grid; optionally Slaney's area normalisation.  The keras grid
+    has a zero DC row and the kaldi grid a zero Nyquist row, as their
+    references.
+    """
+    fft = fft_size(config)
+    num_bins = fft // 2 + 1
+    rate, scale = config["sampling_rate"], config["mel_scale"]
+    max_freq = config["max_freq"] if config["max_freq"] is not None else rate / 2.0
+    freqs = bin_frequencies(config["mel_grid"], num_bins, rate, fft)
+    edges_mel = np.linspace(hz_to_mel(config["min_freq"], scale), hz_to_mel(max_freq, scale),
+                            config["num_mel_bins"] + 2)
+    if config["mel_triangles"] == "mel":
+        x, edges = hz_to_mel(freqs, scale), edges_mel
+    else:
+        x, edges = freqs, mel_to_hz(edges_mel, scale)
+    x = x[:, None]
+    lower, center, upper = edges[:-2][None, :], edges[1:-1][None, :], edges[2:][None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lower_slopes = (x - lower) / (center - lower)
+        upper_slopes = (upper - x) / (upper - center)
+    weights = np.maximum(0.0, np.minimum(lower_slopes, upper_slopes))
+    if config["mel_norm"] == "slaney":
+        edges_hz = mel_to_hz(edges_mel, scale)
+        weights *= 2.0 / (edges_hz[2:] - edges_hz[:-2])[None, :]
+    if config["mel_grid"] == "keras":
+        weights[0] = 0.0  # Keras drops the DC bin
+    elif config["mel_grid"] == "kaldi":
+        weights[fft // 2 :] = 0.0  # Kaldi's bins stop below Nyquist
+    return weights
 
 
 def construction_warning(config: Mapping[str, Any], plan: MelPlan) -> str | None:
-    """The text of the one ``UserWarning`` a config deserves (empty bands, ``max_freq`` above Nyquist), or ``None``."""
+    """The text of the one message a config deserves (empty bands, ``max_freq`` above Nyquist), or ``None``."""
     empty = np.flatnonzero(plan.band_stop <= plan.band_start)
     nyquist = config["sampling_rate"] / 2
     reasons = []
@@ -143,66 +363,14 @@ def construction_warning(config: Mapping[str, Any], plan: MelPlan) -> str | None
         reasons.append(
             f"{empty.size} of num_mel_bins={config['num_mel_bins']} mel bands are empty (no FFT bin falls in "
             f"band {shown}; such bands stay at the floor): reduce num_mel_bins or increase "
-            f"fft_length={config['fft_length']}"
+            f"fft_length={plan.fft_length}"
         )
-    if config["max_freq"] > nyquist:
+    if config["max_freq"] is not None and config["max_freq"] > nyquist:
         reasons.append(
             f"max_freq={config['max_freq']!r} is above the Nyquist frequency {nyquist!r} of "
             f"sampling_rate={config['sampling_rate']!r}: lower max_freq"
         )
     return "; ".join(reasons) or None
-
-
-def periodic_window(name: str, length: int) -> np.ndarray:
-    """Periodic Hann or Hamming window, as ``scipy.signal.get_window(name, length)``."""
-    if length == 1:
-        return np.ones(1)
-    alpha = 0.5 if name == "hann" else 0.54
-    n = np.arange(length, dtype=np.float64)
-    return alpha - (1.0 - alpha) * np.cos(2.0 * np.pi * n / length)
-
-
-def padded_window(window, sequence_length: int, fft_length: int) -> np.ndarray:
-    """The window as Keras applies it: ``sequence_length`` long, zero-padded to ``fft_length``."""
-    if window is None:
-        core = np.ones(sequence_length)
-    elif isinstance(window, str):
-        core = periodic_window(window, sequence_length)
-    else:
-        core = np.asarray(window, dtype=np.float64)
-    left = (fft_length - sequence_length) // 2
-    out = np.zeros(fft_length)
-    out[left : left + sequence_length] = core
-    return out
-
-
-def _hertz_to_mel(freq):
-    return _MEL_HIGH_FREQUENCY_Q * np.log(1.0 + np.asarray(freq, dtype=np.float64) / _MEL_BREAK_FREQUENCY_HERTZ)
-
-
-def linear_to_mel_weight_matrix(
-    num_mel_bins: int,
-    num_spectrogram_bins: int,
-    sampling_rate: float,
-    lower_edge_hertz: float,
-    upper_edge_hertz: float,
-) -> np.ndarray:
-    """Keras' mel weight matrix, built in float64.
-
-    HTK mel scale, triangles linear in mel with peak 1, no area
-    normalisation, DC row zero.  Shape ``(num_spectrogram_bins, num_mel_bins)``.
-    Like Keras, bin ``k`` sits at ``k * (sampling_rate / 2) / (num_spectrogram_bins - 1)`` Hz.
-    """
-    nyquist = sampling_rate / 2.0
-    linear_freqs = np.linspace(0.0, nyquist, num_spectrogram_bins)[1:]
-    bins_mel = _hertz_to_mel(linear_freqs)[:, None]
-    edges = np.linspace(_hertz_to_mel(lower_edge_hertz), _hertz_to_mel(upper_edge_hertz), num_mel_bins + 2)
-    lower, center, upper = edges[:-2][None, :], edges[1:-1][None, :], edges[2:][None, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lower_slopes = (bins_mel - lower) / (center - lower)
-        upper_slopes = (upper - bins_mel) / (upper - center)
-    weights = np.maximum(0.0, np.minimum(lower_slopes, upper_slopes))
-    return np.pad(weights, [(1, 0), (0, 0)])
 
 
 def sparse_bands(weights: np.ndarray):

@@ -22,10 +22,324 @@ from ._driver import Driver, raise_nonfinite
 from ._plan import MelPlan
 from ._validate import as_clip, check_audio_dtype, check_int, check_num_threads, is_clip_list
 
-__all__ = ["EXTRA_DEFAULTS", "KERAS_DEFAULTS", "MelSpectrogram", "mel_spectrogram"]
+__all__ = ["EXTRA_DEFAULTS", "KERAS_DEFAULTS", "FeatureExtractor", "MelSpectrogram", "mel_spectrogram"]
 
 
-class MelSpectrogram:
+class FeatureExtractor:
+    """Audio features on melplug's fused kernels: the engine behind every preset.
+
+    Every step of SPEC §5 is an option; a step that is off costs nothing in
+    the kernel, and every configuration runs on the same compiled kernels
+    (options are plan values).  The defaults compute Keras' defaults
+    (:class:`MelSpectrogram`, the ``"keras"`` preset); :func:`melplug.preset`
+    gives the configurations of the reference front-ends.
+
+    Parameters
+    ----------
+    sampling_rate : real > 0
+        Sampling rate of the audio in Hz.
+    input_gain : real != 0
+        Factor applied to the samples first (wav2vec-BERT: ``2**15``).
+    input_length : int >= 1 or None
+        Zero-pad or cut every clip to this many samples first (Whisper: 30 s).
+    framing : {"center", "snip_edges"}
+        Frames centred on ``t * hop_length`` (the signal padded by
+        ``frame_length // 2`` each side), or Kaldi's frames inside the signal
+        (none for a clip shorter than one frame).
+    pad_mode : {"reflect", "constant"}
+        Centre padding: NumPy's reflect, or zeros (librosa >= 0.10).
+    frame_unit : {"samples", "ms"}
+        Unit of ``frame_length`` and ``hop_length``; milliseconds convert as
+        Kaldi does, ``int(float32(sampling_rate) * 0.001 * ms)``.
+    frame_length, hop_length : int >= 1 (samples) or real > 0 (ms)
+        Frame size and hop.
+    fft_length : int >= frame_length, "pow2" or None
+        FFT size; ``None`` is the frame length, ``"pow2"`` the next power of two
+        (Kaldi).  The frame sits at the start of the zero-padded FFT buffer.
+    window : {"hann", "hamming", "povey", "rectangular"} or array of shape (window_length,)
+        Analysis window (Povey's: symmetric Hann to the power 0.85, Kaldi).
+    window_length : int in [1, frame_length] or None
+        Window size (``None``: the frame length).
+    window_periodic : bool
+        Periodic windows (scipy, Keras, librosa, torch) or symmetric (Kaldi).
+    window_position : {"center", "start"}
+        Where a window shorter than the frame sits in it.
+    remove_dc : bool
+        Subtract each frame's mean first (Kaldi).
+    preemphasis : real in [0, 1]
+        Per-frame pre-emphasis ``x[i] -= p * x[i-1]``, ``x[0] -= p * x[0]`` (Kaldi: 0.97).
+    magnitude_power : real > 0
+        Exponent of the magnitude (2: power, 1: magnitude).
+    num_mel_bins : int >= 1
+        Mel bands.
+    mel_scale : {"keras", "htk", "slaney", "kaldi"}
+        ``1127 ln(1 + f/700)`` (keras, kaldi), ``2595 log10(1 + f/700)`` (htk) or Slaney's.
+    mel_triangles : {"mel", "hz"}
+        Triangles linear in mel (Keras, Kaldi) or in Hz (librosa, torch, transformers).
+    mel_grid : {"keras", "integer", "kaldi"}
+        FFT bin frequencies: ``linspace(0, sr / 2, bins)`` with the DC bin dropped
+        (Keras), ``linspace(0, sr // 2, bins)`` (transformers, torchaudio), or
+        ``i * sr / fft_length`` without the Nyquist bin (Kaldi).
+    mel_norm : {None, "slaney"}
+        Slaney's area normalisation.
+    min_freq, max_freq : real >= 0, real > min_freq or None
+        Edges of the mel range in Hz (``None``: ``sampling_rate / 2``).
+    empty_bands : {"warn", "raise", "ignore"}
+        What an empty mel band (no FFT bin in it) causes at construction.
+    log : {"db", "ln", "log10", None}
+        ``10 log10(max(M, log_floor) / ref)``, ``ln(max(M, log_floor))``,
+        ``log10(...)``, or no logarithm.
+    log_floor : real > 0
+        Clamp before the logarithm.
+    ref_power : real
+        Reference of ``"db"`` (``max(|ref_power|, log_floor)``).
+    top_db : real >= 0 or None
+        Floor at ``max - top_db``, in the logarithm's units (Whisper: 8 in log10).
+    top_db_scope : {"example", "batch"}
+        Where ``max`` is taken.
+    scale, offset : real > 0, real
+        Affine map applied last: ``scale * value + offset`` (Whisper: ``(x + 4) / 4``).
+    output_frames : int >= 1 or None
+        Fixed output frames: computed frames are cut to it, missing ones are ``pad_value``.
+    pad_value : real
+        Value of those missing frames.
+    pad_before_scaling : bool
+        ``pad_value`` is given before the affine map (AST) rather than after.
+    layout : {"mels_frames", "frames_mels"}
+        Per-example output ``(num_mel_bins, frames)`` or ``(frames, num_mel_bins)``.
+    dtype, on_nonfinite, num_threads
+        As in :class:`MelSpectrogram`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import melplug
+    >>> fx = melplug.FeatureExtractor(frame_length=400, hop_length=160, fft_length=512, num_mel_bins=40,
+    ...                               log="ln", layout="frames_mels")
+    >>> fx(np.zeros(16000, np.float32)).shape
+    (101, 40)
+    """
+
+    def __init__(
+        self,
+        *,
+        sampling_rate: float = 16000,
+        input_gain: float = 1.0,
+        input_length: int | None = None,
+        framing: Literal["center", "snip_edges"] = "center",
+        pad_mode: Literal["reflect", "constant"] = "reflect",
+        frame_unit: Literal["samples", "ms"] = "samples",
+        frame_length: float = 2048,
+        hop_length: float = 512,
+        fft_length: int | Literal["pow2"] | None = None,
+        window: str | npt.ArrayLike = "hann",
+        window_length: int | None = None,
+        window_periodic: bool = True,
+        window_position: Literal["center", "start"] = "center",
+        remove_dc: bool = False,
+        preemphasis: float = 0.0,
+        magnitude_power: float = 2.0,
+        num_mel_bins: int = 128,
+        mel_scale: Literal["keras", "htk", "slaney", "kaldi"] = "keras",
+        mel_triangles: Literal["mel", "hz"] = "mel",
+        mel_grid: Literal["keras", "integer", "kaldi"] = "keras",
+        mel_norm: Literal["slaney"] | None = None,
+        min_freq: float = 20.0,
+        max_freq: float | None = None,
+        empty_bands: Literal["warn", "raise", "ignore"] = "warn",
+        log: Literal["db", "ln", "log10"] | None = "db",
+        log_floor: float = 1e-10,
+        ref_power: float = 1.0,
+        top_db: float | None = 80.0,
+        top_db_scope: Literal["example", "batch"] = "example",
+        scale: float = 1.0,
+        offset: float = 0.0,
+        output_frames: int | None = None,
+        pad_value: float = 0.0,
+        pad_before_scaling: bool = False,
+        layout: Literal["mels_frames", "frames_mels"] = "mels_frames",
+        dtype: str | None = None,
+        on_nonfinite: Literal["raise", "propagate"] = "raise",
+        num_threads: int | None = None,
+    ) -> None:
+        args = {name: value for name, value in locals().items() if name != "self"}
+        self._configure(_config.resolve_engine(args), None, warn=True)
+
+    @staticmethod
+    def _engine(config: dict[str, Any]) -> dict[str, Any]:
+        """The engine options of this class's config (the identity here; Keras' mapping in MelSpectrogram)."""
+        return config
+
+    @classmethod
+    def _config_keys(cls) -> list[str]:
+        params = inspect.signature(cls.__init__).parameters.values()
+        return [p.name for p in params if p.name != "self"]
+
+    def _configure(self, config: dict[str, Any], plan: MelPlan | None, *, warn: bool) -> None:
+        """Adopt a resolved config (its values become attributes) and its plan."""
+        self.__dict__.update(config)
+        self._config = config
+        self._plan = _plan.build_plan(self._engine(config)) if plan is None else plan
+        self._driver = Driver(self._plan)
+        if warn:
+            self._check_bands(stacklevel=4)
+
+    def _check_bands(self, stacklevel: int) -> None:
+        """Empty mel bands and ``max_freq`` above Nyquist: warn, raise or ignore, per ``empty_bands``."""
+        engine = self._engine(self._config)
+        policy = engine["empty_bands"]
+        message = _plan.construction_warning(engine, self._plan)
+        if message is None or policy == "ignore":
+            return
+        if policy == "raise":
+            raise ValueError(f"{message} (empty_bands='raise'; pass empty_bands='warn' or 'ignore' to allow them)")
+        warnings.warn(message, UserWarning, stacklevel=stacklevel)
+
+    # ----------------------------------------------------------------- public properties
+
+    @property
+    def plan(self) -> MelPlan:
+        """The :class:`~melplug.MelPlan` for :func:`melplug.kernels.mel_spectrogram`."""
+        return self._plan
+
+    @property
+    def mel_weights(self) -> np.ndarray:
+        """Keras' dense mel weight matrix, shape ``(fft_length // 2 + 1, num_mel_bins)``, float64."""
+        return _plan.mel_weights(self._engine(self._config))
+
+    def num_frames(self, num_samples: int) -> int:
+        """Length of the output's time axis for a clip of ``num_samples`` samples (>= 1).
+
+        >>> import melplug
+        >>> melplug.MelSpectrogram(sequence_stride=160, fft_length=512, num_mel_bins=80).num_frames(16000)
+        101
+        """
+        return int(self._driver.num_frames(check_int("num_samples", num_samples, 1)))
+
+    def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
+        """Output shape for an input of shape ``(..., samples)``: ``(..., num_mel_bins, frames)`` or the layout's.
+
+        Unknown sizes (``None``) stay unknown, as in Keras: ``(2, None)`` gives
+        ``(2, num_mel_bins, None)``.
+        """
+        shape = tuple(input_shape)
+        if not shape:
+            raise ValueError("input_shape must have at least one dimension (samples)")
+        samples = shape[-1]
+        frames = None if samples is None else self.num_frames(samples)
+        return (*shape[:-1], *self._example_shape(frames))
+
+    def _example_shape(self, frames) -> tuple:
+        M = self._plan.num_mel_bins
+        return (frames, M) if self._plan.frames_major else (M, frames)
+
+    # ----------------------------------------------------------------- configuration
+
+    def get_config(self) -> dict[str, Any]:
+        """Keras' keys (resolved, as Keras reports them) plus melplug's; JSON-serialisable."""
+        config = dict(self._config)
+        if isinstance(config["window"], np.ndarray):
+            config["window"] = config["window"].tolist()
+        return config
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> MelSpectrogram:
+        """Build from :meth:`get_config` output or a Keras ``MelSpectrogram`` layer's config.
+
+        Keras' layer keys (``name``, ``trainable``, ...) and a Keras dtype
+        policy under ``dtype`` are ignored; any other ``dtype`` is validated
+        like the constructor's; other unknown keys raise ``TypeError``.
+        """
+        return cls(**_config.from_mapping(config, cls._config_keys()))
+
+    def __repr__(self) -> str:
+        parts = []
+        for key, value in self._config.items():
+            if isinstance(value, np.ndarray):
+                parts.append(f"{key}=<array of {value.shape[0]}>")
+            else:
+                parts.append(f"{key}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, FeatureExtractor):
+            return NotImplemented
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    __hash__ = None  # mutable-looking configuration objects are not hashable
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": dict(self._config), "plan": self._plan}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        config = dict(state["config"])
+        if isinstance(config["window"], np.ndarray):
+            config["window"].setflags(write=False)
+        self._configure(config, MelPlan(*state["plan"]), warn=False)
+
+    # ----------------------------------------------------------------- computing
+
+    def __call__(self, audio, *, num_threads: int | None = None):
+        """Mel spectrogram of ``audio``.
+
+        Parameters
+        ----------
+        audio : array_like of shape (..., samples), or list of 1-D array_like
+            Real samples.  An array gives an array of shape
+            ``(..., num_mel_bins, frames)``; a list of clips (lengths may
+            differ) gives a list of ``(num_mel_bins, frames_i)`` arrays,
+            computed in one parallel call.
+        num_threads : int >= 1, optional
+            Threads for this call only (default: the object's ``num_threads``).
+        """
+        threads = check_num_threads(num_threads)
+        if threads is None:
+            threads = self.num_threads
+        if is_clip_list(audio):
+            return self._call_clips(audio, threads)
+        return self._call_array(audio, threads)
+
+    def _compute_dtype(self, dtypes) -> type:
+        if self.dtype is not None:
+            return np.float64 if self.dtype == "float64" else np.float32
+        return np.float64 if all(dt == np.float64 for dt in dtypes) else np.float32
+
+    def _call_array(self, audio, threads):
+        arr = np.asarray(audio)
+        check_audio_dtype(arr.dtype, "audio")
+        if arr.ndim == 0:
+            raise ValueError("audio is a scalar (0-d); pass an array of shape (..., samples)")
+        if arr.size == 0:
+            raise ValueError(f"audio is empty (shape {arr.shape}); it needs at least one example of >= 1 sample")
+        dtype = self._compute_dtype([arr.dtype])
+        lead, n = arr.shape[:-1], arr.shape[-1]
+        x = np.ascontiguousarray(arr, dtype=dtype).reshape(-1, n)
+        out, flags = self._driver.array(x, threads)
+        if flags is not None and self.on_nonfinite == "raise":
+
+            def where(first: int) -> str:
+                if not lead:
+                    return "audio"
+                index = tuple(int(i) for i in np.unravel_index(first, lead)) if len(lead) > 1 else first
+                return f"audio example {index}"
+
+            raise_nonfinite(flags, where, "examples", dtype)
+        return out.reshape(*lead, *self._example_shape(int(self._driver.num_frames(n))))
+
+    def _call_clips(self, audio, threads):
+        clips = [as_clip(item, f"audio[{i}]") for i, item in enumerate(audio)]
+        dtype = self._compute_dtype([c.dtype for c in clips])
+        out, flags, o_off, rows = self._driver.clips(clips, dtype, threads)
+        if flags is not None and self.on_nonfinite == "raise":
+            raise_nonfinite(flags, lambda first: f"audio[{first}]", "clips", dtype)
+        M = self._plan.num_mel_bins
+        return [out[o : o + M * r].reshape(self._example_shape(r)) for o, r in zip(o_off.tolist(), rows.tolist(),
+                                                                                 strict=True)]
+
+
+
+
+class MelSpectrogram(FeatureExtractor):
     """Keras-exact mel spectrograms computed by parallel Numba kernels.
 
     The 13 arguments, their defaults and the numbers are those of
@@ -113,151 +427,13 @@ class MelSpectrogram:
         args = {name: value for name, value in locals().items() if name != "self"}
         self._configure(_config.resolve(args), None, warn=True)
 
-    def _configure(self, config: dict[str, Any], plan: MelPlan | None, *, warn: bool) -> None:
-        """Adopt a resolved config (its values become attributes) and its plan."""
-        self.__dict__.update(config)
-        self._config = config
-        self._plan = _plan.build_plan(config) if plan is None else plan
-        self._driver = Driver(self._plan)
-        message = _plan.construction_warning(config, self._plan) if warn else None
-        if message:
-            warnings.warn(message, UserWarning, stacklevel=3)
-
-    # ----------------------------------------------------------------- public properties
-
-    @property
-    def plan(self) -> MelPlan:
-        """The :class:`~melplug.MelPlan` for :func:`melplug.kernels.mel_spectrogram`."""
-        return self._plan
-
-    @property
-    def mel_weights(self) -> np.ndarray:
-        """Keras' dense mel weight matrix, shape ``(fft_length // 2 + 1, num_mel_bins)``, float64."""
-        return _plan.mel_weights(self._config)
-
-    def num_frames(self, num_samples: int) -> int:
-        """Number of frames for a signal of ``num_samples`` samples (>= 1).
-
-        >>> import melplug
-        >>> melplug.MelSpectrogram(sequence_stride=160, fft_length=512, num_mel_bins=80).num_frames(16000)
-        101
-        """
-        return int(self._driver.num_frames(check_int("num_samples", num_samples, 1)))
-
-    def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
-        """Output shape for an input of shape ``(..., samples)``: ``(..., num_mel_bins, frames)``.
-
-        Unknown sizes (``None``) stay unknown, as in Keras: ``(2, None)`` gives
-        ``(2, num_mel_bins, None)``.
-        """
-        shape = tuple(input_shape)
-        if not shape:
-            raise ValueError("input_shape must have at least one dimension (samples)")
-        samples = shape[-1]
-        frames = None if samples is None else self.num_frames(samples)
-        return (*shape[:-1], self.num_mel_bins, frames)
-
-    # ----------------------------------------------------------------- configuration
-
-    def get_config(self) -> dict[str, Any]:
-        """Keras' keys (resolved, as Keras reports them) plus melplug's; JSON-serialisable."""
-        config = dict(self._config)
-        if isinstance(config["window"], np.ndarray):
-            config["window"] = config["window"].tolist()
-        return config
+    _engine = staticmethod(_config.keras_to_engine)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> MelSpectrogram:
-        """Build from :meth:`get_config` output or a Keras ``MelSpectrogram`` layer's config.
+    def _config_keys(cls) -> list[str]:
+        return [*KERAS_DEFAULTS, *EXTRA_DEFAULTS]
 
-        Keras' layer keys (``name``, ``trainable``, ...) and a Keras dtype
-        policy under ``dtype`` are ignored; any other ``dtype`` is validated
-        like the constructor's; other unknown keys raise ``TypeError``.
-        """
-        return cls(**_config.from_mapping(config, [*KERAS_DEFAULTS, *EXTRA_DEFAULTS]))
 
-    def __repr__(self) -> str:
-        parts = []
-        for key, value in self._config.items():
-            if isinstance(value, np.ndarray):
-                parts.append(f"{key}=<array of {value.shape[0]}>")
-            else:
-                parts.append(f"{key}={value!r}")
-        return f"{type(self).__name__}({', '.join(parts)})"
-
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, MelSpectrogram):
-            return NotImplemented
-        return self.get_config() == other.get_config()
-
-    __hash__ = None  # mutable-looking configuration objects are not hashable
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"config": dict(self._config), "plan": self._plan}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        config = dict(state["config"])
-        if isinstance(config["window"], np.ndarray):
-            config["window"].setflags(write=False)
-        self._configure(config, MelPlan(*state["plan"]), warn=False)
-
-    # ----------------------------------------------------------------- computing
-
-    def __call__(self, audio, *, num_threads: int | None = None):
-        """Mel spectrogram of ``audio``.
-
-        Parameters
-        ----------
-        audio : array_like of shape (..., samples), or list of 1-D array_like
-            Real samples.  An array gives an array of shape
-            ``(..., num_mel_bins, frames)``; a list of clips (lengths may
-            differ) gives a list of ``(num_mel_bins, frames_i)`` arrays,
-            computed in one parallel call.
-        num_threads : int >= 1, optional
-            Threads for this call only (default: the object's ``num_threads``).
-        """
-        threads = check_num_threads(num_threads)
-        if threads is None:
-            threads = self.num_threads
-        if is_clip_list(audio):
-            return self._call_clips(audio, threads)
-        return self._call_array(audio, threads)
-
-    def _compute_dtype(self, dtypes) -> type:
-        if self.dtype is not None:
-            return np.float64 if self.dtype == "float64" else np.float32
-        return np.float64 if all(dt == np.float64 for dt in dtypes) else np.float32
-
-    def _call_array(self, audio, threads):
-        arr = np.asarray(audio)
-        check_audio_dtype(arr.dtype, "audio")
-        if arr.ndim == 0:
-            raise ValueError("audio is a scalar (0-d); pass an array of shape (..., samples)")
-        if arr.size == 0:
-            raise ValueError(f"audio is empty (shape {arr.shape}); it needs at least one example of >= 1 sample")
-        dtype = self._compute_dtype([arr.dtype])
-        lead, n = arr.shape[:-1], arr.shape[-1]
-        x = np.ascontiguousarray(arr, dtype=dtype).reshape(-1, n)
-        out, flags = self._driver.array(x, threads)
-        if flags is not None and self.on_nonfinite == "raise":
-
-            def where(first: int) -> str:
-                if not lead:
-                    return "audio"
-                index = tuple(int(i) for i in np.unravel_index(first, lead)) if len(lead) > 1 else first
-                return f"audio example {index}"
-
-            raise_nonfinite(flags, where, "examples", dtype)
-        return out.reshape(*lead, self.num_mel_bins, int(self._driver.num_frames(n)))
-
-    def _call_clips(self, audio, threads):
-        clips = [as_clip(item, f"audio[{i}]") for i, item in enumerate(audio)]
-        dtype = self._compute_dtype([c.dtype for c in clips])
-        out, flags, o_off, n_frames = self._driver.clips(clips, dtype, threads)
-        if flags is not None and self.on_nonfinite == "raise":
-            raise_nonfinite(flags, lambda first: f"audio[{first}]", "clips", dtype)
-        M = self.num_mel_bins
-        return [out[o : o + M * f].reshape(M, f) for o, f in zip(o_off.tolist(), n_frames.tolist(), strict=True)]
 
 
 def _defaults(kind) -> dict[str, Any]:

@@ -47,8 +47,12 @@ __all__ = ["apply_top_db", "mel_spectrogram", "num_frames", "spectra_to_mel", "w
 
 @jit
 def num_frames(num_samples, plan):
-    """Frames for a signal of ``num_samples`` samples: ``1 + (n + 2 (L // 2) - L) // stride``."""
-    return _kernels._frame_count(num_samples, plan.fft_length, plan.sequence_stride)
+    """Length of the output's time axis for a signal of ``num_samples`` samples under ``plan``.
+
+    Keras' ``1 + (n + 2 (L // 2) - L) // stride`` for the keras preset; the
+    fixed ``out_frames`` of presets that have them (whisper: 3000).
+    """
+    return _kernels._plan_frames(plan, num_samples)[1]
 
 
 @jit
@@ -62,7 +66,10 @@ def mel_spectrogram(audio2d, plan):
 
     Returns
     -------
-    ndarray, shape (batch, num_mel_bins, frames), same dtype as ``audio2d``.
+    ndarray, shape (batch, num_mel_bins, frames), same dtype as ``audio2d``
+        (``(batch, frames, num_mel_bins)`` for plans with that layout, e.g. kaldi).
+        Every step of the plan runs, whole-clip ones included (``top_db``
+        floors, fixed output frames, the affine map).
 
     Raises ``ValueError`` if the audio holds NaN/Inf and the plan was made with
     ``on_nonfinite="raise"``; with ``"propagate"`` those examples are NaN.
@@ -72,16 +79,16 @@ def mel_spectrogram(audio2d, plan):
         raise ValueError("audio2d must have at least 1 sample per example")
     if not audio2d.flags.c_contiguous:
         raise ValueError("audio2d must be C-contiguous (np.ascontiguousarray(audio2d))")
-    frames = num_frames(n, plan)
+    computed, rows = _kernels._plan_frames(plan, n)
     M = plan.num_mel_bins
-    out = np.empty((batch, M, frames), dtype=audio2d.dtype)
-    n_frames = np.full(batch, frames, dtype=np.int64)
+    out = np.empty((batch, M * rows), dtype=audio2d.dtype)
+    n_frames = np.full(batch, computed, dtype=np.int64)
     unit_ex, unit_f0, first_unit = _kernels._units(n_frames, plan.block_frames)
     layout = Layout(
         np.arange(batch) * (n * audio2d.itemsize) + audio2d.ctypes.data,
         np.full(batch, n, dtype=np.int64),
         n_frames,
-        np.arange(batch) * (M * frames),
+        np.arange(batch) * (M * rows),
         unit_ex,
         unit_f0,
         first_unit,
@@ -89,10 +96,21 @@ def mel_spectrogram(audio2d, plan):
     window = plan.window.astype(audio2d.dtype)
     weights = plan.band_weights.astype(audio2d.dtype)
     bad = _kernels._mel_serial(layout, out.reshape(-1), plan, window, weights)
-    if bad.any() and not plan.propagate_nonfinite:
-        raise ValueError("audio contains NaN or Inf samples, or gives non-finite values (samples too large); "
-                         "make the plan with on_nonfinite='propagate' to get NaN output instead")
-    return out
+    if computed == 0:  # clips shorter than one frame (Kaldi framing): padding only
+        out[:] = plan.pad_value
+        for e in range(batch):
+            if not np.isfinite(audio2d[e]).all():
+                bad[e] = _kernels.BAD_INPUT
+    if bad.any():
+        if not plan.propagate_nonfinite:
+            raise ValueError("audio contains NaN or Inf samples, or gives non-finite values (samples too large); "
+                             "make the plan with on_nonfinite='propagate' to get NaN output instead")
+        for e in range(batch):
+            if bad[e]:
+                out[e] = np.nan
+    if plan.frames_major:
+        return out.reshape((batch, rows, M))
+    return out.reshape((batch, M, rows))
 
 
 @jit
@@ -103,8 +121,7 @@ def windowed_frames(signal, plan):
     ``padded[f * stride : f * stride + fft_length] * window`` where ``padded``
     is the signal reflect-padded by ``fft_length // 2`` on each side.
     """
-    n = signal.shape[0]
-    frames_n = num_frames(n, plan)
+    frames_n = _kernels._plan_frames(plan, signal.shape[0])[0]
     frames = np.zeros((frames_n, plan.fft_length), dtype=signal.dtype)
     window = plan.window.astype(signal.dtype)
     _kernels._fill_frames(signal, 0, frames_n, plan, window, frames)

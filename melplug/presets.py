@@ -1,0 +1,105 @@
+"""Presets: the front-ends models are trained on, as configurations of :class:`melplug.FeatureExtractor`.
+
+Each preset reproduces its reference library exactly (SPEC §5); the steps
+below were read from the references' sources and are checked against them
+by the test suite.  A preset is a function of the two overrides every
+reference takes in its constructor (``sampling_rate``, ``num_mel_bins``),
+returning engine options; any other engine option may be overridden too.
+
+==========  ==========================================================================
+name        reference
+==========  ==========================================================================
+keras       ``keras.layers.MelSpectrogram()`` (this is :class:`melplug.MelSpectrogram`)
+whisper     transformers ``WhisperFeatureExtractor(feature_size=num_mel_bins)``, numpy path
+kaldi       ``kaldi_native_fbank.OnlineFbank(FbankOptions())`` with ``dither = 0``
+==========  ==========================================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .core import FeatureExtractor, MelSpectrogram
+
+__all__ = ["PRESETS", "preset"]
+
+_F32_EPS = float(np.finfo(np.float32).eps)  # Kaldi's log floor
+
+
+def _whisper(sampling_rate=16000, num_mel_bins=80) -> dict[str, Any]:
+    # transformers' WhisperFeatureExtractor: the clip is zero-padded or cut to 30 s *before* the
+    # reflect centre padding; log10 of slaney-normalised slaney mels over 0-8000 Hz whatever the
+    # rate; the last frame is dropped (output_frames) so the max - 8 floor is taken over the kept ones.
+    n_samples = 30 * sampling_rate
+    return dict(
+        sampling_rate=sampling_rate, input_length=n_samples, framing="center", pad_mode="reflect",
+        frame_length=400, hop_length=160, window="hann", window_periodic=True, num_mel_bins=num_mel_bins,
+        mel_scale="slaney", mel_triangles="hz", mel_grid="integer", mel_norm="slaney", min_freq=0.0,
+        max_freq=8000.0, empty_bands="ignore", log="log10", log_floor=1e-10, top_db=8.0, scale=0.25, offset=1.0,
+        output_frames=n_samples // 160, layout="mels_frames",
+    )
+
+
+def _kaldi(sampling_rate=16000, num_mel_bins=23) -> dict[str, Any]:
+    # kaldi-native-fbank FbankOptions(): 25/10 ms snip-edges frames, DC removal, pre-emphasis 0.97,
+    # Povey window at the start of a power-of-two FFT buffer, power, Kaldi mels 20 Hz - Nyquist
+    # (Nyquist bin excluded), ln with float32 eps floor, (frames, bins).
+    if not (isinstance(num_mel_bins, int) and num_mel_bins >= 3):
+        raise ValueError(f"num_mel_bins={num_mel_bins!r} is invalid for the kaldi presets: Kaldi needs at least 3 "
+                         "mel bins")
+    return dict(
+        sampling_rate=sampling_rate, framing="snip_edges", frame_unit="ms", frame_length=25.0, hop_length=10.0,
+        fft_length="pow2", window="povey", window_periodic=False, window_position="start", remove_dc=True,
+        preemphasis=0.97, num_mel_bins=num_mel_bins, mel_scale="kaldi", mel_triangles="mel", mel_grid="kaldi",
+        min_freq=20.0, max_freq=None, empty_bands="raise", log="ln", log_floor=_F32_EPS, top_db=None,
+        layout="frames_mels",
+    )
+
+
+_BUILDERS = {"whisper": _whisper, "kaldi": _kaldi}
+#: The preset names, in the order of SPEC §5's table.
+PRESETS: tuple[str, ...] = ("keras", *_BUILDERS)
+
+
+def preset(name: str, **overrides: Any) -> FeatureExtractor:
+    """The feature extractor of preset ``name``, with options overridden.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`PRESETS`.
+    **overrides
+        ``sampling_rate`` and ``num_mel_bins`` go where the reference's
+        constructor takes them (e.g. whisper's 30 s input follows the rate);
+        other :class:`FeatureExtractor` options replace the preset's value.
+        For ``"keras"`` the options are :class:`MelSpectrogram`'s.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import melplug
+    >>> fx = melplug.preset("whisper")
+    >>> fx(np.zeros(16000, np.float32)).shape
+    (80, 3000)
+    >>> melplug.preset("kaldi", num_mel_bins=80)(np.zeros(16000, np.float32)).shape
+    (98, 80)
+    >>> melplug.preset("keras") == melplug.MelSpectrogram()
+    True
+    """
+    if name == "keras":
+        return MelSpectrogram(**overrides)
+    if not isinstance(name, str) or name not in _BUILDERS:
+        raise ValueError(f"preset {name!r} is unknown; the presets are {', '.join(map(repr, PRESETS))}")
+    known = set(FeatureExtractor._config_keys())
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(
+            f"preset {name!r} has no option {', '.join(map(repr, unknown))}; overrides are FeatureExtractor "
+            f"options: {', '.join(FeatureExtractor._config_keys())}"
+        )
+    reference = {k: overrides.pop(k) for k in ("sampling_rate", "num_mel_bins") if k in overrides}
+    options = _BUILDERS[name](**reference)
+    options.update(overrides)
+    return FeatureExtractor(**options)
