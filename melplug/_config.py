@@ -280,6 +280,16 @@ def resolve_engine(args: Mapping[str, Any]) -> dict[str, Any]:
     c["pad_value"] = check_real("pad_value", args["pad_value"], "it must be a finite number")
     c["pad_before_scaling"] = _flag("pad_before_scaling", args["pad_before_scaling"])
     c["layout"] = check_choice("layout", args["layout"], LAYOUTS)
+    c["normalize"] = _flag("normalize", args["normalize"])
+    c["normalize_ddof"] = check_int("normalize_ddof", args["normalize_ddof"], 0)
+    c["normalize_eps"] = check_real("normalize_eps", args["normalize_eps"], "it must be a finite number >= 0",
+                                    minimum=0.0)
+    c["stack_frames"] = check_int("stack_frames", args["stack_frames"], 1)
+    if c["stack_frames"] > 1 and (c["layout"] != "frames_mels" or c["output_frames"] is not None):
+        raise ValueError(
+            f"stack_frames={c['stack_frames']!r} needs layout='frames_mels' and output_frames=None (rows of "
+            f"stacked frames); received layout={c['layout']!r}, output_frames={c['output_frames']!r}"
+        )
     c["dtype"] = check_dtype_option(args["dtype"])
     c["on_nonfinite"] = check_choice("on_nonfinite", args["on_nonfinite"], ("raise", "propagate"))
     c["num_threads"] = check_num_threads(args["num_threads"])
@@ -331,6 +341,10 @@ def keras_to_engine(config: Mapping[str, Any]) -> dict[str, Any]:
         "pad_value": 0.0,
         "pad_before_scaling": False,
         "layout": "mels_frames",
+        "normalize": False,
+        "normalize_ddof": 1,
+        "normalize_eps": 1e-7,
+        "stack_frames": 1,
         "dtype": config["dtype"],
         "on_nonfinite": config["on_nonfinite"],
         "num_threads": config["num_threads"],

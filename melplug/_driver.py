@@ -146,24 +146,27 @@ class Driver:
         n_units = len(layout.unit_ex)
         unit_max = np.empty(n_units)
         unit_bad = np.zeros(n_units, dtype=np.uint8)
-        if threads == 1 or work.frames * plan.fft_length < SERIAL_WORK:
-            bounds = (0, n_units)
-        else:
-            bounds = _parallel.split(work.costs, min(threads, n_units))
+        serial = threads == 1 or work.frames * plan.fft_length < SERIAL_WORK
+        bounds = (0, n_units) if serial else _parallel.split(work.costs, min(threads, n_units))
         _parallel.run(_kernels._mel_units, bounds, layout, out, plan, window, weights, unit_max, unit_bad)
         extra = self._frameless(layout, out, signals) if layout.n_frames.min() == 0 else None
         any_bad = bool(unit_bad.any()) or extra is not None
         floored = plan.power_to_db and plan.top_db < np.inf
         # A unit that is a whole example floored itself in phase 1.
         spans = floored and (plan.batch_top_db or work.max_frames > plan.block_frames)
-        if not (any_bad or spans):
+        if not (any_bad or spans or plan.normalize):
             return None
         flags, peaks = _kernels._summarise(layout, unit_max, unit_bad, plan.batch_top_db)
         if extra is not None:
             flags |= extra
         if any_bad and not plan.propagate_nonfinite:
             return flags  # the caller raises: no need to finish
-        _parallel.run(_kernels._finish_units, bounds, layout, out, plan, peaks, flags)
+        if any_bad or spans:
+            _parallel.run(_kernels._finish_units, bounds, layout, out, plan, peaks, flags)
+        if plan.normalize:  # needs whole examples: split by example, about equal frames each
+            n = len(layout.n_frames)
+            ex_bounds = (0, n) if serial or n == 1 else _parallel.split(layout.n_frames + 1, min(threads, n))
+            _parallel.run(_kernels._normalize_examples, ex_bounds, layout, out, plan, flags)
         return flags if any_bad else None
 
     def _frameless(self, layout: Layout, out: np.ndarray, signals) -> np.ndarray | None:

@@ -364,12 +364,6 @@ def _mel_units(layout, out, plan, window, weights, unit_max, unit_bad, u_begin, 
 
 
 @jit
-def _out_rows(plan, computed):
-    """Output frames of an example with ``computed`` frames (``out_frames`` when fixed)."""
-    return plan.out_frames if plan.out_frames > 0 else computed
-
-
-@jit
 def _write_block(out, o, f0, nf, F, plan, mel_t):
     """Copy frames ``[f0, f0 + nf)`` (``mel_t[:, :nf]``) into example output ``out[o:]``, in its layout.
 
@@ -377,10 +371,11 @@ def _write_block(out, o, f0, nf, F, plan, mel_t):
     fills the frames beyond it (up to ``out_frames``) with ``pad_value``.
     """
     M = plan.num_mel_bins
-    R = _out_rows(plan, F)
+    R = _plan.output_rows(plan, F)
     a = out.dtype.type(plan.out_scale)
     b = out.dtype.type(plan.out_offset)
-    affine = plan.out_scale != 1.0 or plan.out_offset != 0.0
+    # With normalisation the affine map comes after it (in _normalize_examples).
+    affine = (plan.out_scale != 1.0 or plan.out_offset != 0.0) and not plan.normalize
     if plan.frames_major:
         for j in range(nf):
             row = out[o + (f0 + j) * M : o + (f0 + j + 1) * M]
@@ -450,11 +445,11 @@ def _finish_units(layout, out, plan, peaks, bad, u_begin, u_end):
     dt = out.dtype.type
     nan = dt(np.nan)
     floored = plan.power_to_db and plan.top_db < np.inf
-    affine = plan.out_scale != 1.0 or plan.out_offset != 0.0
+    affine = (plan.out_scale != 1.0 or plan.out_offset != 0.0) and not plan.normalize
     for u in range(u_begin, u_end):
         e = layout.unit_ex[u]
         F = layout.n_frames[e]
-        R = _out_rows(plan, F)
+        R = _plan.output_rows(plan, F)
         f0 = layout.unit_f0[u]
         f1 = min(f0 + K, F)
         if f1 == F:
@@ -479,6 +474,43 @@ def _finish_units(layout, out, plan, peaks, bad, u_begin, u_end):
             else:
                 for j in range(seg.shape[0]):
                     seg[j] = max(seg[j], value)
+
+
+@jit
+def _normalize_examples(layout, out, plan, bad, e_begin, e_end):
+    """Phase 3 for examples ``[e_begin, e_end)``: per mel band ``(x - mean) / sqrt(var + eps)``, then the affine map.
+
+    Statistics over the example's computed frames, accumulated in float64
+    in two passes (mean, then squared deviations); padding frames are left
+    alone.  Flagged examples are skipped (they raise, or are NaN already).
+    """
+    M = plan.num_mel_bins
+    dt = out.dtype.type
+    a = plan.out_scale
+    b = plan.out_offset
+    for e in range(e_begin, e_end):
+        F = layout.n_frames[e]
+        if F == 0 or bad[e]:
+            continue
+        R = _plan.output_rows(plan, F)
+        o = layout.o_off[e]
+        # band m, frame j is out[o + m * row_step + j * frame_step]
+        frame_step = M if plan.frames_major else 1
+        row_step = 1 if plan.frames_major else R
+        for m in range(M):
+            base = o + m * row_step
+            total = 0.0
+            for j in range(F):
+                total += out[base + j * frame_step]
+            mean = total / F
+            sq = 0.0
+            for j in range(F):
+                d = out[base + j * frame_step] - mean
+                sq += d * d
+            inv = a / np.sqrt(sq / (F - plan.normalize_ddof) + plan.normalize_eps)
+            for j in range(F):
+                i = base + j * frame_step
+                out[i] = dt((out[i] - mean) * inv + b)
 
 
 @jit
@@ -510,4 +542,6 @@ def _mel_serial(layout, out, plan, window, weights):
     _mel_units(layout, out, plan, window, weights, unit_max, unit_bad, 0, n_units)
     bad, peaks = _summarise(layout, unit_max, unit_bad, plan.batch_top_db)
     _finish_units(layout, out, plan, peaks, bad, 0, n_units)
+    if plan.normalize:
+        _normalize_examples(layout, out, plan, bad, 0, layout.n_frames.shape[0])
     return bad

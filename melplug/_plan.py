@@ -84,6 +84,17 @@ class MelPlan(NamedTuple):
         Value of output frames beyond the computed ones (after the affine map).
     frames_major : bool
         Output layout ``(frames, mels)`` instead of ``(mels, frames)``.
+    normalize : bool
+        Per example and mel band, ``(x - mean) / sqrt(var + normalize_eps)``
+        over the computed frames (after the logarithm and floor, before the
+        affine map).
+    normalize_ddof : int
+        Delta degrees of freedom of that variance.
+    normalize_eps : float
+        Added to the variance.
+    stack_frames : int
+        Consecutive frames stacked into one output row (``(frames / k, mels * k)``);
+        the frame count is padded up to a multiple of it.
     propagate_nonfinite : bool
         ``True`` for ``on_nonfinite="propagate"``.
     block_frames : int
@@ -120,6 +131,10 @@ class MelPlan(NamedTuple):
     out_frames: int
     pad_value: float
     frames_major: bool
+    normalize: bool
+    normalize_ddof: int
+    normalize_eps: float
+    stack_frames: int
     propagate_nonfinite: bool
     block_frames: int
 
@@ -152,9 +167,22 @@ def plan_frames(plan: MelPlan, num_samples):
     """
     n = num_samples if plan.input_length == 0 else num_samples * 0 + plan.input_length
     computed = frame_count(n, plan.frame_length, plan.sequence_stride, plan.pad)
-    if plan.out_frames == 0:
-        return computed, computed
-    return np.minimum(computed, plan.out_frames), computed * 0 + plan.out_frames
+    if plan.out_frames > 0:
+        computed = np.minimum(computed, plan.out_frames)
+    return computed, output_rows(plan, computed)
+
+
+@register_jitable
+def output_rows(plan: MelPlan, computed):
+    """Frames in the output of an example with ``computed`` frames.
+
+    ``out_frames`` when fixed; a multiple of ``stack_frames`` when stacking
+    (the missing frames are padding); else ``computed``.
+    """
+    if plan.out_frames > 0:
+        return computed * 0 + plan.out_frames
+    k = plan.stack_frames
+    return (computed + k - 1) // k * k
 
 
 _LN10 = math.log(10.0)
@@ -229,6 +257,10 @@ def build_plan(config: Mapping[str, Any]) -> MelPlan:
         out_frames=config["output_frames"] or 0,
         pad_value=pad_value,
         frames_major=config["layout"] == "frames_mels",
+        normalize=config["normalize"],
+        normalize_ddof=config["normalize_ddof"],
+        normalize_eps=config["normalize_eps"],
+        stack_frames=config["stack_frames"],
         propagate_nonfinite=config["on_nonfinite"] == "propagate",
         block_frames=default_block_frames(fft),
     )

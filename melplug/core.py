@@ -107,6 +107,18 @@ class FeatureExtractor:
         ``pad_value`` is given before the affine map (AST) rather than after.
     layout : {"mels_frames", "frames_mels"}
         Per-example output ``(num_mel_bins, frames)`` or ``(frames, num_mel_bins)``.
+    normalize : bool
+        Per clip and mel band, ``(x - mean) / sqrt(var + normalize_eps)`` over
+        its frames (after the log and floor, before ``scale``/``offset``).
+    normalize_ddof : int >= 0
+        Delta degrees of freedom of that variance; a clip needs more frames
+        than this (a shorter one is a ``ValueError``).
+    normalize_eps : real >= 0
+        Added to the variance.
+    stack_frames : int >= 1
+        Stack this many consecutive frames into one row (``layout="frames_mels"``):
+        ``(frames / k, num_mel_bins * k)``; the frames are padded with
+        ``pad_value`` up to a multiple of ``k`` (wav2vec-BERT: 2).
     dtype, on_nonfinite, num_threads
         As in :class:`MelSpectrogram`.
 
@@ -158,6 +170,10 @@ class FeatureExtractor:
         pad_value: float = 0.0,
         pad_before_scaling: bool = False,
         layout: Literal["mels_frames", "frames_mels"] = "mels_frames",
+        normalize: bool = False,
+        normalize_ddof: int = 1,
+        normalize_eps: float = 1e-7,
+        stack_frames: int = 1,
         dtype: str | None = None,
         on_nonfinite: Literal["raise", "propagate"] = "raise",
         num_threads: int | None = None,
@@ -214,7 +230,8 @@ class FeatureExtractor:
         >>> melplug.MelSpectrogram(sequence_stride=160, fft_length=512, num_mel_bins=80).num_frames(16000)
         101
         """
-        return int(self._driver.num_frames(check_int("num_samples", num_samples, 1)))
+        frames = int(self._driver.num_frames(check_int("num_samples", num_samples, 1)))
+        return frames // self._plan.stack_frames
 
     def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
         """Output shape for an input of shape ``(..., samples)``: ``(..., num_mel_bins, frames)`` or the layout's.
@@ -226,11 +243,14 @@ class FeatureExtractor:
         if not shape:
             raise ValueError("input_shape must have at least one dimension (samples)")
         samples = shape[-1]
-        frames = None if samples is None else self.num_frames(samples)
+        frames = None if samples is None else int(self._driver.num_frames(check_int("num_samples", samples, 1)))
         return (*shape[:-1], *self._example_shape(frames))
 
     def _example_shape(self, frames) -> tuple:
-        M = self._plan.num_mel_bins
+        """Per-example output shape for ``frames`` output frames (stacked rows for ``stack_frames > 1``)."""
+        M, k = self._plan.num_mel_bins, self._plan.stack_frames
+        if k > 1:
+            return (None if frames is None else frames // k, M * k)
         return (frames, M) if self._plan.frames_major else (M, frames)
 
     # ----------------------------------------------------------------- configuration
@@ -299,6 +319,20 @@ class FeatureExtractor:
             return self._call_clips(audio, threads)
         return self._call_array(audio, threads)
 
+    def _check_length(self, num_samples: int, where: str) -> None:
+        """Refuse clips too short for a step that needs several frames (per-clip normalisation)."""
+        plan = self._plan
+        if not plan.normalize:
+            return
+        computed = int(_plan.plan_frames(plan, num_samples)[0])
+        if computed <= plan.normalize_ddof:
+            shortest = plan.frame_length - 2 * plan.pad + plan.normalize_ddof * plan.sequence_stride
+            raise ValueError(
+                f"{where} has {num_samples} samples, {computed} frame(s); per-clip normalisation "
+                f"(normalize_ddof={plan.normalize_ddof}) needs more than {plan.normalize_ddof}: clips of at least "
+                f"{shortest} samples"
+            )
+
     def _compute_dtype(self, dtypes) -> type:
         if self.dtype is not None:
             return np.float64 if self.dtype == "float64" else np.float32
@@ -313,6 +347,7 @@ class FeatureExtractor:
             raise ValueError(f"audio is empty (shape {arr.shape}); it needs at least one example of >= 1 sample")
         dtype = self._compute_dtype([arr.dtype])
         lead, n = arr.shape[:-1], arr.shape[-1]
+        self._check_length(n, "audio")
         x = np.ascontiguousarray(arr, dtype=dtype).reshape(-1, n)
         out, flags = self._driver.array(x, threads)
         if flags is not None and self.on_nonfinite == "raise":
@@ -328,6 +363,8 @@ class FeatureExtractor:
 
     def _call_clips(self, audio, threads):
         clips = [as_clip(item, f"audio[{i}]") for i, item in enumerate(audio)]
+        for i, clip in enumerate(clips):
+            self._check_length(clip.shape[0], f"audio[{i}]")
         dtype = self._compute_dtype([c.dtype for c in clips])
         out, flags, o_off, rows = self._driver.clips(clips, dtype, threads)
         if flags is not None and self.on_nonfinite == "raise":

@@ -12,6 +12,7 @@ name        reference
 keras       ``keras.layers.MelSpectrogram()`` (this is :class:`melplug.MelSpectrogram`)
 whisper     transformers ``WhisperFeatureExtractor(feature_size=num_mel_bins)``, numpy path
 kaldi       ``kaldi_native_fbank.OnlineFbank(FbankOptions())`` with ``dither = 0``
+w2v-bert    transformers ``SeamlessM4TFeatureExtractor()``, ``input_features`` only
 ==========  ==========================================================================
 """
 
@@ -58,7 +59,20 @@ def _kaldi(sampling_rate=16000, num_mel_bins=23) -> dict[str, Any]:
     )
 
 
-_BUILDERS = {"whisper": _whisper, "kaldi": _kaldi}
+def _w2v_bert(sampling_rate=16000, num_mel_bins=80) -> dict[str, Any]:
+    # transformers' SeamlessM4TFeatureExtractor (wav2vec-BERT 2.0), input_features: samples x 2**15, Kaldi's
+    # steps with 400/160-sample frames at every rate and a 512 FFT, mels 20 Hz - sr // 2, ln, per-bin
+    # normalisation over the clip (ddof 1), one zero frame after an odd count, pairs of frames stacked.
+    return dict(
+        sampling_rate=sampling_rate, input_gain=2.0**15, framing="snip_edges", frame_length=400, hop_length=160,
+        fft_length=512, window="povey", window_periodic=False, window_position="start", remove_dc=True,
+        preemphasis=0.97, num_mel_bins=num_mel_bins, mel_scale="kaldi", mel_triangles="mel", mel_grid="kaldi",
+        min_freq=20.0, max_freq=sampling_rate // 2, empty_bands="ignore", log="ln", log_floor=_F32_EPS,
+        top_db=None, layout="frames_mels", normalize=True, normalize_ddof=1, normalize_eps=1e-7, stack_frames=2,
+    )
+
+
+_BUILDERS = {"whisper": _whisper, "kaldi": _kaldi, "w2v-bert": _w2v_bert}
 #: The preset names, in the order of SPEC §5's table.
 PRESETS: tuple[str, ...] = ("keras", *_BUILDERS)
 
