@@ -45,8 +45,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without grain
     raise ImportError("melplug.grain needs Google Grain; install it with `pip install 'melplug[grain]'`") from exc
 
-from . import core
-from ._parallel import in_worker_process
+from . import _parallel, core
 
 __all__ = ["MelSpectrogram", "in_grain_worker"]
 
@@ -71,7 +70,7 @@ def in_grain_worker() -> bool:
 
         return bool(process_prefetch.is_in_worker_process())
     except (ImportError, AttributeError):  # pragma: no cover - other Grain versions
-        return in_worker_process()
+        return _parallel.in_worker_process()
 
 
 class MelSpectrogram(grain.transforms.Map):

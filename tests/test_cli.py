@@ -95,6 +95,26 @@ def test_help(command, capsys):
             assert flag in out
 
 
+def test_flag_help_takes_defaults_from_keras_defaults(capsys, monkeypatch):
+    import re
+
+    from melplug.core import KERAS_DEFAULTS
+
+    monkeypatch.setitem(KERAS_DEFAULTS, "fft_length", 4096)  # the help follows the one home of the defaults
+    monkeypatch.setitem(KERAS_DEFAULTS, "top_db", 55.5)
+    status, out, _ = run(["compute", "--help"], capsys)
+    assert status == 0
+    text = " ".join(out.split())
+    text = text[text.index("mel spectrogram settings:") :]
+    flags = ["--" + key.replace("_", "-") for key in KERAS_DEFAULTS] + ["--top-db-scope"]
+    where = [re.search(rf" {flag}[ ,]", text).start() for flag in flags]  # listed in Keras' order
+    assert where == sorted(where)
+    for (key, value), lo, hi in zip(KERAS_DEFAULTS.items(), where, where[1:], strict=False):
+        shown = "none" if value is None else "on" if value is True else str(value)
+        assert f"(default: {shown})" in text[lo:hi], (key, text[lo:hi])
+    assert "FFT size (default: 4096)" in text and "(default: 55.5)" in text
+
+
 def test_version_and_missing_command(capsys):
     status, out, _ = run(["--version"], capsys)
     assert (status, out.strip()) == (0, f"melplug {melplug.__version__}")
@@ -406,6 +426,18 @@ def test_compute_progress_bar(tree, tmp_path, capsys):
     report = next(line for line in err.splitlines() if "bad.wav" in line)
     assert report.startswith("melplug: ") and "cannot read it as audio" in report  # a line of its own
     assert "4/4 files" in err and "1 failed" in err
+
+
+def test_missing_optional_dependencies_are_usage_errors(tree, tmp_path, capsys, monkeypatch):
+    root, _ = tree
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "soxr", None)
+    for flag, needs in (("--progress", "--progress needs tqdm"), ("--resample", "--resample needs soxr")):
+        status, _, err = run(["compute", root, "-o", tmp_path / "out", flag], capsys)
+        assert status == 2 and needs in err and "pip install 'melplug[cli]'" in err
+        assert not (tmp_path / "out").exists()
+    status, _, err = run(["compute", root, "-o", tmp_path / "out", *SMALL], capsys)  # no bar wanted: no tqdm needed
+    assert status == 0, err
 
 
 # --------------------------------------------------------------------------- plot and demo

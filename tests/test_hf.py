@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-datasets = pytest.importorskip("datasets")
+datasets = pytest.importorskip("datasets", reason="melplug.hf needs Hugging Face datasets (melplug[hf])")
 
 import melplug  # noqa: E402
 import melplug.hf  # noqa: E402
@@ -492,7 +492,7 @@ def test_split_dataset_by_node_covers_once(saved, mel, core, clips, streaming):
 
 @pytest.fixture(scope="module")
 def audio_files(tmp_path_factory):
-    sf = pytest.importorskip("soundfile")
+    sf = pytest.importorskip("soundfile", reason="melplug.hf decodes audio files with soundfile (melplug[hf])")
     folder = tmp_path_factory.mktemp("audio")
     stereo = np.stack([make_audio((3000,), seed=10), make_audio((3000,), seed=11)[::-1]], axis=1)
     files = {
