@@ -71,12 +71,19 @@ def _is_single_value(value) -> bool:
 
     The rule ``transformers`` feature extractors use: a mapping, a decoder, a
     0/1-D array or a list of numbers is one clip; a 2-D (or deeper) array, an
-    object array or a list of non-numbers is a batch of clips.
+    object array or a list of non-numbers is a batch of clips.  One exception:
+    a 2-D array that is channels last by :func:`melplug._audio.channels_first`'s
+    rule, ``(samples, channels)`` with at most 16 channels, is one clip (a
+    batch of clips of at most 16 samples is never meant).
     """
     if isinstance(value, Mapping) or hasattr(value, "get_all_samples"):
         return True
     if isinstance(value, np.ndarray):
-        return value.dtype != object and value.ndim <= 1
+        if value.dtype == object:
+            return False
+        return value.ndim <= 1 or (
+            value.ndim == 2 and value.shape[1] <= _audio.MAX_CHANNELS and value.shape[1] < value.shape[0]
+        )
     if isinstance(value, (list, tuple)):
         return len(value) > 0 and isinstance(value[0], (int, float, np.number)) and not isinstance(value[0], bool)
     return np.ndim(value) <= 1

@@ -219,6 +219,9 @@ def test_channels_last_arrays_are_detected(mel, core, clips):
     out = rows.map(mel, batched=False, remove_columns=["audio"]).with_format("numpy")  # Python lists: float64
     want64 = core(np.mean(stereo.astype(np.float64), axis=0))
     assert_rows_equal(list(out["mel"]), [want64, want64])
+    # numpy format, row by row: the row is a plain dict, and (samples, 2) is one clip, not 2-sample clips
+    out = mel.map(rows.with_format("numpy"), batched=False, remove_columns=["audio"]).with_format("numpy")
+    assert_rows_equal(list(out["mel"]), [want, want])
 
 
 @pytest.mark.parametrize("shape", [(2, 2), (20, 30), (17, 4000), (4000, 17)])

@@ -93,10 +93,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"melplug: cannot write {output.config_path}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
     started = time.perf_counter()
-    with _Reporter(args, len(jobs)) as reporter:
+    with _Reporter(args, len(jobs)) as reporter, contextlib.closing(_results(jobs, layer, args)) as results:
         for failure in failures:
             reporter.failed(failure)
-        for job, result in _results(jobs, layer, args):
+        for job, result in results:  # on Ctrl-C, closing() stops the reader thread before main() reports it
             _store(output, job, result, reporter)
     try:
         output.finish()

@@ -29,6 +29,7 @@ The policy (also in ``docs/cli.md``):
 
 from __future__ import annotations
 
+import abc
 import json
 import os
 from pathlib import Path
@@ -54,7 +55,7 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> str:
     return shown + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
 
 
-class Output:
+class Output(abc.ABC):
     """Base of the two output kinds: the settings file and the conflict check."""
 
     config_path: Path
@@ -97,27 +98,28 @@ class Output:
                 "remove its results first"
             )
 
+    @abc.abstractmethod
     def _previous_results(self) -> str:
         """A description of results present without a settings file, or ``""``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _remove_previous(self) -> None:
-        raise NotImplementedError
+        """Remove the results of earlier runs (``--overwrite``)."""
 
+    @abc.abstractmethod
     def write(self, key: str, mel: np.ndarray) -> None:
         """Store the result of input ``key`` (``OSError`` if it cannot be written)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def discard(self, key: str) -> None:
         """Make sure input ``key`` has no output (it failed in this run)."""
-        raise NotImplementedError
 
-    def finish(self) -> None:
+    def finish(self) -> None:  # noqa: B027 - optional hook: only the .npz writes at the end
         """Write what is written at the end (``OSError`` if it cannot be written)."""
 
+    @abc.abstractmethod
     def location(self, key: str) -> str:
         """Where input ``key``'s result goes, for messages."""
-        raise NotImplementedError
 
 
 class NpyFolder(Output):
