@@ -20,6 +20,15 @@ With ``num_threads=None`` (the default) the transform chooses per call:
 
 An explicit ``num_threads=k`` is always honoured.  ``docs/grain.md`` has the
 measurements behind this choice.
+
+Elements
+--------
+Audio reaches the transform as ``(..., samples)`` arrays, already decoded:
+the last axis is time and every leading axis (a batch, or channels) is kept
+as it is; ``(channels, samples)`` gives ``(channels, num_mel_bins, frames)``.
+Unlike the Hugging Face adapter, nothing guesses a channel layout here: a
+``(samples, channels)`` array from soundfile must be transposed (or
+down-mixed) in an earlier ``Map``.
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without grain
     raise ImportError("melplug.grain needs Google Grain; install it with `pip install 'melplug[grain]'`") from exc
 
-from . import core
+from . import _parallel, core
 
 __all__ = ["MelSpectrogram", "in_grain_worker"]
 
@@ -46,8 +55,9 @@ def in_grain_worker() -> bool:
 
     Grain marks its worker processes in a module-level flag that is not part
     of its public API; if that flag cannot be found (another Grain version),
-    any child process (``multiprocessing.parent_process()`` is set) counts as
-    a worker, which errs on the side of fewer threads.
+    any process started by ``multiprocessing`` or ``multiprocess``
+    (:func:`melplug._parallel.in_worker_process`) counts as a worker, which
+    errs on the side of fewer threads.
 
     Examples
     --------
@@ -60,9 +70,7 @@ def in_grain_worker() -> bool:
 
         return bool(process_prefetch.is_in_worker_process())
     except (ImportError, AttributeError):  # pragma: no cover - other Grain versions
-        import multiprocessing
-
-        return multiprocessing.parent_process() is not None
+        return _parallel.in_worker_process()
 
 
 class MelSpectrogram(grain.transforms.Map):

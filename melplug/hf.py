@@ -10,7 +10,7 @@ output column.  ``datasets`` itself is imported only when an adapter is built
 Column values understood:
 
 * NumPy arrays, lists, or anything ``numpy.asarray`` accepts (1-D: one mono
-  clip; in a known single row, 2-D is ``(channels, samples)``);
+  clip; in a known single row, 2-D is one multi-channel clip);
 * ``Audio``-feature dicts ``{"array", "sampling_rate"}``;
 * ``Audio(decode=False)`` dicts ``{"bytes", "path"}``, decoded with
   ``soundfile`` (WAV, FLAC, OGG; what the installed libsndfile reads);
@@ -18,18 +18,28 @@ Column values understood:
   ``(channels, samples)`` and ``.sample_rate`` (``datasets`` >= 4 with
   torchcodec).
 
+A 2-D array may be channels first ``(channels, samples)`` (torchaudio,
+librosa) or channels last ``(samples, channels)`` (soundfile, scipy): the
+shorter axis is the channel axis when it has at most 16 entries and the
+other is longer; any other 2-D shape (``(2, 2)``, ``(20, 30000)``) is a
+``ValueError`` naming it.  Decoders and decoded files are channels first by
+contract.  Decoding and down-mixing are :mod:`melplug._audio`'s, shared with
+the command line.
+
 See ``docs/hf.md`` for the storage layouts, fingerprints and threads.
 """
 
 from __future__ import annotations
 
-import io
 import sys
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
 
+from . import _audio
+from ._parallel import in_worker_process
+from ._validate import check_choice, check_name
 from .core import MelSpectrogram as _CoreMelSpectrogram
 
 __all__ = ["MelSpectrogram"]
@@ -43,33 +53,6 @@ HF_DEFAULTS: dict[str, Any] = {
     "layout": "mels_frames",
     "multichannel": "mean",
 }
-
-
-def _check_name(name: str, value) -> str:
-    if not isinstance(value, str) or not value:
-        raise TypeError(f"{name} must be a non-empty column name (str); received {value!r}")
-    return value
-
-
-def _check_option(name: str, value, choices) -> str:
-    if not isinstance(value, str) or value not in choices:
-        options = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"{name}={value!r} is invalid: it must be one of {options}")
-    return value
-
-
-def _in_worker_process() -> bool:
-    """Whether this process was started by ``multiprocessing`` or ``multiprocess``.
-
-    ``Dataset.map(num_proc=N)`` runs the function in ``multiprocess`` pool
-    workers (forked); Grain and PyTorch loaders use ``multiprocessing``.
-    """
-    import multiprocessing
-
-    if multiprocessing.parent_process() is not None:
-        return True
-    mp = sys.modules.get("multiprocess")
-    return mp is not None and mp.parent_process() is not None
 
 
 def _lazy_types():
@@ -88,12 +71,19 @@ def _is_single_value(value) -> bool:
 
     The rule ``transformers`` feature extractors use: a mapping, a decoder, a
     0/1-D array or a list of numbers is one clip; a 2-D (or deeper) array, an
-    object array or a list of non-numbers is a batch of clips.
+    object array or a list of non-numbers is a batch of clips.  One exception:
+    a 2-D array that is channels last by :func:`melplug._audio.channels_first`'s
+    rule, ``(samples, channels)`` with at most 16 channels, is one clip (a
+    batch of clips of at most 16 samples is never meant).
     """
     if isinstance(value, Mapping) or hasattr(value, "get_all_samples"):
         return True
     if isinstance(value, np.ndarray):
-        return value.dtype != object and value.ndim <= 1
+        if value.dtype == object:
+            return False
+        return value.ndim <= 1 or (
+            value.ndim == 2 and value.shape[1] <= _audio.MAX_CHANNELS and value.shape[1] < value.shape[0]
+        )
     if isinstance(value, (list, tuple)):
         return len(value) > 0 and isinstance(value[0], (int, float, np.number)) and not isinstance(value[0], bool)
     return np.ndim(value) <= 1
@@ -130,7 +120,10 @@ class MelSpectrogram:
     multichannel : {"mean", "raise"}, keyword-only
         Audio with several channels is averaged to mono first (what
         ``datasets``' own ``audio["array"]`` does), or rejected with a
-        ``ValueError`` that suggests ``Audio(num_channels=1)``.
+        ``ValueError`` that suggests ``Audio(num_channels=1)``.  A 2-D array
+        is read as ``(channels, samples)`` or ``(samples, channels)``,
+        whichever axis is short (at most 16) and shorter than the other;
+        other shapes are refused (see the module docstring).
 
     Notes
     -----
@@ -172,13 +165,13 @@ class MelSpectrogram:
     ) -> None:
         self._set_options(column, out_column, layout, multichannel)
         self._mel = _CoreMelSpectrogram(*args, **kwargs)
-        _register_fingerprint_reducer()
+        _register_fingerprint_reducer(type(self))
 
     def _set_options(self, column, out_column, layout, multichannel) -> None:
-        self.column = _check_name("column", column)
-        self.out_column = _check_name("out_column", out_column)
-        self.layout = _check_option("layout", layout, _LAYOUTS)
-        self.multichannel = _check_option("multichannel", multichannel, _MULTICHANNEL)
+        self.column = check_name("column", column)
+        self.out_column = check_name("out_column", out_column)
+        self.layout = check_choice("layout", layout, _LAYOUTS)
+        self.multichannel = check_choice("multichannel", multichannel, _MULTICHANNEL)
 
     # ----------------------------------------------------------------- configuration
 
@@ -218,7 +211,7 @@ class MelSpectrogram:
         obj = cls.__new__(cls)
         obj._set_options(**own)
         obj._mel = _CoreMelSpectrogram.from_config(config)
-        _register_fingerprint_reducer()
+        _register_fingerprint_reducer(cls)
         return obj
 
     def replace(self, **changes) -> MelSpectrogram:
@@ -245,7 +238,7 @@ class MelSpectrogram:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        _register_fingerprint_reducer()
+        _register_fingerprint_reducer(type(self))
 
     def _fingerprint_state(self) -> dict[str, Any]:
         """What ``datasets`` hashes: everything that changes the stored values.
@@ -381,7 +374,7 @@ class MelSpectrogram:
     def _threads(self) -> int | None:
         """Threads for a call: the configured count, else 1 in worker processes, else the core's default."""
         threads = self._mel.num_threads
-        if threads is None and _in_worker_process():
+        if threads is None and in_worker_process():
             threads = 1
         return threads
 
@@ -395,27 +388,14 @@ class MelSpectrogram:
 
     def _clip(self, value, where: str) -> np.ndarray:
         """One value of the audio column as a 1-D array at the configured rate."""
-        rate = None
         if value is None:
             raise ValueError(f"{where} is missing (None) in column {self.column!r}")
         if hasattr(value, "get_all_samples"):
-            samples = value.get_all_samples()
-            data, rate = samples.data, samples.sample_rate
-            if hasattr(data, "cpu"):
-                data = data.cpu()
-            samples = np.asarray(data.numpy() if hasattr(data, "numpy") else data)
+            samples, rate = _decoded_samples(value, where)
         elif isinstance(value, Mapping):
-            if value.get("array") is not None:
-                samples, rate = np.asarray(value["array"]), value.get("sampling_rate")
-            elif value.get("bytes") is not None or value.get("path") is not None:
-                samples, rate = self._read_file(value, where)
-            else:
-                raise ValueError(
-                    f"{where} is a dict with keys {sorted(value)}; melplug needs 'array' (with 'sampling_rate'), "
-                    "or 'bytes'/'path' of an audio file"
-                )
+            samples, rate = self._from_dict(value, where)
         else:
-            samples = np.asarray(value)
+            samples, rate = _audio.channels_first(np.asarray(value), where=where), None
         if rate is not None and rate != self._mel.sampling_rate:
             raise ValueError(
                 f"{where} has sampling_rate={rate!r} but this MelSpectrogram is configured for "
@@ -423,49 +403,75 @@ class MelSpectrogram:
                 f"ds = ds.cast_column({self.column!r}, Audio(sampling_rate={self._mel.sampling_rate!r})), "
                 f"or build the MelSpectrogram with sampling_rate={rate!r}"
             )
-        return self._mono(samples, where)
+        hint = (
+            f" and multichannel='raise'; downmix when decoding, e.g. ds = ds.cast_column({self.column!r}, "
+            "Audio(num_channels=1)), or pass multichannel='mean'"
+        )
+        return _audio.select_channels(samples, self.multichannel, where=where, hint=hint)[0]
 
-    def _mono(self, samples: np.ndarray, where: str) -> np.ndarray:
-        if samples.ndim == 2 and samples.shape[0] == 1:
-            return samples[0]
-        if samples.ndim > 2:
-            raise ValueError(
-                f"{where} has shape {samples.shape}; one clip must be 1-D (samples) or 2-D (channels, samples)"
-            )
-        if samples.ndim != 2:
-            return samples  # 1-D (or 0-D, which the core reports)
-        if self.multichannel == "raise":
-            raise ValueError(
-                f"{where} has {samples.shape[0]} channels (shape {samples.shape}, channels first) and "
-                f"multichannel='raise'; downmix when decoding, e.g. ds = ds.cast_column({self.column!r}, "
-                "Audio(num_channels=1)), or pass multichannel='mean'"
-            )
-        # datasets' own audio["array"] is np.mean(data, axis=0) in the data's dtype; do the same
-        return np.mean(samples, axis=0, dtype=samples.dtype if samples.dtype.kind == "f" else None)
-
-    def _read_file(self, value: Mapping, where: str) -> tuple[np.ndarray, int]:
-        try:
-            import soundfile
-        except ImportError as exc:  # pragma: no cover - soundfile is in the hf extra
-            raise ImportError(
-                "melplug.hf decodes Audio(decode=False) {'bytes', 'path'} values with soundfile: "
-                "pip install soundfile (or melplug[hf])"
-            ) from exc
-        source = io.BytesIO(value["bytes"]) if value.get("bytes") is not None else value["path"]
-        try:
-            data, rate = soundfile.read(source, dtype="float32", always_2d=True)
-        except (RuntimeError, soundfile.LibsndfileError) as exc:
+    def _from_dict(self, value: Mapping, where: str) -> tuple[np.ndarray, Any]:
+        """``(channels, samples)`` and the rate of an ``Audio`` dict: decoded ``array``, or ``bytes``/``path``."""
+        if value.get("array") is not None:
+            return _audio.channels_first(np.asarray(value["array"]), where=where), value.get("sampling_rate")
+        if value.get("bytes") is not None or value.get("path") is not None:
+            _require_soundfile()
+            source = value["bytes"] if value.get("bytes") is not None else value["path"]
             name = value.get("path") or "<bytes>"
-            raise ValueError(
-                f"{where}: soundfile cannot decode {name!r} ({exc}); decode it another way (e.g. install "
-                "torchcodec and use the Audio feature with decode=True)"
-            ) from exc
-        return data.T, rate  # soundfile gives (samples, channels)
+            return _audio.decode(
+                source,
+                where=f"{where} ({name!r})",
+                hint="; decode it another way (e.g. install torchcodec and use the Audio feature with decode=True)",
+            )
+        raise ValueError(
+            f"{where} is a dict with keys {sorted(value)}; melplug needs 'array' (with 'sampling_rate'), "
+            "or 'bytes'/'path' of an audio file"
+        )
+
+
+def _decoded_samples(decoder, where: str) -> tuple[np.ndarray, Any]:
+    """``(channels, samples)`` and the rate from a decoder's ``get_all_samples()`` (channels first by contract)."""
+    samples = decoder.get_all_samples()
+    data, rate = samples.data, samples.sample_rate
+    if hasattr(data, "cpu"):
+        data = data.cpu()
+    data = np.asarray(data.numpy() if hasattr(data, "numpy") else data)
+    if data.ndim == 1:
+        return data[None, :], rate
+    if data.ndim != 2:
+        raise _audio.AudioError(
+            where, f"the decoder gave shape {data.shape}; decoded audio must be (channels, samples)"
+        )
+    return data, rate
+
+
+def _require_soundfile() -> None:
+    try:
+        import soundfile  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - soundfile is in the hf extra
+        raise ImportError(
+            "melplug.hf decodes Audio(decode=False) {'bytes', 'path'} values with soundfile: "
+            "pip install soundfile (or melplug[hf])"
+        ) from exc
 
 
 # --------------------------------------------------------------------------- fingerprinting
+#
+# Why a private table, not the pickle protocol: ``datasets`` hashes the map
+# function by pickling it with ``datasets.utils._dill.Pickler``, and
+# ``map(num_proc=N)`` sends the same function to its workers by pickling it
+# with ``multiprocess``' dill pickler.  An object-side hook (``__reduce__``,
+# ``__getstate__``) is used by both, so it cannot leave ``num_threads`` out of
+# the hash and still carry it to the workers: measured with ``datasets`` 5.2,
+# a ``__reduce__`` without ``num_threads`` sent ``num_threads=3`` to the
+# workers as ``None`` (they ran 1 thread), and one with it gave ``mel.map(ds,
+# num_proc=2)`` and ``ds.map(mel)`` different fingerprints (two cache files for
+# one result).  Only a reducer in the hashing pickler's own dispatch table
+# changes the hash alone.  ``datasets`` has no public hook for this; if the
+# table moves, registration is skipped and the plain pickled state is hashed
+# (stable across processes; ``num_threads`` then part of the key).  See
+# docs/hf.md, "Fingerprint and cache".
 
-_registered = False
+_registered: set[type] = set()
 
 
 def _save_for_fingerprint(pickler, obj: MelSpectrogram) -> None:
@@ -473,24 +479,26 @@ def _save_for_fingerprint(pickler, obj: MelSpectrogram) -> None:
 
 
 def _from_fingerprint_state(state: dict[str, Any]) -> MelSpectrogram:
+    """Never called by ``datasets`` (it only hashes); present so the reduction is a valid pickle."""
     return MelSpectrogram.from_config(state["config"])
 
 
-def _register_fingerprint_reducer() -> None:
-    """Hash adapters by configuration (less ``num_threads``) in ``datasets``' fingerprints.
+def _register_fingerprint_reducer(cls: type) -> None:
+    """Hash adapters of type ``cls`` by configuration (less ``num_threads``) in ``datasets``' fingerprints.
 
-    ``datasets`` fingerprints a map by pickling the function with its own dill
-    ``Pickler`` subclass; registering a reducer there changes the hash only,
-    never how the adapter travels to worker processes.  Without it (another
-    ``datasets`` version) the plain pickled state is hashed: still stable
-    across processes, but the thread count becomes part of the key.
+    Registering in the hashing ``Pickler``'s dispatch table changes the hash
+    only, never how the adapter travels to worker processes (which pickle it
+    through ``__getstate__``/``__setstate__``, ``num_threads`` included).
+    The table is matched by exact type, so each subclass is registered too.
     """
-    global _registered
-    if _registered:
+    if cls in _registered:
         return
     try:
         from datasets.utils._dill import Pickler
     except ImportError:  # pragma: no cover - datasets missing or reorganised
         return
-    Pickler.dispatch[MelSpectrogram] = _save_for_fingerprint
-    _registered = True
+    dispatch = getattr(Pickler, "dispatch", None)
+    if not isinstance(dispatch, dict):  # pragma: no cover - another datasets version
+        return
+    dispatch[cls] = _save_for_fingerprint
+    _registered.add(cls)

@@ -7,17 +7,14 @@ light and plotting never disturbs a user's own matplotlib session.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import secrets
-from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
+from ._io import atomic_write
 from ._plan import _MEL_BREAK_FREQUENCY_HERTZ, _MEL_HIGH_FREQUENCY_Q
 
 __all__ = ["mel_band_centres", "plot_mel"]
@@ -49,26 +46,6 @@ _TICKS_HZ = (
     64000,
     96000,
 )
-
-
-def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``.
-
-    The temporary name is hidden and unique, and is removed if ``write`` fails
-    or is interrupted, so ``path`` is either the complete new file or untouched.
-    The file is created with the usual permissions (``0o666`` less the umask).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _hz_to_mel(freq):
@@ -242,5 +219,5 @@ def plot_mel(
         bar.ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:+.0f} dB" if not math.isclose(v, 0.0) else "0 dB")
 
     target = Path(path)
-    _atomic_write(target, lambda f: fig.savefig(f, format="png"))
+    atomic_write(target, lambda f: fig.savefig(f, format="png"))
     return target

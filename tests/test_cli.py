@@ -20,7 +20,7 @@ import melplug
 from melplug import cli
 from tests._util import KERAS_DB_TOL, make_audio
 
-sf = pytest.importorskip("soundfile")
+sf = pytest.importorskip("soundfile", reason="the command line decodes audio with soundfile (melplug[cli])")
 
 #: Batched (ragged) CLI output vs a direct call on one clip, in dB.
 BATCH_TOL = 1e-4
@@ -95,6 +95,26 @@ def test_help(command, capsys):
             assert flag in out
 
 
+def test_flag_help_takes_defaults_from_keras_defaults(capsys, monkeypatch):
+    import re
+
+    from melplug.core import KERAS_DEFAULTS
+
+    monkeypatch.setitem(KERAS_DEFAULTS, "fft_length", 4096)  # the help follows the one home of the defaults
+    monkeypatch.setitem(KERAS_DEFAULTS, "top_db", 55.5)
+    status, out, _ = run(["compute", "--help"], capsys)
+    assert status == 0
+    text = " ".join(out.split())
+    text = text[text.index("mel spectrogram settings:") :]
+    flags = ["--" + key.replace("_", "-") for key in KERAS_DEFAULTS] + ["--top-db-scope"]
+    where = [re.search(rf" {flag}[ ,]", text).start() for flag in flags]  # listed in Keras' order
+    assert where == sorted(where)
+    for (key, value), lo, hi in zip(KERAS_DEFAULTS.items(), where, where[1:], strict=False):
+        shown = "none" if value is None else "on" if value is True else str(value)
+        assert f"(default: {shown})" in text[lo:hi], (key, text[lo:hi])
+    assert "FFT size (default: 4096)" in text and "(default: 55.5)" in text
+
+
 def test_version_and_missing_command(capsys):
     status, out, _ = run(["--version"], capsys)
     assert (status, out.strip()) == (0, f"melplug {melplug.__version__}")
@@ -113,7 +133,7 @@ def test_python_m_melplug_subprocess():
 def test_imports_stay_light():
     code = (
         "import sys, melplug, melplug.cli, melplug.plot; "
-        "heavy = [m for m in ('matplotlib', 'soundfile', 'soxr') if m in sys.modules]; "
+        "heavy = [m for m in ('matplotlib', 'soundfile', 'soxr', 'tqdm') if m in sys.modules]; "
         "print(heavy)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -198,7 +218,7 @@ def test_compute_batches_through_ragged_path(tmp_path, capsys, monkeypatch):
         return original(self, audio, **kwargs)
 
     monkeypatch.setattr(melplug.MelSpectrogram, "__call__", spy)
-    monkeypatch.setattr(cli, "BATCH_FILES", 2)
+    monkeypatch.setattr(cli._inputs, "BATCH_FILES", 2)
     status, _, err = run(["compute", tmp_path / "in", "-o", tmp_path / "out", *SMALL], capsys)
     assert status == 0, err
     assert calls == [[(700,), (5000,)], [(1200,), (3333,)], [(16000,)]]  # one list call per batch
@@ -273,8 +293,9 @@ def test_compute_keras_config_file(keras, tmp_path, capsys):
     assert mel.shape == keras_mel.shape == (48, 41)
     np.testing.assert_allclose(mel, keras_mel, rtol=0, atol=KERAS_DB_TOL)
 
-    # An explicit flag overrides the file.
-    status, _, err = run(["compute", source, "-o", out, "--config", config_path, "--num-mel-bins", "32"], capsys)
+    # An explicit flag overrides the file (other settings: the previous output is cleared with --overwrite).
+    argv = ["compute", source, "-o", out, "--config", config_path, "--num-mel-bins", "32", "--overwrite"]
+    status, _, err = run(argv, capsys)
     assert status == 0, err
     config = dict(layer.get_config(), num_mel_bins=32)
     assert_mel_equal(np.load(out / "clip.npy"), melplug.MelSpectrogram.from_config(config)(audio))
@@ -330,10 +351,10 @@ def test_compute_flags_match_direct_call(tmp_path, capsys):
     data, _ = sf.read(source, dtype="float64")
     assert_mel_equal(np.load(tmp_path / "out" / "c.npy"), direct(data, **kwargs), tol=1e-9)
 
-    status, _, err = run(["compute", source, "-o", tmp_path / "out", "--no-power-to-db", *SMALL], capsys)
+    status, _, err = run(["compute", source, "-o", tmp_path / "out2", "--no-power-to-db", *SMALL], capsys)
     assert status == 0, err
     assert_mel_equal(
-        np.load(tmp_path / "out" / "c.npy"), direct(data.astype(np.float32), power_to_db=False, **SMALL_KW)
+        np.load(tmp_path / "out2" / "c.npy"), direct(data.astype(np.float32), power_to_db=False, **SMALL_KW)
     )
 
 
@@ -381,7 +402,7 @@ def test_compute_failed_write_leaves_nothing(tree, tmp_path, capsys, monkeypatch
     root, files = tree
     out = tmp_path / "out"
 
-    def broken_save(f, array):
+    def broken_save(f, array, **kwargs):
         f.write(b"\x93NUMPY half a header")
         raise OSError(28, "No space left on device")
 
@@ -389,16 +410,34 @@ def test_compute_failed_write_leaves_nothing(tree, tmp_path, capsys, monkeypatch
     status, _, err = run(["compute", files["a"], "-o", out, *SMALL], capsys)
     assert status == 1
     assert "No space left on device" in err
-    assert list(out.iterdir()) == []  # neither a.npy nor its temporary file
+    assert [p.name for p in out.iterdir()] == ["melplug.json"]  # neither a.npy nor its temporary file
 
 
 def test_compute_progress_bar(tree, tmp_path, capsys):
     root, _ = tree
     status, _, err = run(["compute", root, "-o", tmp_path / "out", "--progress", *SMALL], capsys)
     assert status == 0
-    assert "3/3 files" in err and "[###" in err
+    assert "100%" in err and "3/3 files" in err  # tqdm's bar, drawn at once with --progress
     status, out, err = run(["compute", root, "-o", tmp_path / "out", "--quiet", *SMALL], capsys)
     assert (status, out, err) == (0, "", "")
+    (root / "bad.wav").write_bytes(b"nonsense")
+    status, _, err = run(["compute", root, "-o", tmp_path / "out", "--progress", *SMALL], capsys)
+    assert status == 1
+    report = next(line for line in err.splitlines() if "bad.wav" in line)
+    assert report.startswith("melplug: ") and "cannot read it as audio" in report  # a line of its own
+    assert "4/4 files" in err and "1 failed" in err
+
+
+def test_missing_optional_dependencies_are_usage_errors(tree, tmp_path, capsys, monkeypatch):
+    root, _ = tree
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "soxr", None)
+    for flag, needs in (("--progress", "--progress needs tqdm"), ("--resample", "--resample needs soxr")):
+        status, _, err = run(["compute", root, "-o", tmp_path / "out", flag], capsys)
+        assert status == 2 and needs in err and "pip install 'melplug[cli]'" in err
+        assert not (tmp_path / "out").exists()
+    status, _, err = run(["compute", root, "-o", tmp_path / "out", *SMALL], capsys)  # no bar wanted: no tqdm needed
+    assert status == 0, err
 
 
 # --------------------------------------------------------------------------- plot and demo

@@ -16,7 +16,7 @@ import types
 
 import pytest
 
-grain = pytest.importorskip("grain")
+grain = pytest.importorskip("grain", reason="melplug.grain needs Google Grain (melplug[grain])")
 
 import numpy as np  # noqa: E402
 
@@ -290,6 +290,18 @@ def test_thread_default_in_the_main_process():
     assert not melplug.grain.in_grain_worker()
     assert melplug.grain.MelSpectrogram(**CONFIG)._threads_for_call() is None  # the core's default
     assert melplug.grain.MelSpectrogram(**CONFIG, num_threads=3)._threads_for_call() == 3
+
+
+def test_worker_detection_falls_back_to_any_worker_process(monkeypatch):
+    """Without Grain's private worker flag, a multiprocessing/multiprocess child counts as a worker."""
+    from grain._src.python.dataset.transformations import process_prefetch
+
+    monkeypatch.delattr(process_prefetch, "is_in_worker_process")
+    monkeypatch.setattr(melplug._parallel, "in_worker_process", lambda: True)
+    assert melplug.grain.in_grain_worker()
+    assert melplug.grain.MelSpectrogram(**CONFIG)._threads_for_call() == 1
+    monkeypatch.setattr(melplug._parallel, "in_worker_process", lambda: False)
+    assert not melplug.grain.in_grain_worker()
 
 
 def test_multi_host_shards_are_disjoint_and_complete(expected):

@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-datasets = pytest.importorskip("datasets")
+datasets = pytest.importorskip("datasets", reason="melplug.hf needs Hugging Face datasets (melplug[hf])")
 
 import melplug  # noqa: E402
 import melplug.hf  # noqa: E402
@@ -201,6 +201,40 @@ def test_multichannel_mean_or_raise(mel, core, clips):
         mel({"audio": {"array": stereo[None], "sampling_rate": 16000}})
 
 
+def test_channels_last_arrays_are_detected(mel, core, clips):
+    """Bug 6: soundfile/scipy give stereo as (samples, channels); it was averaged over the samples axis."""
+    stereo = np.stack([clips[0], 0.5 * clips[0][::-1]])  # (2, N): channels first
+    want = core(np.mean(stereo, axis=0, dtype=np.float32))
+    for array in (stereo, stereo.T, np.ascontiguousarray(stereo.T)):  # first, last (a view), last (copied)
+        got = mel({"audio": {"array": array, "sampling_rate": 16000}})["mel"]
+        assert got.shape == want.shape == (40, 1 + len(clips[0]) // 160)
+        np.testing.assert_array_equal(got, want)
+    mono_column = np.ascontiguousarray(clips[1][:, None])  # (N, 1): one channel, last
+    np.testing.assert_array_equal(mel({"audio": [mono_column]})["mel"][0], core(clips[1]))
+    # Through Dataset.map: a stored (samples, channels) Array2D column, in batches and row by row.
+    features = datasets.Features({"audio": datasets.Array2D(shape=(None, 2), dtype="float32")})
+    rows = datasets.Dataset.from_dict({"audio": [np.ascontiguousarray(stereo.T)] * 2}, features=features)
+    out = mel.map(rows.with_format("numpy"), batch_size=2, remove_columns=["audio"]).with_format("numpy")
+    assert_rows_equal(list(out["mel"]), [want, want])
+    out = rows.map(mel, batched=False, remove_columns=["audio"]).with_format("numpy")  # Python lists: float64
+    want64 = core(np.mean(stereo.astype(np.float64), axis=0))
+    assert_rows_equal(list(out["mel"]), [want64, want64])
+    # numpy format, row by row: the row is a plain dict, and (samples, 2) is one clip, not 2-sample clips
+    out = mel.map(rows.with_format("numpy"), batched=False, remove_columns=["audio"]).with_format("numpy")
+    assert_rows_equal(list(out["mel"]), [want, want])
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (20, 30), (17, 4000), (4000, 17)])
+def test_ambiguous_channel_layouts_are_refused(mel, shape):
+    value = {"array": np.zeros(shape, np.float32), "sampling_rate": 16000}
+    with pytest.raises(
+        ValueError,
+        match=rf"row 0 of the batch: shape \({shape[0]}, {shape[1]}\) is ambiguous.*"
+        r"channels first.*np\.moveaxis",
+    ):
+        mel({"audio": [value]})
+
+
 def test_sampling_rate_mismatch(ds, mel, clips):
     value = {"array": clips[0], "sampling_rate": 44100}
     pattern = r"sampling_rate=44100.*sampling_rate=16000.*cast_column\('audio', Audio\(sampling_rate=16000\)\)"
@@ -381,6 +415,8 @@ def test_fingerprint_in_process(mel):
 
 
 def test_num_proc_2_after_parent_use_without_oversubscription(saved, mel, core, clips):
+    from datasets.fingerprint import Hasher
+
     ds = datasets.load_from_disk(saved).with_format("numpy")
     probe = ThreadProbe(**KW)
     out = ds.map(
@@ -394,6 +430,12 @@ def test_num_proc_2_after_parent_use_without_oversubscription(saved, mel, core, 
     assert set(out["threads"]) == {default_num_threads()}
     out = probe.map(ds, num_proc=2, batch_size=2, features=None, load_from_cache_file=False)
     assert set(out["threads"]) == {max(1, default_num_threads() // 2)}
+    # an explicit thread count travels to the workers (the fingerprint leaves it out; the pickled state does not)
+    explicit = ThreadProbe(num_threads=3, **KW)
+    assert Hasher.hash(explicit) == Hasher.hash(probe)  # subclasses are hashed without num_threads too
+    out = ds.map(explicit, batched=True, batch_size=2, num_proc=2, load_from_cache_file=False)
+    assert os.getpid() not in {int(p) for p in out["pid"]}  # computed in workers
+    assert {int(t) for t in out["threads"]} == {3}
     # in the main process the core's default applies
     assert probe._threads() is None
     out = mel.map(ds, num_proc=2, batch_size=2, remove_columns=["audio"])
@@ -453,7 +495,7 @@ def test_split_dataset_by_node_covers_once(saved, mel, core, clips, streaming):
 
 @pytest.fixture(scope="module")
 def audio_files(tmp_path_factory):
-    sf = pytest.importorskip("soundfile")
+    sf = pytest.importorskip("soundfile", reason="melplug.hf decodes audio files with soundfile (melplug[hf])")
     folder = tmp_path_factory.mktemp("audio")
     stereo = np.stack([make_audio((3000,), seed=10), make_audio((3000,), seed=11)[::-1]], axis=1)
     files = {
@@ -504,7 +546,7 @@ def test_audio_file_errors(audio_files, mel, tmp_path):
         ds.map(mel, batched=True)
     bad = tmp_path / "not_audio.wav"
     bad.write_bytes(b"this is not audio")
-    with pytest.raises(ValueError, match="soundfile cannot decode"):
+    with pytest.raises(ValueError, match=r"not_audio\.wav'\): cannot read it as audio: .*decode it another way"):
         mel({"audio": {"bytes": None, "path": str(bad)}})
     with pytest.raises(ValueError, match="'array'.*'bytes'/'path'"):
         mel({"audio": {"path": None, "bytes": None}})

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("grain")
+pytest.importorskip("grain", reason="the Grain scripts need Google Grain (melplug[grain])")
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 240

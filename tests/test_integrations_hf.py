@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-pytest.importorskip("datasets")
+pytest.importorskip("datasets", reason="the Hugging Face scripts need datasets (melplug[hf])")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(ROOT, "integrations")
@@ -53,6 +53,7 @@ def test_hf_pipeline_quick(env, tmp_path):
 
 
 def test_hf_pipeline_quick_flac_files(env, tmp_path):
+    pytest.importorskip("soundfile", reason="the FLAC source is written and decoded with soundfile (melplug[hf])")
     out = run("hf_pipeline.py", "--quick", "--source", "flac", "--cache-dir", str(tmp_path), env=env)
     assert "8 rows (flac)" in out
     assert re.search(r"^num_proc=2\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+x$", out, re.MULTILINE), out
