@@ -46,6 +46,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without grain
     raise ImportError("melplug.grain needs Google Grain; install it with `pip install 'melplug[grain]'`") from exc
 
 from . import _parallel, core
+from .presets import as_extractor
 
 __all__ = ["MelSpectrogram", "in_grain_worker"]
 
@@ -84,6 +85,11 @@ class MelSpectrogram(grain.transforms.Map):
         ``num_threads``), validated there.  ``num_threads=None`` means one
         thread per call inside Grain worker processes and melplug's default
         elsewhere (see the module docstring).
+    extractor : str or FeatureExtractor, keyword-only
+        Instead of Keras' arguments: a preset name (``"whisper"``, ``"kaldi"``,
+        ..., :data:`melplug.PRESETS`) or any :class:`melplug.FeatureExtractor`;
+        the output then has the preset's per-example shape (e.g. ``(80, 3000)``
+        for whisper, ``(frames, 23)`` for kaldi).
     key : hashable or None, keyword-only
         ``None``: elements are arrays of shape ``(..., samples)`` (1-D, or 2-D
         after ``batch``) and the output is the array ``(..., num_mel_bins,
@@ -107,7 +113,8 @@ class MelSpectrogram(grain.transforms.Map):
     ((2, 40, 11), (2, 1600), [0, 1])
     """
 
-    def __init__(self, *args: Any, key: Hashable | None = None, out_key: Hashable | None = None, **kwargs: Any):
+    def __init__(self, *args: Any, extractor: str | core.FeatureExtractor | None = None, key: Hashable | None = None,
+                 out_key: Hashable | None = None, **kwargs: Any):
         self._check_key("key", key)
         self._check_key("out_key", out_key)
         if out_key is not None and key is None:
@@ -115,7 +122,15 @@ class MelSpectrogram(grain.transforms.Map):
                 f"out_key={out_key!r} needs key: set key= to the field that holds the audio "
                 "(out_key only names where the output of a mapping element goes)"
             )
-        self._mel = core.MelSpectrogram(*args, **kwargs)
+        if extractor is None:
+            self._mel = core.MelSpectrogram(*args, **kwargs)
+        elif args or kwargs:
+            raise TypeError(
+                f"pass either extractor= or MelSpectrogram's arguments, not both; received extractor={extractor!r} "
+                f"and {len(args)} positional, {sorted(kwargs)} keyword argument(s)"
+            )
+        else:
+            self._mel = as_extractor(extractor)
         self.key = key
         self.out_key = out_key
 
@@ -127,7 +142,7 @@ class MelSpectrogram(grain.transforms.Map):
     # ----------------------------------------------------------------- configuration
 
     @property
-    def mel(self) -> core.MelSpectrogram:
+    def mel(self) -> core.FeatureExtractor:
         """The wrapped :class:`melplug.MelSpectrogram` that does the work."""
         return self._mel
 
@@ -222,12 +237,12 @@ class MelSpectrogram(grain.transforms.Map):
         if not shape:
             raise ValueError(f"{where} has shape (); audio needs shape (..., samples)")
         samples = shape[-1]
-        frames = None if samples is None else self._mel.num_frames(samples)
+        example = self._mel.compute_output_shape((samples,))
         if self._mel.dtype is not None:
             out_dtype = np.dtype(self._mel.dtype)
         else:
             out_dtype = np.dtype(np.float64 if dtype == np.float64 else np.float32)
-        return grain.experimental.ShapeDtypeStruct(shape=(*shape[:-1], self._mel.num_mel_bins, frames), dtype=out_dtype)
+        return grain.experimental.ShapeDtypeStruct(shape=(*shape[:-1], *example), dtype=out_dtype)
 
     # ----------------------------------------------------------------- computing
 
@@ -257,9 +272,11 @@ def _with_item(mapping: Mapping, key, value) -> Mapping:
 
 
 def _signature() -> inspect.Signature:
-    """The core's signature plus ``key`` and ``out_key``, for ``help()`` and IDEs."""
+    """The core's signature plus ``extractor``, ``key`` and ``out_key``, for ``help()`` and IDEs."""
     params = list(inspect.signature(core.MelSpectrogram.__init__).parameters.values())
-    extra = [
+    extra = [inspect.Parameter("extractor", inspect.Parameter.KEYWORD_ONLY, default=None,
+                               annotation="str | FeatureExtractor | None")]
+    extra += [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation="Hashable | None")
         for name in ("key", "out_key")
     ]

@@ -40,17 +40,19 @@ import numpy as np
 from . import _audio
 from ._parallel import in_worker_process
 from ._validate import check_choice, check_name
+from .core import FeatureExtractor as _FeatureExtractor
 from .core import MelSpectrogram as _CoreMelSpectrogram
+from .presets import as_extractor, extractor_from_config
 
 __all__ = ["MelSpectrogram"]
 
 _LAYOUTS = ("mels_frames", "frames_mels")
 _MULTICHANNEL = ("mean", "raise")
-#: The adapter's own options and their defaults (the rest go to the core).
+#: The adapter's own options and their defaults (the rest go to the core); ``None`` follows the extractor.
 HF_DEFAULTS: dict[str, Any] = {
     "column": "audio",
-    "out_column": "mel",
-    "layout": "mels_frames",
+    "out_column": None,
+    "layout": None,
     "multichannel": "mean",
 }
 
@@ -107,13 +109,19 @@ class MelSpectrogram:
         ``multiprocessing``/``multiprocess`` worker such as
         ``map(num_proc=N)``'s, so N workers never oversubscribe the cores.
         :meth:`map` sets ``cores // num_proc`` instead.
+    extractor : str or FeatureExtractor, keyword-only
+        Instead of Keras' arguments: a preset name (``"whisper"``, ``"kaldi"``,
+        ..., see :data:`melplug.PRESETS`) or any :class:`melplug.FeatureExtractor`
+        / :class:`melplug.MelSpectrogram` object (its ``num_threads`` is used).
     column : str, keyword-only
         Input column holding the audio.
     out_column : str, keyword-only
-        Output column for the mel spectrogram.
-    layout : {"mels_frames", "frames_mels"}, keyword-only
-        Stored shape per row: ``(num_mel_bins, frames)`` (melplug's and
-        Keras', the default) or ``(frames, num_mel_bins)``.  Arrow can only
+        Output column; default ``"mel"`` for Keras' arguments and
+        ``"input_features"`` (what transformers models take) for an ``extractor``.
+    layout : {"mels_frames", "frames_mels"} or None, keyword-only
+        Stored shape per row: ``(num_mel_bins, frames)`` or
+        ``(frames, num_mel_bins)``; ``None`` keeps the extractor's own layout
+        (``"mels_frames"`` for Keras' arguments, ``(frames, 23)`` for kaldi).  Arrow can only
         store a variable *first* dimension as a fast ``Array2D``, so for clips
         of varying length ``"frames_mels"`` reads back 15-50x faster with
         ``with_format("numpy")``; see :meth:`feature` and ``docs/hf.md``.
@@ -157,27 +165,41 @@ class MelSpectrogram:
     def __init__(
         self,
         *args,
+        extractor: str | _FeatureExtractor | None = None,
         column: str = "audio",
-        out_column: str = "mel",
-        layout: Literal["mels_frames", "frames_mels"] = "mels_frames",
+        out_column: str | None = None,
+        layout: Literal["mels_frames", "frames_mels"] | None = None,
         multichannel: Literal["mean", "raise"] = "mean",
         **kwargs,
     ) -> None:
-        self._set_options(column, out_column, layout, multichannel)
-        self._mel = _CoreMelSpectrogram(*args, **kwargs)
-        _register_fingerprint_reducer(type(self))
+        if extractor is None:
+            core = _CoreMelSpectrogram(*args, **kwargs)
+        elif args or kwargs:
+            raise TypeError(
+                f"pass either extractor= or MelSpectrogram's arguments, not both; received extractor={extractor!r} "
+                f"and {len(args)} positional, {sorted(kwargs)} keyword argument(s)"
+            )
+        else:
+            core = as_extractor(extractor)
+        self._adopt(core, column, out_column, layout, multichannel)
 
-    def _set_options(self, column, out_column, layout, multichannel) -> None:
+    def _adopt(self, core: _FeatureExtractor, column, out_column, layout, multichannel) -> None:
+        self._mel = core
+        native = "frames_mels" if core.plan.frames_major or core.plan.stack_frames > 1 else "mels_frames"
+        if out_column is None:
+            out_column = "mel" if isinstance(core, _CoreMelSpectrogram) else "input_features"
         self.column = check_name("column", column)
         self.out_column = check_name("out_column", out_column)
-        self.layout = check_choice("layout", layout, _LAYOUTS)
+        self.layout = native if layout is None else check_choice("layout", layout, _LAYOUTS)
+        self._transpose = self.layout != native
         self.multichannel = check_choice("multichannel", multichannel, _MULTICHANNEL)
+        _register_fingerprint_reducer(type(self))
 
     # ----------------------------------------------------------------- configuration
 
     @property
-    def mel(self) -> _CoreMelSpectrogram:
-        """The wrapped :class:`melplug.MelSpectrogram`."""
+    def mel(self) -> _FeatureExtractor:
+        """The wrapped extractor (a :class:`melplug.MelSpectrogram` for Keras' arguments)."""
         return self._mel
 
     @property
@@ -191,15 +213,26 @@ class MelSpectrogram:
         return self._mel.num_mel_bins
 
     @property
+    def width(self) -> int:
+        """Values per stored frame: ``num_mel_bins`` (times the stacked frames, e.g. 160 for w2v-bert)."""
+        return self._mel.num_mel_bins * self._mel.plan.stack_frames
+
+    @property
     def num_threads(self) -> int | None:
         """Threads per call as configured (``None``: automatic, see the class docs)."""
         return self._mel.num_threads
 
     def get_config(self) -> dict[str, Any]:
-        """The core's config plus ``column``, ``out_column``, ``layout`` and ``multichannel``."""
-        config = self._mel.get_config()
-        config.update({name: getattr(self, name) for name in HF_DEFAULTS})
-        return config
+        """The core's config plus ``column``, ``out_column``, ``layout`` and ``multichannel``.
+
+        A :class:`melplug.MelSpectrogram`'s keys are at the top level (Keras'
+        layout); any other extractor's config is nested under ``"extractor"``
+        (its own ``layout`` is not the adapter's).
+        """
+        own = {name: getattr(self, name) for name in HF_DEFAULTS}
+        if isinstance(self._mel, _CoreMelSpectrogram):
+            return {**self._mel.get_config(), **own}
+        return {"extractor": self._mel.get_config(), **own}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MelSpectrogram:
@@ -208,19 +241,24 @@ class MelSpectrogram:
             raise TypeError(f"config must be a mapping (a dict from get_config()); received {type(config).__name__}")
         config = dict(config)
         own = {name: config.pop(name, default) for name, default in HF_DEFAULTS.items()}
+        core = config.pop("extractor") if isinstance(config.get("extractor"), Mapping) else config
+        if core is not config and config:
+            raise TypeError(f"config has unknown key(s) {sorted(config)} beside 'extractor'")
         obj = cls.__new__(cls)
-        obj._set_options(**own)
-        obj._mel = _CoreMelSpectrogram.from_config(config)
-        _register_fingerprint_reducer(cls)
+        obj._adopt(extractor_from_config(core), **own)
         return obj
 
     def replace(self, **changes) -> MelSpectrogram:
-        """A copy with some arguments changed, e.g. ``mel.replace(num_threads=2)``."""
+        """A copy with some arguments changed, e.g. ``mel.replace(num_threads=2)`` (adapter or extractor options)."""
         config = self.get_config()
-        unknown = set(changes) - set(config)
+        nested = config.get("extractor") if isinstance(config.get("extractor"), dict) else None
+        known = set(config) | set(nested or ())
+        unknown = set(changes) - known
         if unknown:
-            raise TypeError(f"replace() got unknown argument(s) {sorted(unknown)}; known: {', '.join(config)}")
-        config.update(changes)
+            raise TypeError(f"replace() got unknown argument(s) {sorted(unknown)}; known: {', '.join(sorted(known))}")
+        for key, value in changes.items():
+            target = config if nested is None or key in HF_DEFAULTS else nested
+            target[key] = value
         return type(self).from_config(config)
 
     def __repr__(self) -> str:
@@ -250,7 +288,7 @@ class MelSpectrogram:
         import melplug
 
         config = self.get_config()
-        del config["num_threads"]
+        (config["extractor"] if "extractor" in config else config).pop("num_threads")
         return {"melplug": melplug.__version__, "class": type(self).__qualname__, "config": config}
 
     # ----------------------------------------------------------------- output features
@@ -263,21 +301,25 @@ class MelSpectrogram:
         num_samples : int >= 1, optional
             If every clip has this many samples, the frame count is fixed and
             the feature is a fixed-shape ``Array2D`` in either layout (the
-            fastest to read).  Otherwise ``"frames_mels"`` gives
+            fastest to read); so it is for extractors with a fixed output
+            length (whisper's ``(80, 3000)``) whatever ``num_samples``.  Otherwise ``"frames_mels"`` gives
             ``Array2D(shape=(None, num_mel_bins))`` and ``"mels_frames"``
             ``List(List(Value("float32")), length=num_mel_bins)`` (Arrow's
             ``Array2D`` cannot have a variable last dimension).
         """
         from datasets import Array2D, List, Value
 
-        mels = self._mel.num_mel_bins
+        width = self.width
+        plan = self._mel.plan
+        if num_samples is None and plan.out_frames:  # a fixed output length (whisper: 3000 frames)
+            num_samples = 1
         if num_samples is not None:
             frames = self._mel.num_frames(num_samples)
-            shape = (mels, frames) if self.layout == "mels_frames" else (frames, mels)
+            shape = (width, frames) if self.layout == "mels_frames" else (frames, width)
             return Array2D(shape=shape, dtype="float32")
         if self.layout == "frames_mels":
-            return Array2D(shape=(None, mels), dtype="float32")
-        return List(List(Value("float32")), length=mels)
+            return Array2D(shape=(None, width), dtype="float32")
+        return List(List(Value("float32")), length=width)
 
     def features(self, features=None, *, remove_columns=None, num_samples: int | None = None):
         """Features of the mapped dataset, for ``ds.map(mel, features=...)``.
@@ -380,7 +422,7 @@ class MelSpectrogram:
 
     def _store(self, mel: np.ndarray) -> np.ndarray:
         mel = mel.astype(np.float32, copy=False)
-        if self.layout == "frames_mels":
+        if self._transpose:
             mel = np.ascontiguousarray(np.swapaxes(mel, -1, -2))
         return mel
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from .core import FeatureExtractor, MelSpectrogram
 
-__all__ = ["PRESETS", "preset"]
+__all__ = ["PRESETS", "as_extractor", "extractor_from_config", "preset"]
 
 _F32_EPS = float(np.finfo(np.float32).eps)  # Kaldi's log floor
 
@@ -117,3 +117,21 @@ def preset(name: str, **overrides: Any) -> FeatureExtractor:
     options = _BUILDERS[name](**reference)
     options.update(overrides)
     return FeatureExtractor(**options)
+
+
+def as_extractor(extractor) -> FeatureExtractor:
+    """``extractor=`` of the adapters: a preset name or a :class:`FeatureExtractor` (returned as is)."""
+    if isinstance(extractor, str):
+        return preset(extractor)
+    if isinstance(extractor, FeatureExtractor):
+        return extractor
+    raise TypeError(
+        f"extractor must be a preset name ({', '.join(map(repr, PRESETS))}) or a melplug.FeatureExtractor / "
+        f"MelSpectrogram object; received {extractor!r} of type {type(extractor).__name__}"
+    )
+
+
+def extractor_from_config(config) -> FeatureExtractor:
+    """The extractor a ``get_config()`` describes: engine options (``"framing"`` among them) or Keras' arguments."""
+    cls = FeatureExtractor if "framing" in config else MelSpectrogram
+    return cls.from_config(config)

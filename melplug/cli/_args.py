@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..core import EXTRA_DEFAULTS, KERAS_DEFAULTS, MelSpectrogram
+from ..core import EXTRA_DEFAULTS, KERAS_DEFAULTS, FeatureExtractor
 from ._common import CONFIG_NAME, UsageError
 
-__all__ = ["MEL_KEYS", "add_audio_arguments", "add_mel_arguments", "build_layer", "read_config"]
+__all__ = ["MEL_KEYS", "PRESET_KEYS", "add_audio_arguments", "add_mel_arguments", "build_layer", "read_config"]
 
 
 # --------------------------------------------------------------------------- value parsers
@@ -124,8 +124,12 @@ _FLAG_OF = {spec.key: spec for spec in _FLAGS}
 MEL_KEYS = (*KERAS_DEFAULTS, "top_db_scope", "dtype", "num_threads")
 
 
-def add_mel_arguments(parser: argparse.ArgumentParser) -> None:
-    """Keras' arguments as flags, plus melplug's extras and ``--config``."""
+#: The flags that also apply to a preset other than keras (they are options of every preset).
+PRESET_KEYS = ("sampling_rate", "num_mel_bins", "dtype", "num_threads")
+
+
+def add_mel_arguments(parser: argparse.ArgumentParser, *, presets: bool = False) -> None:
+    """Keras' arguments as flags, plus melplug's extras, ``--config`` and (with ``presets``) ``--preset``."""
     group = parser.add_argument_group(
         "mel spectrogram settings",
         textwrap.fill(
@@ -165,6 +169,16 @@ def add_mel_arguments(parser: argparse.ArgumentParser) -> None:
         default=s,
         help="threads for the computation; all usable cores when not given",
     )
+    if presets:
+        from ..presets import PRESETS
+
+        group.add_argument(
+            "--preset",
+            choices=PRESETS,
+            default=s,
+            help="compute a model's front-end instead of Keras' layer (see docs/presets.md); with a preset other "
+            "than keras only --sampling-rate, --num-mel-bins, --dtype and --num-threads apply",
+        )
 
 
 def add_audio_arguments(parser: argparse.ArgumentParser, channels: Sequence[str]) -> None:
@@ -212,14 +226,34 @@ def read_config(path: str) -> dict[str, Any]:
     return config
 
 
-def build_layer(args: argparse.Namespace) -> MelSpectrogram:
-    """The MelSpectrogram from ``--config`` and the flags; invalid settings are a :class:`UsageError`."""
-    config = read_config(args.config) if hasattr(args, "config") else {}
-    config.update({key: getattr(args, key) for key in MEL_KEYS if hasattr(args, key)})
+def build_layer(args: argparse.Namespace) -> FeatureExtractor:
+    """The extractor from ``--preset`` or ``--config`` and the flags; invalid settings are a :class:`UsageError`."""
+    from ..presets import extractor_from_config, preset
+
+    name = getattr(args, "preset", "keras")
+    given = {key: getattr(args, key) for key in MEL_KEYS if hasattr(args, key)}
+    if name != "keras":
+        if hasattr(args, "config"):
+            raise UsageError(f"--preset {name} and --config are exclusive: a preset is a complete configuration")
+        other = sorted(set(given) - set(PRESET_KEYS))
+        if other:
+            flags = ", ".join("--" + key.replace("_", "-") for key in other)
+            raise UsageError(
+                f"{flags} cannot be used with --preset {name}; a preset takes only --sampling-rate, "
+                "--num-mel-bins, --dtype and --num-threads"
+            )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            layer = MelSpectrogram.from_config(config)
+            if name != "keras":
+                layer = preset(name, **given)
+            else:
+                config = read_config(args.config) if hasattr(args, "config") else {}
+                if "framing" in config and given:  # an engine config (a preset's melplug.json)
+                    config.update({k: v for k, v in given.items() if k in PRESET_KEYS})
+                else:
+                    config.update(given)
+                layer = extractor_from_config(config)
         except (ValueError, TypeError) as exc:
             raise UsageError(f"invalid mel spectrogram settings: {exc}") from None
     for warning in caught:

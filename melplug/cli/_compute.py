@@ -74,7 +74,7 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     add_audio_arguments(parser, ("mean", "first", "all"))
-    add_mel_arguments(parser)
+    add_mel_arguments(parser, presets=True)
     parser.set_defaults(run=run, parser=parser)
 
 
