@@ -12,6 +12,7 @@ name        reference
 keras       ``keras.layers.MelSpectrogram()`` (this is :class:`melplug.MelSpectrogram`)
 whisper     transformers ``WhisperFeatureExtractor(feature_size=num_mel_bins)``, numpy path
 kaldi       ``kaldi_native_fbank.OnlineFbank(FbankOptions())`` with ``dither = 0``
+ast         transformers ``ASTFeatureExtractor()`` on its torchaudio path (``compliance.kaldi.fbank``)
 w2v-bert    transformers ``SeamlessM4TFeatureExtractor()``, ``input_features`` only
 ==========  ==========================================================================
 """
@@ -59,6 +60,17 @@ def _kaldi(sampling_rate=16000, num_mel_bins=23) -> dict[str, Any]:
     )
 
 
+def _ast(sampling_rate=16000, num_mel_bins=128) -> dict[str, Any]:
+    # transformers' ASTFeatureExtractor, torchaudio path: torchaudio.compliance.kaldi.fbank(window_type="hanning",
+    # num_mel_bins=128) = the kaldi steps with a symmetric Hann window (one band is empty at 16 kHz and stays
+    # ln(eps), as there); rows zero-padded or cut to 1024, *then* (x + 4.2677393) / (2 * 4.5689974).
+    mean, std = -4.2677393, 4.5689974
+    options = _kaldi(sampling_rate, num_mel_bins)
+    options.update(window="hann", empty_bands="ignore", output_frames=1024, pad_value=0.0, pad_before_scaling=True,
+                   scale=1.0 / (2.0 * std), offset=-mean / (2.0 * std))
+    return options
+
+
 def _w2v_bert(sampling_rate=16000, num_mel_bins=80) -> dict[str, Any]:
     # transformers' SeamlessM4TFeatureExtractor (wav2vec-BERT 2.0), input_features: samples x 2**15, Kaldi's
     # steps with 400/160-sample frames at every rate and a 512 FFT, mels 20 Hz - sr // 2, ln, per-bin
@@ -72,7 +84,7 @@ def _w2v_bert(sampling_rate=16000, num_mel_bins=80) -> dict[str, Any]:
     )
 
 
-_BUILDERS = {"whisper": _whisper, "kaldi": _kaldi, "w2v-bert": _w2v_bert}
+_BUILDERS = {"whisper": _whisper, "kaldi": _kaldi, "ast": _ast, "w2v-bert": _w2v_bert}
 #: The preset names, in the order of SPEC §5's table.
 PRESETS: tuple[str, ...] = ("keras", *_BUILDERS)
 
