@@ -242,6 +242,8 @@ def resolve_engine(args: Mapping[str, Any]) -> dict[str, Any]:
     c["preemphasis"] = check_real("preemphasis", args["preemphasis"], "it must be a number in [0, 1]", minimum=0.0)
     if c["preemphasis"] > 1.0:
         raise ValueError(f"preemphasis={c['preemphasis']!r} is invalid: it must be a number in [0, 1]")
+    c["dither"] = check_real("dither", args["dither"], "it must be a finite number >= 0 (0: no dither)", minimum=0.0)
+    c["dither_seed"] = check_int("dither_seed", args["dither_seed"], 0)
     c["magnitude_power"] = check_real("magnitude_power", args["magnitude_power"],
                                       "it must be a finite number > 0 (2: power, 1: magnitude)", minimum=0.0,
                                       strict=True)
@@ -321,6 +323,8 @@ def keras_to_engine(config: Mapping[str, Any]) -> dict[str, Any]:
         "window_position": "center",
         "remove_dc": False,
         "preemphasis": 0.0,
+        "dither": 0.0,
+        "dither_seed": 0,
         "magnitude_power": config["mag_exp"],
         "num_mel_bins": config["num_mel_bins"],
         "mel_scale": "keras",

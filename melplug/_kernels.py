@@ -105,20 +105,40 @@ def _sample(sig, i, n_eff, plan):
 
 
 @jit
+def _splitmix64(x):
+    """One step of SplitMix64 (a ``uint64`` in, a well-mixed ``uint64`` out)."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@jit
+def _gauss(seed, frame, i):
+    """A standard normal draw keyed by ``(seed, frame, i)`` (counter-based: Box-Muller over SplitMix64)."""
+    key = _splitmix64(_splitmix64(np.uint64(seed)) ^ np.uint64(frame))
+    a = _splitmix64(key ^ np.uint64(2 * i))
+    b = _splitmix64(key ^ np.uint64(2 * i + 1))
+    u1 = ((a >> np.uint64(11)) + np.uint64(1)) * (1.0 / 9007199254740993.0)  # (0, 1]
+    u2 = (b >> np.uint64(11)) * (1.0 / 9007199254740992.0)  # [0, 1)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+@jit
 def _fill_frames(sig, first_frame, nf, plan, window, frames):
     """Write ``nf`` windowed frames of the 1-D signal ``sig`` into ``frames[:nf]``.
 
     Frame ``f`` starts at padded position ``f * sequence_stride``.  Only
     ``frames[:, win_start:win_stop]`` is written; the rest must already be
-    zero.  With ``remove_dc`` or ``preemphasis`` the raw frame is first
-    corrected (Kaldi's order: DC offset, pre-emphasis, window).
+    zero.  With ``dither``, ``remove_dc`` or ``preemphasis`` the raw frame is
+    first corrected (Kaldi's order: dither, DC offset, pre-emphasis, window).
     """
     n_eff = sig.shape[0] if plan.input_length == 0 else plan.input_length
     limit = min(sig.shape[0], n_eff)  # samples that are read as they are
     ws = plan.win_start
     width = plan.win_stop - ws
     win = window[ws : ws + width]
-    plain = not plan.remove_dc and plan.preemphasis == 0.0
+    plain = not plan.remove_dc and plan.preemphasis == 0.0 and plan.dither == 0.0
     # Loops run over slices with 0-based indices: Numba then knows no index is
     # negative, drops its wraparound handling and emits plain SIMD loops.
     for j in range(nf):
@@ -139,6 +159,9 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames):
                 for i in range(width):
                     row[i] *= win[i]
         if not plain:
+            if plan.dither != 0.0:
+                for i in range(width):
+                    row[i] += plan.dither * _gauss(plan.dither_seed, first_frame + j, i)
             if plan.remove_dc:
                 mean = row.sum() / width
                 for i in range(width):

@@ -55,6 +55,11 @@ class MelPlan(NamedTuple):
         Subtract each frame's mean before windowing.
     preemphasis : float
         ``x[i] -= preemphasis * x[i - 1]`` per frame, ``x[0] -= preemphasis * x[0]``.
+    dither, dither_seed : float, int
+        Standard deviation of Gaussian noise added to each raw frame sample
+        (0: none), drawn from a counter-based generator keyed by the seed, the
+        frame's index in its clip and the sample's index in the frame: the
+        same for any batching or thread count.
     band_start, band_stop : ndarray of int64, shape (num_mel_bins,)
         FFT bins ``[band_start[m], band_stop[m])`` feeding mel band ``m``.
     band_offset : ndarray of int64, shape (num_mel_bins + 1,)
@@ -113,6 +118,8 @@ class MelPlan(NamedTuple):
     win_stop: int
     remove_dc: bool
     preemphasis: float
+    dither: float
+    dither_seed: int
     band_start: np.ndarray
     band_stop: np.ndarray
     band_offset: np.ndarray
@@ -213,7 +220,7 @@ def build_plan(config: Mapping[str, Any]) -> MelPlan:
     hop = samples(config["hop_length"], config["frame_unit"], rate)
     fft = fft_size(config)
     window = placed_window(config, frame, fft) * config["input_gain"]
-    if config["remove_dc"] or config["preemphasis"] != 0.0:
+    if config["remove_dc"] or config["preemphasis"] != 0.0 or config["dither"] != 0.0:
         win_start, win_stop = 0, frame  # the whole frame is read: its mean and neighbours matter
     else:
         nonzero = np.flatnonzero(window)
@@ -239,6 +246,8 @@ def build_plan(config: Mapping[str, Any]) -> MelPlan:
         win_stop=win_stop,
         remove_dc=config["remove_dc"],
         preemphasis=config["preemphasis"],
+        dither=config["dither"],
+        dither_seed=config["dither_seed"],
         band_start=band_start,
         band_stop=band_stop,
         band_offset=band_offset,

@@ -68,6 +68,13 @@ class FeatureExtractor:
         Subtract each frame's mean first (Kaldi).
     preemphasis : real in [0, 1]
         Per-frame pre-emphasis ``x[i] -= p * x[i-1]``, ``x[0] -= p * x[0]`` (Kaldi: 0.97).
+    dither : real >= 0
+        Standard deviation of Gaussian noise added to every raw frame sample
+        first (Kaldi's dither; 0 in every preset).  Seeded and counter-based:
+        the noise depends on ``dither_seed``, the frame's index in its clip and
+        the sample's place in the frame, never on batching or threads.
+    dither_seed : int >= 0
+        Seed of that noise.
     magnitude_power : real > 0
         Exponent of the magnitude (2: power, 1: magnitude).
     num_mel_bins : int >= 1
@@ -150,6 +157,8 @@ class FeatureExtractor:
         window_position: Literal["center", "start"] = "center",
         remove_dc: bool = False,
         preemphasis: float = 0.0,
+        dither: float = 0.0,
+        dither_seed: int = 0,
         magnitude_power: float = 2.0,
         num_mel_bins: int = 128,
         mel_scale: Literal["keras", "htk", "slaney", "kaldi"] = "keras",
