@@ -1,7 +1,8 @@
 """Public ``@njit`` entry points, callable from Python and from users' own Numba code.
 
-They take a :class:`melplug.MelPlan` (``MelSpectrogram(...).plan``) and are
-thin wrappers over the same private kernels the core uses.  They run in the
+They take a :class:`melplug.MelPlan` (``MelSpectrogram(...).plan``, or any
+preset's ``melplug.preset(name).plan``) and are thin wrappers over the same
+private kernels the core uses.  They run in the
 calling thread (no hidden threads), so they may be called from inside a
 user's ``numba.prange`` loop under any threading layer.
 
@@ -18,6 +19,18 @@ A user's own Numba function that computes features for a batch:
 ...     return mel.sum(axis=1)                           # e.g. a loudness curve
 >>> features(np.ones((3, 1000), np.float32), plan).shape
 (3, 8)
+
+Any preset, whole-clip steps included (Whisper's 30 s padding, max - 8
+floor and scaling; wav2vec-BERT's normalisation and stacking):
+
+>>> whisper = melplug.preset("whisper").plan
+>>> @numba.njit
+... def log_mel(batch, plan):
+...     return kernels.mel_spectrogram(batch, plan)       # (batch, 80, 3000)
+>>> clips = np.random.default_rng(0).standard_normal((2, 16000)).astype(np.float32)
+>>> out = log_mel(clips, whisper)
+>>> out.shape, bool(np.array_equal(out, melplug.preset("whisper")(clips)))
+((2, 80, 3000), True)
 
 The two stages separately (frames -> your own FFT -> mel):
 
