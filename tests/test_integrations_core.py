@@ -37,3 +37,12 @@ def test_threading_layers_quick():
     # the evidence behind the design: workqueue fails the thread test, omp the fork test
     assert "FAIL" in next(v for k, v in lines.items() if "workqueue" in k).split("ok")[0]
     assert "FAIL" in next(v for k, v in lines.items() if "omp" in k)
+
+
+def test_presets_picture_quick(tmp_path):
+    pytest.importorskip("matplotlib", reason="the picture needs matplotlib (melplug[cli])")
+    target = tmp_path / "p.png"
+    out = run_script("integrations/presets_picture.py", "--quick", "-o", str(target))
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    shapes = {line.split()[0]: line.split()[1:3] for line in out.splitlines() if line.startswith(("whisper", "kaldi"))}
+    assert shapes["whisper"] == ["(80,", "3000)"] and shapes["kaldi"] == ["(98,", "23)"]
