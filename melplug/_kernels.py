@@ -153,7 +153,22 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames):
                 for i in range(width):
                     row[i] = src[i]
         else:
-            for i in range(width):
+            # Three runs: padding before the signal, samples read as they are, zeros up to
+            # input_length (Whisper's 30 s), then padding after it.  Only the padding runs take
+            # the per-sample reflection; a frame past a short clip is a plain zero fill.
+            a = min(max(-start, 0), width)
+            b = min(max(limit - start, a), width)
+            c = min(max(n_eff - start, b), width)
+            for i in range(a):
+                row[i] = _sample(sig, start + i, n_eff, plan)
+            if b > a:
+                src = sig[start + a : start + b]
+                seg = row[a:b]
+                for i in range(b - a):
+                    seg[i] = src[i]
+            for i in range(b, c):
+                row[i] = 0.0
+            for i in range(c, width):
                 row[i] = _sample(sig, start + i, n_eff, plan)
             if plain:
                 for i in range(width):

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ._validate import check_int, check_real
 from .core import FeatureExtractor, MelSpectrogram
 
 __all__ = ["PRESETS", "as_extractor", "extractor_from_config", "preset"]
@@ -31,6 +32,7 @@ _F32_EPS = float(np.finfo(np.float32).eps)  # Kaldi's log floor
 
 
 def _whisper(sampling_rate=16000, num_mel_bins=80) -> dict[str, Any]:
+    sampling_rate = check_int("sampling_rate", sampling_rate, 1, "the whisper preset needs an integer rate >= 1 (Hz)")
     # transformers' WhisperFeatureExtractor: the clip is zero-padded or cut to 30 s *before* the
     # reflect centre padding; log10 of slaney-normalised slaney mels over 0-8000 Hz whatever the
     # rate; the last frame is dropped (output_frames) so the max - 8 floor is taken over the kept ones.
@@ -48,9 +50,8 @@ def _kaldi(sampling_rate=16000, num_mel_bins=23) -> dict[str, Any]:
     # kaldi-native-fbank FbankOptions(): 25/10 ms snip-edges frames, DC removal, pre-emphasis 0.97,
     # Povey window at the start of a power-of-two FFT buffer, power, Kaldi mels 20 Hz - Nyquist
     # (Nyquist bin excluded), ln with float32 eps floor, (frames, bins).
-    if not (isinstance(num_mel_bins, int) and num_mel_bins >= 3):
-        raise ValueError(f"num_mel_bins={num_mel_bins!r} is invalid for the kaldi presets: Kaldi needs at least 3 "
-                         "mel bins")
+    check_real("sampling_rate", sampling_rate, "it must be a finite number > 0 (Hz)", minimum=0.0, strict=True)
+    check_int("num_mel_bins", num_mel_bins, 3, "Kaldi needs at least 3 mel bins")
     return dict(
         sampling_rate=sampling_rate, framing="snip_edges", frame_unit="ms", frame_length=25.0, hop_length=10.0,
         fft_length="pow2", window="povey", window_periodic=False, window_position="start", remove_dc=True,
@@ -75,6 +76,7 @@ def _w2v_bert(sampling_rate=16000, num_mel_bins=80) -> dict[str, Any]:
     # transformers' SeamlessM4TFeatureExtractor (wav2vec-BERT 2.0), input_features: samples x 2**15, Kaldi's
     # steps with 400/160-sample frames at every rate and a 512 FFT, mels 20 Hz - sr // 2, ln, per-bin
     # normalisation over the clip (ddof 1), one zero frame after an odd count, pairs of frames stacked.
+    check_real("sampling_rate", sampling_rate, "it must be a finite number > 0 (Hz)", minimum=0.0, strict=True)
     return dict(
         sampling_rate=sampling_rate, input_gain=2.0**15, framing="snip_edges", frame_length=400, hop_length=160,
         fft_length=512, window="povey", window_periodic=False, window_position="start", remove_dc=True,
@@ -114,17 +116,18 @@ def preset(name: str, **overrides: Any) -> FeatureExtractor:
     >>> melplug.preset("keras") == melplug.MelSpectrogram()
     True
     """
-    if name == "keras":
-        return MelSpectrogram(**overrides)
-    if not isinstance(name, str) or name not in _BUILDERS:
+    if not isinstance(name, str) or name not in PRESETS:
         raise ValueError(f"preset {name!r} is unknown; the presets are {', '.join(map(repr, PRESETS))}")
-    known = set(FeatureExtractor._config_keys())
-    unknown = sorted(set(overrides) - known)
+    cls = MelSpectrogram if name == "keras" else FeatureExtractor
+    known = cls._config_keys()
+    unknown = sorted(set(overrides) - set(known))
     if unknown:
         raise ValueError(
-            f"preset {name!r} has no option {', '.join(map(repr, unknown))}; overrides are FeatureExtractor "
-            f"options: {', '.join(FeatureExtractor._config_keys())}"
+            f"preset {name!r} has no option {', '.join(map(repr, unknown))}; its overrides are {cls.__name__} "
+            f"options: {', '.join(known)}"
         )
+    if name == "keras":
+        return MelSpectrogram(**overrides)
     reference = {k: overrides.pop(k) for k in ("sampling_rate", "num_mel_bins") if k in overrides}
     options = _BUILDERS[name](**reference)
     options.update(overrides)
