@@ -8,7 +8,9 @@ exact.  ``parallel=True`` is deliberately never used: melplug parallelises by
 running nogil kernels on its own Python thread pool, which makes it independent
 of Numba's threading layers (see ``docs/design.md``).
 
-The disk cache also recovers from damage: a truncated or otherwise unreadable
+Each kernel's cache entry is stamped with a hash of every module whose code
+the kernels compile in (Numba stamps only the function's own file), and the
+disk cache recovers from damage: a truncated or otherwise unreadable
 index (``.nbi``) or data (``.nbc``) file is dropped, the kernel is recompiled
 and the cache rewritten, with one ``RuntimeWarning`` naming the directory
 (Numba itself raises ``EOFError``/``UnpicklingError`` on every later call).
@@ -16,6 +18,7 @@ and the cache rewritten, with one ``RuntimeWarning`` naming the directory
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 
@@ -75,10 +78,37 @@ def _warn_corrupt(path, exc: BaseException) -> None:
     )
 
 
+#: The modules whose code ends up inside compiled kernels (called or inlined from them).
+_KERNEL_SOURCES = ("_jit.py", "_plan.py", "_driver.py", "_kernels.py", "kernels.py")
+_package_stamp_value: str | None = None
+
+
+def _package_stamp() -> str:
+    """A hash of every module whose code the kernels compile in.
+
+    Numba stamps a cached function with its own file only, so a kernel that
+    calls or inlines code from another module (the frame formula in
+    ``_plan``, the private kernels under ``kernels``) would load stale machine
+    code after that module changed.  Every melplug kernel's stamp includes
+    this hash instead.
+    """
+    global _package_stamp_value
+    if _package_stamp_value is None:
+        digest = hashlib.sha256()
+        here = os.path.dirname(os.path.abspath(__file__))
+        for name in _KERNEL_SOURCES:
+            with open(os.path.join(here, name), "rb") as f:
+                digest.update(f.read())
+        _package_stamp_value = digest.hexdigest()
+    return _package_stamp_value
+
+
 def _recovering(dispatcher):
-    """Give ``dispatcher`` the recovering disk cache (a no-op where Numba's internals differ)."""
-    if type(getattr(dispatcher, "_cache", None)) is FunctionCache:
-        dispatcher._cache.__class__ = _RecoveringCache
+    """Give ``dispatcher`` the recovering, package-stamped disk cache (a no-op where Numba's internals differ)."""
+    cache = getattr(dispatcher, "_cache", None)
+    if type(cache) is FunctionCache and hasattr(cache, "_cache_file"):
+        cache.__class__ = _RecoveringCache
+        cache._cache_file._source_stamp = (cache._cache_file._source_stamp, _package_stamp())
     return dispatcher
 
 

@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 KW = dict(fft_length=512, sequence_length=400, sequence_stride=160, num_mel_bins=40, min_freq=0.0)
 
 
-def run_python(code: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+def run_python(code: str, env: dict | None = None, timeout: int = 300, cwd=ROOT) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          env=full_env, timeout=timeout, cwd=ROOT)
+                          env=full_env, timeout=timeout, cwd=cwd)
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc
 
@@ -310,3 +310,25 @@ def test_plan_is_a_pure_function_of_the_config():
     for x, y, name in zip(a, b, a._fields, strict=True):
         np.testing.assert_array_equal(x, y, err_msg=name)
     np.testing.assert_array_equal(a.band_weights, mel.plan.band_weights)
+
+
+def test_editing_a_module_the_kernels_compile_in_invalidates_their_cache(tmp_path):
+    # Numba stamps a cached function with its own file only: the frame formula lives in _plan.py, inlined
+    # into _kernels.py's kernels.  melplug stamps every kernel with all the modules compiled into it.
+    import shutil
+
+    shutil.copytree(ROOT / "melplug", tmp_path / "melplug", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {"PYTHONPATH": str(tmp_path), "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    code = """
+        import json, numpy as np, melplug
+        from melplug import _kernels
+        assert melplug.__file__.startswith(%r)
+        melplug.MelSpectrogram(fft_length=256, num_mel_bins=20)(np.ones((2, 3000), np.float32))
+        stats = _kernels._mel_units.stats
+        print(json.dumps([sum(stats.cache_hits.values()), sum(stats.cache_misses.values())]))
+    """ % str(tmp_path)
+    assert json.loads(run_python(code, env, cwd=tmp_path).stdout) == [0, 1]  # compiled
+    assert json.loads(run_python(code, env, cwd=tmp_path).stdout) == [1, 0]  # loaded
+    with open(tmp_path / "melplug" / "_plan.py", "a") as f:
+        f.write("\n# an edit\n")
+    assert json.loads(run_python(code, env, cwd=tmp_path).stdout) == [0, 1]  # recompiled, not stale
