@@ -197,10 +197,14 @@ LOG_SCALES = {"db": 10.0 / _LN10, "ln": 1.0, "log10": 1.0 / _LN10}
 
 
 def samples(value, unit: str, sampling_rate) -> int:
-    """A frame length or hop in samples: as given, or Kaldi's ``int(float32(sr) * 0.001 * ms)``."""
+    """A frame length or hop in samples: as given, or Kaldi's ``int(float32(sr) * float32(ms) * 0.001)``.
+
+    The order of the product is kaldi-native-fbank's and torchaudio's: at
+    16400 Hz, ``sr * 0.001 * 25`` rounds down to 409 where they take 410.
+    """
     if unit == "samples":
         return int(value)
-    return int(float(np.float32(sampling_rate)) * 0.001 * float(np.float32(value)))
+    return int(float(np.float32(sampling_rate)) * float(np.float32(value)) * 0.001)
 
 
 def fft_size(config: Mapping[str, Any]) -> int:

@@ -329,22 +329,22 @@ class FeatureExtractor:
         return self._call_array(audio, threads)
 
     def _check_length(self, num_samples: int, where: str) -> None:
-        """Refuse clips too short for their output: no frame for a fixed output length, too few to normalise."""
+        """Refuse clips too short for their output: too few frames to normalise, or none for a fixed output."""
         plan = self._plan
         if not (plan.normalize or plan.out_frames):
             return
         computed = int(_plan.plan_frames(plan, num_samples)[0])
-        if computed == 0:
-            raise ValueError(
-                f"{where} has {num_samples} samples, shorter than one frame ({plan.frame_length} samples): too short "
-                f"for a fixed output of {plan.out_frames} frames; pad the clip to at least {plan.frame_length} samples"
-            )
         if plan.normalize and computed <= plan.normalize_ddof:
             shortest = plan.frame_length - 2 * plan.pad + plan.normalize_ddof * plan.sequence_stride
             raise ValueError(
                 f"{where} has {num_samples} samples, {computed} frame(s); per-clip normalisation "
                 f"(normalize_ddof={plan.normalize_ddof}) needs more than {plan.normalize_ddof}: clips of at least "
                 f"{shortest} samples"
+            )
+        if computed == 0:
+            raise ValueError(
+                f"{where} has {num_samples} samples, shorter than one frame ({plan.frame_length} samples): too short "
+                f"for a fixed output of {plan.out_frames} frames; pad the clip to at least {plan.frame_length} samples"
             )
 
     def _compute_dtype(self, dtypes) -> type:

@@ -63,9 +63,10 @@ def num_frames(num_samples, plan):
     """Length of the output's time axis for a signal of ``num_samples`` samples under ``plan``.
 
     Keras' ``1 + (n + 2 (L // 2) - L) // stride`` for the keras preset; the
-    fixed ``out_frames`` of presets that have them (whisper: 3000).
+    fixed ``out_frames`` of presets that have them (whisper: 3000); rows of
+    stacked frames for plans that stack them (w2v-bert).
     """
-    return _kernels._plan_frames(plan, num_samples)[1]
+    return _kernels._plan_frames(plan, num_samples)[1] // plan.stack_frames
 
 
 @jit
@@ -121,6 +122,8 @@ def mel_spectrogram(audio2d, plan):
         for e in range(batch):
             if bad[e]:
                 out[e] = np.nan
+    if plan.stack_frames > 1:  # consecutive frames side by side (w2v-bert): a reshape of the frames-major rows
+        return out.reshape((batch, rows // plan.stack_frames, M * plan.stack_frames))
     if plan.frames_major:
         return out.reshape((batch, rows, M))
     return out.reshape((batch, M, rows))
