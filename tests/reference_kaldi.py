@@ -1,0 +1,98 @@
+"""A naive float64 NumPy Kaldi filter bank (``compute-fbank-feats``), written from Kaldi's description.
+
+Slow and obviously correct: a Python loop over snip-edges frames; per frame
+DC removal, pre-emphasis, window, zero padding to the FFT size, ``np.fft.rfft``,
+power, a dense mel matrix built band by band as Kaldi's ``MelBanks`` builds it,
+``ln(max(M, eps))``.  Unlike Kaldi (and kaldi-native-fbank) it accepts empty
+mel bands, which stay at ``ln(eps)`` as in ``torchaudio.compliance.kaldi.fbank``;
+that is what the ``ast`` preset needs at 128 bins and 16 kHz.  It is checked
+against kaldi-native-fbank on the configurations that library accepts
+(``tests/test_presets_w2v_ast.py``), so it cannot drift unnoticed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Kaldi's log floor: float32 machine epsilon.
+F32_EPS = float(np.finfo(np.float32).eps)
+
+
+def samples(sampling_rate, ms):
+    """Samples in ``ms`` ms, truncated, as torchaudio (``int(sr * ms * 0.001)``) and kaldi-native-fbank count."""
+    return int(sampling_rate * ms * 0.001)
+
+
+def mel(freq):
+    """Kaldi's mel scale, ``1127 ln(1 + f / 700)``."""
+    return 1127.0 * np.log(1.0 + np.asarray(freq, dtype=np.float64) / 700.0)
+
+
+def window(kind, length):
+    """Kaldi's symmetric windows: ``"hanning"`` (Hann) and ``"povey"`` (Hann ** 0.85)."""
+    hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(length) / (length - 1))
+    if kind == "hanning":
+        return hann
+    if kind == "povey":
+        return hann**0.85
+    raise ValueError(f"window {kind!r} is not one of 'hanning', 'povey'")
+
+
+def mel_banks(num_bins, fft_length, sampling_rate, low_freq, high_freq):
+    """Dense ``(fft_length // 2 + 1, num_bins)`` weights; the Nyquist row is zero (Kaldi leaves that bin out).
+
+    Band ``b`` is a triangle in mel between equally spaced edges
+    ``mel(low) + b * delta``, ``+ delta``, ``+ 2 delta`` with
+    ``delta = (mel(high) - mel(low)) / (num_bins + 1)``; FFT bin ``i < N / 2``
+    sits at ``i * sr / N`` Hz and has weight only strictly inside the band.
+    """
+    mel_low, mel_high = mel(low_freq), mel(high_freq)
+    delta = (mel_high - mel_low) / (num_bins + 1)
+    weights = np.zeros((fft_length // 2 + 1, num_bins))
+    for b in range(num_bins):
+        left, center, right = mel_low + b * delta, mel_low + (b + 1) * delta, mel_low + (b + 2) * delta
+        for i in range(fft_length // 2):
+            m = mel(i * sampling_rate / fft_length)
+            if left < m < right:
+                weights[i, b] = (m - left) / (center - left) if m <= center else (right - m) / (right - center)
+    return weights
+
+
+def fbank(
+    audio,
+    *,
+    sampling_rate,
+    frame_length,
+    frame_shift,
+    window_type="povey",
+    num_mel_bins=23,
+    low_freq=20.0,
+    high_freq=None,
+    preemphasis=0.97,
+    remove_dc=True,
+    floor=F32_EPS,
+):
+    """Log mel filter bank of a 1-D signal, float64, ``(frames, num_mel_bins)``.
+
+    ``frame_length`` and ``frame_shift`` are in samples; frames are Kaldi's
+    snip-edges ones, ``1 + (n - frame_length) // frame_shift`` (none when
+    ``n < frame_length``).  ``high_freq`` defaults to the Nyquist frequency.
+    """
+    x = np.asarray(audio, dtype=np.float64)
+    fft_length = 1 << (frame_length - 1).bit_length()  # next power of two
+    high = sampling_rate / 2.0 if high_freq is None else high_freq
+    weights = mel_banks(num_mel_bins, fft_length, sampling_rate, low_freq, high)
+    win = window(window_type, frame_length)
+    n_frames = max(0, 1 + (len(x) - frame_length) // frame_shift)
+    out = np.empty((n_frames, num_mel_bins))
+    for f in range(n_frames):
+        frame = x[f * frame_shift : f * frame_shift + frame_length].copy()
+        if remove_dc:
+            frame -= frame.mean()
+        frame[1:] -= preemphasis * frame[:-1].copy()
+        frame[0] -= preemphasis * frame[0]
+        padded = np.zeros(fft_length)
+        padded[:frame_length] = frame * win
+        power = np.abs(np.fft.rfft(padded)) ** 2
+        out[f] = np.log(np.maximum(power @ weights, floor))
+    return out
