@@ -27,6 +27,8 @@ __all__ = ["SERIAL_WORK", "Driver", "Layout"]
 #: Below this many frame samples (frames x fft_length) a call runs in the
 #: calling thread: waking pool threads would cost more than it saves.
 SERIAL_WORK = 1 << 17
+#: Output dtypes whose finishing kernel this process has loaded (see Driver._run).
+_finish_loaded: set = set()
 
 
 class Layout(NamedTuple):
@@ -154,20 +156,27 @@ class Driver:
         floored = plan.power_to_db and plan.top_db < np.inf
         # A unit that is a whole example floored itself in phase 1.
         spans = floored and (plan.batch_top_db or work.max_frames > plan.block_frames)
-        if not (any_bad or spans or plan.normalize):
-            return None
-        flags, peaks = _kernels._summarise(layout, unit_max, unit_bad, plan.batch_top_db)
-        if extra is not None:
-            flags |= extra
-        if any_bad and not plan.propagate_nonfinite:
-            return flags  # the caller raises: no need to finish
+        if out.dtype not in _finish_loaded:
+            # Load (or compile) the finishing kernel with the first call, whatever this call needs, so that
+            # a later call of another preset does not compile it (a warm cache then holds every kernel).
+            _kernels._finish(layout, out, plan, unit_max, unit_bad, False, 0, 0)
+            _finish_loaded.add(out.dtype)
+        flags = None
+        if any_bad:
+            flags = np.zeros(len(layout.n_frames), dtype=np.uint8)
+            hit = np.flatnonzero(unit_bad)
+            np.bitwise_or.at(flags, layout.unit_ex[hit], unit_bad[hit])
+            if extra is not None:
+                flags |= extra
+            if not plan.propagate_nonfinite:
+                return flags  # the caller raises: no need to finish
         if any_bad or spans:
-            _parallel.run(_kernels._finish_units, bounds, layout, out, plan, peaks, flags)
+            _parallel.run(_kernels._finish, bounds, layout, out, plan, unit_max, unit_bad, False)
         if plan.normalize:  # needs whole examples: split by example, about equal frames each
             n = len(layout.n_frames)
             ex_bounds = (0, n) if serial or n == 1 else _parallel.split(layout.n_frames + 1, min(threads, n))
-            _parallel.run(_kernels._normalize_examples, ex_bounds, layout, out, plan, flags)
-        return flags if any_bad else None
+            _parallel.run(_kernels._finish, ex_bounds, layout, out, plan, unit_max, unit_bad, True)
+        return flags
 
     def _frameless(self, layout: Layout, out: np.ndarray, signals) -> np.ndarray | None:
         """Examples too short for one frame (Kaldi's framing): no unit covers them.

@@ -18,11 +18,12 @@ sparse mel weights and the dB conversion, and writes straight into ``out``.
 It records each unit's maximum and flags (1: NaN/Inf among its share of the
 samples, 2: the samples are finite but the result is not, e.g. an overflowing
 power); a unit that is a whole example applies its own ``top_db`` floor.
-:func:`_summarise` reduces those to per-example flags and floor peaks, once.
-Phase 2 (:func:`_finish_units`) applies the floors that need more than one
-unit (examples longer than a block, ``top_db_scope="batch"``) and NaN
-propagation.  Both phases take a unit range so that the caller can split the
-work across threads.  Every hot loop runs over a slice with a 0-based index:
+:func:`_finish` is the one entry point after it: it reduces those to
+per-example flags and floor peaks (:func:`_summarise`), then runs phase 2
+(:func:`_finish_units`: the floors that need more than one unit, NaN
+propagation) on a unit range, or phase 3 (:func:`_normalize_examples`:
+per-clip normalisation) on an example range.  Every phase takes a range so
+that the caller can split the work across threads.  Every hot loop runs over a slice with a 0-based index:
 Numba then drops its negative-index handling and vectorises.
 """
 
@@ -583,3 +584,18 @@ def _mel_serial(layout, out, plan, window, weights):
     if plan.normalize:
         _normalize_examples(layout, out, plan, bad, 0, layout.n_frames.shape[0])
     return bad
+
+
+@jit
+def _finish(layout, out, plan, unit_max, unit_bad, normalise, lo, hi):
+    """Phase 2 on units ``[lo, hi)``, or with ``normalise`` phase 3 on examples ``[lo, hi)``.
+
+    The one entry point after phase 1 (so a first call loads or compiles one
+    kernel, whichever steps a preset uses).  Each call reduces the per-unit
+    maxima and flags itself (:func:`_summarise`, linear in the units).
+    """
+    flags, peaks = _summarise(layout, unit_max, unit_bad, plan.batch_top_db)
+    if normalise:
+        _normalize_examples(layout, out, plan, flags, lo, hi)
+    else:
+        _finish_units(layout, out, plan, peaks, flags, lo, hi)
