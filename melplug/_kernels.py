@@ -1,19 +1,24 @@
-"""Private Numba kernels: arrays in, preallocated arrays out, no validation.
+"""Kernel layer: private Numba kernels, arrays in, preallocated arrays out, no validation.
 
-Data layout shared by every kernel (one call handles many signals):
+One call handles many signals, described by a :class:`melplug._driver.Layout`
+(a NamedTuple, like the plan):
 
-* ``x`` : 1-D float32/float64, all signals back to back; signal ``e`` is
-  ``x[x_off[e] : x_off[e] + x_len[e]]``.
-* ``out`` : 1-D, same dtype; the ``(num_mel_bins, n_frames[e])`` result of
-  signal ``e`` starts at ``out[o_off[e]]`` (row-major).
-* Work units: unit ``u`` is frames ``[unit_f0[u], unit_f0[u] + block_frames)``
-  (clipped) of signal ``unit_ex[u]``.  Units of one signal are consecutive.
+* signal ``e`` is ``x_len[e]`` samples at address ``x_addr[e]``, in the
+  compute dtype: the driver passes the caller's arrays where they already
+  are, so a ragged list of clips is never concatenated;
+* ``out`` : 1-D, the compute dtype; the ``(num_mel_bins, n_frames[e])`` result
+  of signal ``e`` starts at ``out[o_off[e]]`` (row-major);
+* work units: unit ``u`` is frames ``[unit_f0[u], unit_f0[u] + block_frames)``
+  (clipped) of signal ``unit_ex[u]``.  Units of one signal are consecutive,
+  starting at ``first_unit[e]``.
 
 Phase 1 (:func:`_mel_units`) frames, windows, FFTs (single-threaded
 rocket-fft into a per-call scratch block), applies ``|X|**mag_exp``, the
 sparse mel weights and the dB conversion, and writes straight into ``out``.
-It records each unit's maximum and whether its share of the samples holds
-NaN/Inf; a unit that is a whole example applies its own ``top_db`` floor.
+It records each unit's maximum and flags (1: NaN/Inf among its share of the
+samples, 2: the samples are finite but the result is not, e.g. an overflowing
+power); a unit that is a whole example applies its own ``top_db`` floor.
+:func:`_summarise` reduces those to per-example flags and floor peaks, once.
 Phase 2 (:func:`_finish_units`) applies the floors that need more than one
 unit (examples longer than a block, ``top_db_scope="batch"``) and NaN
 propagation.  Both phases take a unit range so that the caller can split the
@@ -23,12 +28,18 @@ Numba then drops its negative-index handling and vectorises.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
-from numba.core import types
-from numba.extending import overload
+from numba.core import cgutils, types
+from numba.extending import intrinsic, overload
 from rocket_fft import r2c
 
+from . import _plan
 from ._jit import FASTMATH, jit
+
+#: Per-unit and per-example flags (bits).
+BAD_INPUT = 1  # NaN/Inf among the samples
+BAD_OUTPUT = 2  # finite samples, non-finite result (e.g. the power overflows the dtype)
 
 
 def _complex_scratch(like, rows, cols):  # pragma: no cover - replaced by the overload
@@ -61,19 +72,35 @@ def _reflect(i, n):
     return i
 
 
-@jit
-def _frame_count(num_samples, fft_length, sequence_stride):
-    return 1 + (num_samples + 2 * (fft_length // 2) - fft_length) // sequence_stride
+#: The frame-count formula of :func:`melplug._plan.num_frames`, compiled (one formula, two forms).
+_frame_count = jit(_plan.num_frames)
+
+
+@intrinsic
+def _pointer(typingctx, address):
+    """An ``int64`` address as a ``void*``, for :func:`numba.carray`."""
+    sig = types.voidptr(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], cgutils.voidptr_t)
+
+    return sig, codegen
 
 
 @jit
-def _fill_frames(x, base, n, first_frame, nf, plan, window, frames):
-    """Write ``nf`` windowed frames of one signal into ``frames[:nf]``.
+def _signal(layout, e, like):
+    """Signal ``e`` of ``layout`` as a 1-D array of ``like``'s dtype (a view of the caller's memory)."""
+    return numba.carray(_pointer(layout.x_addr[e]), (layout.x_len[e],), like.dtype)
 
-    ``x[base : base + n]`` is the signal; frame ``f`` starts at padded position
-    ``f * sequence_stride``.  Only ``frames[:, win_start:win_stop]`` is written;
-    the rest must already be zero.
+
+@jit
+def _fill_frames(sig, first_frame, nf, plan, window, frames):
+    """Write ``nf`` windowed frames of the 1-D signal ``sig`` into ``frames[:nf]``.
+
+    Frame ``f`` starts at padded position ``f * sequence_stride``.  Only
+    ``frames[:, win_start:win_stop]`` is written; the rest must already be zero.
     """
+    n = sig.shape[0]
     ws = plan.win_start
     width = plan.win_stop - ws
     win = window[ws : ws + width]
@@ -83,12 +110,12 @@ def _fill_frames(x, base, n, first_frame, nf, plan, window, frames):
         start = (first_frame + j) * plan.sequence_stride - plan.pad + ws
         row = frames[j, ws : ws + width]
         if start >= 0 and start + width <= n:
-            src = x[base + start : base + start + width]
+            src = sig[start : start + width]
             for i in range(width):
                 row[i] = src[i] * win[i]
         else:
             for i in range(width):
-                row[i] = x[base + _reflect(start + i, n)] * win[i]
+                row[i] = sig[_reflect(start + i, n)] * win[i]
 
 
 _LN2 = 0.6931471805599453
@@ -123,7 +150,7 @@ def _db_fast_f32(row, nf, min_power, ref_db, ebuf):
     for j in range(nf):
         v = row[j]
         special |= not (v < np.inf)
-        row[j] = v if v > mp else mp
+        row[j] = mp if v < mp else v  # NaN stays NaN (as in _db_exact): never clamped to a silent floor
     if special:
         _db_exact(row, nf, min_power, ref_db)
         return
@@ -177,13 +204,15 @@ def _db_row_impl(row, nf, plan, ebuf):
 
 @jit
 def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
-    """``|spec|**mag_exp`` -> sparse mel -> dB for ``nf`` frames; returns the block maximum.
+    """``|spec|**mag_exp`` -> sparse mel -> dB for ``nf`` frames.
 
     ``spec`` is ``(>= nf, fft_length // 2 + 1)`` complex.  Scratch ``power_t``
     is ``(fft_length // 2 + 1, >= nf)`` (bins major, so the mel sums run over
     contiguous frames and vectorise), ``ebuf`` is int32 of ``>= num_mel_bins * nf``.  The
     result goes to ``mel_t[:, :nf]``, already in the ``(num_mel_bins, frames)``
-    layout.  The maximum is ``-inf`` when no dB conversion is asked for.
+    layout.  Returns ``(maximum, finite)``: the block's maximum (``-inf``
+    when no dB conversion is asked for) and whether every mel value before the
+    logarithm was finite.
     """
     k0 = plan.bin_start
     mag_exp = plan.mag_exp
@@ -202,8 +231,10 @@ def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
             for j in range(nf):
                 c = used[j, kk]
                 prow[j] = np.sqrt(c.real * c.real + c.imag * c.imag) ** mag_exp
-    mx = -np.inf
-    for m in range(plan.num_mel_bins):
+    M = plan.num_mel_bins
+    zero = mel_t.dtype.type(0.0)
+    acc = zero  # stays 0 unless a value is NaN or +-inf (x * 0 is NaN for those)
+    for m in range(M):
         row = mel_t[m, :nf]
         for j in range(nf):
             row[j] = 0.0
@@ -214,8 +245,10 @@ def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
             prow = power_t[bs + kk, :nf]
             for j in range(nf):
                 row[j] += w * prow[j]
+        for j in range(nf):
+            acc += row[j] * zero
+    mx = -np.inf
     if plan.power_to_db:
-        M = plan.num_mel_bins
         if nf == mel_t.shape[1]:  # the block is contiguous: one long pass vectorises best
             flat = mel_t.reshape(-1)
             _db_row(flat, M * nf, plan, ebuf)
@@ -227,19 +260,20 @@ def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
                 _db_row(row, nf, plan, ebuf)
                 for j in range(nf):
                     mx = max(mx, row[j])
-    return mx
+    return mx, acc == zero
 
 
 @jit
-def _mel_units(x, x_off, x_len, n_frames, out, o_off, unit_ex, unit_f0,
-               plan, window, weights, unit_max, unit_bad, u_begin, u_end):
+def _mel_units(layout, out, plan, window, weights, unit_max, unit_bad, u_begin, u_end):
     """Phase 1 for units ``[u_begin, u_end)``: write mel (dB) values into ``out``.
 
     Fills ``unit_max[u]`` (maximum dB of the unit, ``-inf`` without dB) and
-    ``unit_bad[u]`` (1 if the unit's share of the samples holds NaN/Inf).
-    Each signal's samples are partitioned between its units, so every sample
-    is checked exactly once, including samples no frame reads.  A unit that
-    is a whole example already applies its per-example ``top_db`` floor.
+    ``unit_bad[u]`` (:data:`BAD_INPUT` if the unit's share of the samples
+    holds NaN/Inf, :data:`BAD_OUTPUT` if its result does although the samples
+    it reads are finite).  Each signal's samples are partitioned between its
+    units, so every sample is checked exactly once, including samples no
+    frame reads.  A unit that is a whole example already applies its
+    per-example ``top_db`` floor.
     """
     L = plan.fft_length
     nbins = L // 2 + 1
@@ -247,38 +281,44 @@ def _mel_units(x, x_off, x_len, n_frames, out, o_off, unit_ex, unit_f0,
     K = plan.block_frames
     stride = plan.sequence_stride
     pad = plan.pad
+    unit_ex = layout.unit_ex
+    unit_f0 = layout.unit_f0
+    n_frames = layout.n_frames
     rows = 1  # scratch rows: no more than the largest unit in this range
     for u in range(u_begin, u_end):
         rows = max(rows, min(K, n_frames[unit_ex[u]] - unit_f0[u]))
-    frames = np.empty((rows, L), dtype=window.dtype)
+    frames = np.empty((rows, L), dtype=out.dtype)
     for j in range(rows):  # only the columns outside the window stay zero; the rest is rewritten
         frames[j, : plan.win_start] = 0.0
         frames[j, plan.win_stop :] = 0.0
-    spec = _complex_scratch(window, rows, nbins)
-    power_t = np.empty((nbins, rows), dtype=window.dtype)
-    mel_t = np.empty((M, rows), dtype=window.dtype)
+    spec = _complex_scratch(out, rows, nbins)
+    power_t = np.empty((nbins, rows), dtype=out.dtype)
+    mel_t = np.empty((M, rows), dtype=out.dtype)
     ebuf = np.empty(M * rows, dtype=np.int32)
     axes = np.array([1], dtype=np.int64)
-    zero = x.dtype.type(0.0)
+    zero = out.dtype.type(0.0)
     for u in range(u_begin, u_end):
         e = unit_ex[u]
         f0 = unit_f0[u]
         F = n_frames[e]
         f1 = min(f0 + K, F)
         nf = f1 - f0
-        base = x_off[e]
-        n = x_len[e]
+        sig = _signal(layout, e, out)
+        n = sig.shape[0]
         # NaN/Inf check over this unit's share of the samples.
         s0 = 0 if f0 == 0 else min(max(f0 * stride - pad, 0), n)
         s1 = n if f1 == F else min(max(f1 * stride - pad, 0), n)
-        share = x[base + s0 : base + s1]
+        share = sig[s0:s1]
         acc = zero
         for i in range(share.shape[0]):
             acc += share[i] * zero
-        unit_bad[u] = 0 if acc == zero else 1
-        _fill_frames(x, base, n, f0, nf, plan, window, frames)
+        flags = 0 if acc == zero else BAD_INPUT
+        _fill_frames(sig, f0, nf, plan, window, frames)
         r2c(frames[:nf], spec[:nf], axes, True, 1.0, 1)
-        mx = _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf)
+        mx, finite = _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf)
+        if not finite and flags == 0:
+            flags = BAD_OUTPUT
+        unit_bad[u] = flags
         unit_max[u] = mx
         if nf == F and plan.power_to_db and plan.top_db < np.inf and not plan.batch_top_db:
             # The unit is the whole example: its floor is known now, phase 2 can be skipped.
@@ -287,7 +327,7 @@ def _mel_units(x, x_off, x_len, n_frames, out, o_off, unit_ex, unit_f0,
                 row = mel_t[m, :nf]
                 for j in range(nf):
                     row[j] = max(row[j], fl)
-        dst = o_off[e] + f0
+        dst = layout.o_off[e] + f0
         for m in range(M):
             row = out[dst + m * F : dst + m * F + nf]
             src = mel_t[m]
@@ -296,32 +336,40 @@ def _mel_units(x, x_off, x_len, n_frames, out, o_off, unit_ex, unit_f0,
 
 
 @jit
-def _example_bad(unit_bad, unit_ex, n_examples):
-    """Per-example NaN/Inf flags (uint8) from the per-unit flags."""
+def _summarise(layout, unit_max, unit_bad, batch_peak):
+    """Per-example flags (uint8, the OR of its units') and floor peaks, each computed once.
+
+    ``peaks[e]`` is the maximum dB of example ``e``'s units, or with
+    ``batch_peak`` the maximum over every example not flagged, for all.
+    """
+    n_examples = layout.first_unit.shape[0]
+    n_units = layout.unit_ex.shape[0]
     bad = np.zeros(n_examples, dtype=np.uint8)
-    for u in range(unit_ex.shape[0]):
-        if unit_bad[u]:
-            bad[unit_ex[u]] = 1
-    return bad
+    peaks = np.empty(n_examples)
+    for e in range(n_examples):
+        stop = layout.first_unit[e + 1] if e + 1 < n_examples else n_units
+        flags = 0
+        peak = -np.inf
+        for u in range(layout.first_unit[e], stop):
+            flags |= unit_bad[u]
+            peak = max(peak, unit_max[u])
+        bad[e] = flags
+        peaks[e] = peak
+    if batch_peak:
+        peak = -np.inf
+        for e in range(n_examples):
+            if not bad[e]:
+                peak = max(peak, peaks[e])
+        peaks[:] = peak
+    return bad, peaks
 
 
 @jit
-def _batch_peak(unit_max, unit_ex, bad):
-    """The maximum dB over every unit of the examples not flagged ``bad``."""
-    peak = -np.inf
-    for u in range(unit_ex.shape[0]):
-        if not bad[unit_ex[u]] and unit_max[u] > peak:
-            peak = unit_max[u]
-    return peak
-
-
-@jit
-def _finish_units(n_frames, out, o_off, unit_ex, unit_f0, plan, unit_max, bad, batch_peak, u_begin, u_end):
+def _finish_units(layout, out, plan, peaks, bad, u_begin, u_end):
     """Phase 2 for units ``[u_begin, u_end)``: ``top_db`` floor and NaN propagation.
 
-    The floor hangs from ``batch_peak`` with ``plan.batch_top_db``, else from
-    the maximum of the example's own units (consecutive in ``unit_max``).  It
-    is computed in the output dtype, as Keras does, so
+    The floor of example ``e`` hangs from ``peaks[e]`` (see :func:`_summarise`).
+    It is computed in the output dtype, as Keras does, so
     ``out.min() >= out.max() - top_db`` holds exactly.
     """
     K = plan.block_frames
@@ -329,25 +377,18 @@ def _finish_units(n_frames, out, o_off, unit_ex, unit_f0, plan, unit_max, bad, b
     nan = out.dtype.type(np.nan)
     floored = plan.power_to_db and plan.top_db < np.inf
     for u in range(u_begin, u_end):
-        e = unit_ex[u]
-        F = n_frames[e]
-        f0 = unit_f0[u]
+        e = layout.unit_ex[u]
+        F = layout.n_frames[e]
+        f0 = layout.unit_f0[u]
         nf = min(f0 + K, F) - f0
-        start = o_off[e] + f0
+        start = layout.o_off[e] + f0
         if bad[e] and plan.propagate_nonfinite:
             for m in range(M):
                 row = out[start + m * F : start + m * F + nf]
                 for j in range(nf):
                     row[j] = nan
         elif floored:
-            if plan.batch_top_db:
-                peak = batch_peak
-            else:
-                first = u - f0 // K
-                peak = -np.inf
-                for v in range(first, first + (F + K - 1) // K):
-                    peak = max(peak, unit_max[v])
-            fl = out.dtype.type(peak) - out.dtype.type(plan.top_db)
+            fl = out.dtype.type(peaks[e]) - out.dtype.type(plan.top_db)
             for m in range(M):
                 row = out[start + m * F : start + m * F + nf]
                 for j in range(nf):
@@ -356,31 +397,31 @@ def _finish_units(n_frames, out, o_off, unit_ex, unit_f0, plan, unit_max, bad, b
 
 @jit
 def _units(n_frames, block_frames):
-    """Enumerate the work units of signals with ``n_frames`` frames each."""
+    """The work units of signals with ``n_frames`` frames each: ``(unit_ex, unit_f0, first_unit)``."""
+    n_examples = n_frames.shape[0]
+    first_unit = np.empty(n_examples, dtype=np.int64)
     total = 0
-    for e in range(n_frames.shape[0]):
+    for e in range(n_examples):
+        first_unit[e] = total
         total += (n_frames[e] + block_frames - 1) // block_frames
     unit_ex = np.empty(total, dtype=np.int64)
     unit_f0 = np.empty(total, dtype=np.int64)
     u = 0
-    for e in range(n_frames.shape[0]):
+    for e in range(n_examples):
         for f0 in range(0, n_frames[e], block_frames):
             unit_ex[u] = e
             unit_f0[u] = f0
             u += 1
-    return unit_ex, unit_f0
+    return unit_ex, unit_f0, first_unit
 
 
 @jit
-def _mel_serial(x, x_off, x_len, n_frames, out, o_off, plan, window, weights):
-    """Both phases over every signal in the calling thread; returns per-example NaN flags."""
-    unit_ex, unit_f0 = _units(n_frames, plan.block_frames)
-    n_units = unit_ex.shape[0]
+def _mel_serial(layout, out, plan, window, weights):
+    """Both phases over every signal in the calling thread; returns per-example flags."""
+    n_units = layout.unit_ex.shape[0]
     unit_max = np.empty(n_units)
     unit_bad = np.zeros(n_units, dtype=np.uint8)
-    _mel_units(x, x_off, x_len, n_frames, out, o_off, unit_ex, unit_f0,
-               plan, window, weights, unit_max, unit_bad, 0, n_units)
-    bad = _example_bad(unit_bad, unit_ex, n_frames.shape[0])
-    _finish_units(n_frames, out, o_off, unit_ex, unit_f0, plan, unit_max, bad,
-                  _batch_peak(unit_max, unit_ex, bad), 0, n_units)
+    _mel_units(layout, out, plan, window, weights, unit_max, unit_bad, 0, n_units)
+    bad, peaks = _summarise(layout, unit_max, unit_bad, plan.batch_top_db)
+    _finish_units(layout, out, plan, peaks, bad, 0, n_units)
     return bad

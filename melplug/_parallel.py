@@ -1,4 +1,4 @@
-"""melplug's own thread pool: nogil kernels on plain Python threads.
+"""Thread layer: melplug's own pool running nogil kernels on plain Python threads.
 
 Why not ``numba.prange``: on this project's machines each of Numba's default
 threading layers fails a pipeline requirement (docs/design.md): *workqueue*
@@ -9,6 +9,12 @@ small pool of Python threads sidesteps all three: any number of caller threads
 may share the pool, a forked child gets a fresh pool (the old one is dropped by
 an ``os.register_at_fork`` hook), and the thread count is an ordinary
 per-call argument, with no global Numba state to set or restore.
+
+The pool is shared by every caller and is never shut down while a caller may
+hold it: when a call needs more workers than it has, a larger pool replaces it
+for *later* calls, and the old one is left to finish what was submitted to it
+(its idle threads exit once the last caller drops it).  Shutting it down
+instead raced with callers still submitting to it (issue 9, bug 1).
 """
 
 from __future__ import annotations
@@ -35,14 +41,14 @@ os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
+    """A pool with at least ``workers`` threads; never shut down under a caller (see the module docstring)."""
     global _pool, _pool_size
     with _lock:
         if _pool is None or _pool_size < workers:
-            old = _pool
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="melplug")
-            _pool_size = workers
-            if old is not None:
-                old.shutdown(wait=False)
+            # Sized for the default thread count too, so that growing is rare.
+            size = max(workers, default_num_threads() - 1, 1)
+            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="melplug")
+            _pool_size = size
         return _pool
 
 
@@ -68,7 +74,9 @@ def run(fn, bounds: np.ndarray, *args) -> None:
     """Call ``fn(*args, lo, hi)`` for each ``[lo, hi)`` in ``bounds``, in parallel.
 
     The calling thread runs the first range itself; the others go to the pool.
-    Exceptions from any range are re-raised here.
+    When a range fails, ranges not yet started are cancelled, every started
+    one is waited for (they write into the caller's arrays), and the failure
+    of the earliest failing range is raised.
     """
     if len(bounds) == 2:  # one range: no pool, no bookkeeping
         fn(*args, int(bounds[0]), int(bounds[1]))
@@ -80,11 +88,23 @@ def run(fn, bounds: np.ndarray, *args) -> None:
         return
     pool = _executor(len(ranges) - 1)
     futures = [pool.submit(fn, *args, lo, hi) for lo, hi in ranges[1:]]
+    failure: BaseException | None = None
     try:
         fn(*args, *ranges[0])
-    finally:
+    except BaseException as exc:  # noqa: BLE001 - re-raised below, after the workers stopped
+        failure = exc
         for fut in futures:
-            fut.result()
+            fut.cancel()
+    for fut in futures:
+        if fut.cancelled():
+            continue
+        exc = fut.exception()
+        if exc is not None and failure is None:
+            failure = exc
+            for other in futures:
+                other.cancel()
+    if failure is not None:
+        raise failure
 
 
 def in_worker_process() -> bool:

@@ -1,12 +1,17 @@
-"""Precomputed arrays for the kernels: windows, mel weights and the plan.
+"""Plan layer: a validated config turned into the arrays and scalars the kernels read.
 
-Everything here is pure NumPy and built in float64; kernels cast once to the
-compute dtype.
+:func:`build_plan` is a pure function of a config (see :mod:`melplug._config`):
+the same config always gives the same :class:`MelPlan`.  Everything here is
+NumPy, built in float64; the driver casts the arrays once to the compute
+dtype.  :func:`num_frames` is the one frame-count formula: the kernels compile
+this very function (``melplug._kernels.frame_count``).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import math
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -77,10 +82,75 @@ class MelPlan(NamedTuple):
     block_frames: int
 
 
-def num_frames(num_samples, fft_length: int, sequence_stride: int):
-    """Frames produced for a signal of ``num_samples`` samples (SPEC §1.3); works elementwise on arrays."""
-    pad = fft_length // 2
-    return 1 + (num_samples + 2 * pad - fft_length) // sequence_stride
+def num_frames(num_samples, fft_length, sequence_stride):
+    """Frames produced for a signal of ``num_samples`` samples (SPEC §1.3).
+
+    ``1 + (n + 2 (fft_length // 2) - fft_length) // sequence_stride``: works
+    on ints, elementwise on integer arrays, and compiled inside the kernels.
+    """
+    return 1 + (num_samples + 2 * (fft_length // 2) - fft_length) // sequence_stride
+
+
+def build_plan(config: Mapping[str, Any]) -> MelPlan:
+    """The :class:`MelPlan` of a resolved config (:func:`melplug._config.resolve`)."""
+    fft_length = config["fft_length"]
+    window = padded_window(config["window"], config["sequence_length"], fft_length)
+    nonzero = np.flatnonzero(window)
+    win_start, win_stop = (int(nonzero[0]), int(nonzero[-1]) + 1) if nonzero.size else (0, 0)
+    band_start, band_stop, band_offset, band_weights, bin_start, bin_stop = sparse_bands(mel_weights(config))
+    ref = max(abs(config["ref_power"]), config["min_power"])
+    top_db = config["top_db"]
+    return MelPlan(
+        fft_length=fft_length,
+        sequence_stride=config["sequence_stride"],
+        num_mel_bins=config["num_mel_bins"],
+        pad=fft_length // 2,
+        window=window,
+        win_start=win_start,
+        win_stop=win_stop,
+        band_start=band_start,
+        band_stop=band_stop,
+        band_offset=band_offset,
+        band_weights=band_weights,
+        bin_start=bin_start,
+        bin_stop=bin_stop,
+        mag_exp=config["mag_exp"],
+        power_to_db=config["power_to_db"],
+        min_power=config["min_power"],
+        ref_db=10.0 * math.log10(ref),
+        top_db=math.inf if top_db is None else top_db,
+        batch_top_db=config["top_db_scope"] == "batch",
+        propagate_nonfinite=config["on_nonfinite"] == "propagate",
+        block_frames=default_block_frames(fft_length),
+    )
+
+
+def mel_weights(config: Mapping[str, Any]) -> np.ndarray:
+    """Keras' dense mel weight matrix of a config, ``(fft_length // 2 + 1, num_mel_bins)``, float64."""
+    return linear_to_mel_weight_matrix(
+        config["num_mel_bins"], config["fft_length"] // 2 + 1, config["sampling_rate"], config["min_freq"],
+        config["max_freq"],
+    )
+
+
+def construction_warning(config: Mapping[str, Any], plan: MelPlan) -> str | None:
+    """The text of the one ``UserWarning`` a config deserves (empty bands, ``max_freq`` above Nyquist), or ``None``."""
+    empty = np.flatnonzero(plan.band_stop <= plan.band_start)
+    nyquist = config["sampling_rate"] / 2
+    reasons = []
+    if empty.size:
+        shown = ", ".join(str(i) for i in empty[:8]) + (", ..." if empty.size > 8 else "")
+        reasons.append(
+            f"{empty.size} of num_mel_bins={config['num_mel_bins']} mel bands are empty (no FFT bin falls in "
+            f"band {shown}; such bands stay at the floor): reduce num_mel_bins or increase "
+            f"fft_length={config['fft_length']}"
+        )
+    if config["max_freq"] > nyquist:
+        reasons.append(
+            f"max_freq={config['max_freq']!r} is above the Nyquist frequency {nyquist!r} of "
+            f"sampling_rate={config['sampling_rate']!r}: lower max_freq"
+        )
+    return "; ".join(reasons) or None
 
 
 def periodic_window(name: str, length: int) -> np.ndarray:

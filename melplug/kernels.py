@@ -39,6 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels
+from ._driver import Layout
 from ._jit import jit
 
 __all__ = ["apply_top_db", "mel_spectrogram", "num_frames", "spectra_to_mel", "windowed_frames"]
@@ -69,20 +70,28 @@ def mel_spectrogram(audio2d, plan):
     batch, n = audio2d.shape
     if n < 1:
         raise ValueError("audio2d must have at least 1 sample per example")
+    if not audio2d.flags.c_contiguous:
+        raise ValueError("audio2d must be C-contiguous (np.ascontiguousarray(audio2d))")
     frames = num_frames(n, plan)
     M = plan.num_mel_bins
     out = np.empty((batch, M, frames), dtype=audio2d.dtype)
-    x_off = np.arange(batch) * n
-    x_len = np.full(batch, n, dtype=np.int64)
     n_frames = np.full(batch, frames, dtype=np.int64)
-    o_off = np.arange(batch) * (M * frames)
+    unit_ex, unit_f0, first_unit = _kernels._units(n_frames, plan.block_frames)
+    layout = Layout(
+        np.arange(batch) * (n * audio2d.itemsize) + audio2d.ctypes.data,
+        np.full(batch, n, dtype=np.int64),
+        n_frames,
+        np.arange(batch) * (M * frames),
+        unit_ex,
+        unit_f0,
+        first_unit,
+    )
     window = plan.window.astype(audio2d.dtype)
     weights = plan.band_weights.astype(audio2d.dtype)
-    bad = _kernels._mel_serial(audio2d.reshape(-1), x_off, x_len, n_frames, out.reshape(-1), o_off,
-                               plan, window, weights)
+    bad = _kernels._mel_serial(layout, out.reshape(-1), plan, window, weights)
     if bad.any() and not plan.propagate_nonfinite:
-        raise ValueError("audio contains NaN or Inf samples (make the plan with on_nonfinite='propagate' "
-                         "to get NaN output instead)")
+        raise ValueError("audio contains NaN or Inf samples, or gives non-finite values (samples too large); "
+                         "make the plan with on_nonfinite='propagate' to get NaN output instead")
     return out
 
 
@@ -98,7 +107,7 @@ def windowed_frames(signal, plan):
     frames_n = num_frames(n, plan)
     frames = np.zeros((frames_n, plan.fft_length), dtype=signal.dtype)
     window = plan.window.astype(signal.dtype)
-    _kernels._fill_frames(np.ascontiguousarray(signal), 0, n, 0, frames_n, plan, window, frames)
+    _kernels._fill_frames(signal, 0, frames_n, plan, window, frames)
     return frames
 
 
@@ -116,8 +125,7 @@ def spectra_to_mel(spectra, plan):
     weights = plan.band_weights.astype(dtype)
     power_t = np.zeros((plan.fft_length // 2 + 1, nf), dtype=dtype)
     mel = np.empty((plan.num_mel_bins, nf), dtype=dtype)
-    _kernels._spectra_to_mel(spectra, nf, plan, weights, power_t, mel,
-                             np.empty(plan.num_mel_bins * nf, dtype=np.int32))
+    _kernels._spectra_to_mel(spectra, nf, plan, weights, power_t, mel, np.empty(plan.num_mel_bins * nf, dtype=np.int32))
     return mel
 
 
