@@ -25,7 +25,7 @@ from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
 import melplug  # noqa: E402
-from melplug import core  # noqa: E402
+from melplug import _driver  # noqa: E402
 from tests._util import DB_TOL, FFT_RESOLUTION  # noqa: E402
 
 #: Longest drawn signal: with strides down to 1 an example can span many work units.
@@ -239,7 +239,7 @@ def test_top_db_floor(case, top_db, scope):
 @given(batches(max_batch=6), clip_lists())
 def test_threads_do_not_change_results(case, list_case):
     """One thread or two: bit-for-bit the same.  Every call is made to use the pool, however small."""
-    with mock.patch.object(core, "SERIAL_WORK", 0):
+    with mock.patch.object(_driver, "SERIAL_WORK", 0):
         for config, audio in (case, list_case):
             mel = layer(config)
             one = list(mel(audio, num_threads=1))
