@@ -81,23 +81,6 @@ VERSIONED = (
 )
 MARKER = "BENCH_JSON "
 
-#: Keras' defaults for ``keras.layers.MelSpectrogram``.
-KERAS_DEFAULTS = {
-    "fft_length": 2048,
-    "sequence_stride": 512,
-    "sequence_length": None,
-    "window": "hann",
-    "sampling_rate": SAMPLING_RATE,
-    "num_mel_bins": 128,
-    "min_freq": 20.0,
-    "max_freq": None,
-    "power_to_db": True,
-    "top_db": 80.0,
-    "mag_exp": 2.0,
-    "min_power": 1e-10,
-    "ref_power": 1.0,
-}
-
 A_PARAMS = {
     "fft_length": 512,
     "sequence_length": 400,
@@ -131,13 +114,14 @@ class Workload:
         return math.prod(shape) / SAMPLING_RATE
 
     def resolved(self) -> dict:
-        """All 13 Keras arguments, defaults filled in as Keras does."""
-        p = dict(KERAS_DEFAULTS, **self.params)
-        if p["sequence_length"] is None:
-            p["sequence_length"] = p["fft_length"]
-        if p["max_freq"] is None:
-            p["max_freq"] = int(p["sampling_rate"] / 2)
-        return p
+        """All 13 Keras arguments, defaults filled in as Keras does (melplug's ``get_config`` resolves them)."""
+        # Imported here, not at the top: worker processes run this file, and the cold-start worker times
+        # ``import melplug`` itself.
+        import melplug
+        from melplug.core import KERAS_DEFAULTS
+
+        config = melplug.MelSpectrogram(**self.params).get_config()
+        return {name: config[name] for name in KERAS_DEFAULTS}
 
 
 WORKLOADS = {

@@ -6,6 +6,9 @@ import numpy as np
 
 #: melplug vs the float64 reference, in dB, per output dtype.
 DB_TOL = {np.float32: 0.01, np.float64: 1e-6}
+#: Level below which an rfft bin is rounding noise, relative to the largest amplitude a bin can
+#: take (max |x| * sum |window|), per dtype; values above it are within DB_TOL of exact.
+FFT_RESOLUTION = {np.float32: 1e-3, np.float64: 1e-7}
 #: melplug float32 vs Keras float32: each within 0.01 dB of exact (Keras ~0.008).
 KERAS_DB_TOL = 0.02
 
