@@ -579,11 +579,10 @@ def _mel_serial(layout, out, plan, window, weights):
     unit_max = np.empty(n_units)
     unit_bad = np.zeros(n_units, dtype=np.uint8)
     _mel_units(layout, out, plan, window, weights, unit_max, unit_bad, 0, n_units)
-    bad, peaks = _summarise(layout, unit_max, unit_bad, plan.batch_top_db)
-    _finish_units(layout, out, plan, peaks, bad, 0, n_units)
+    _finish(layout, out, plan, unit_max, unit_bad, False, 0, n_units)
     if plan.normalize:
-        _normalize_examples(layout, out, plan, bad, 0, layout.n_frames.shape[0])
-    return bad
+        _finish(layout, out, plan, unit_max, unit_bad, True, 0, layout.n_frames.shape[0])
+    return _summarise(layout, unit_max, unit_bad, plan.batch_top_db)[0]
 
 
 @jit
