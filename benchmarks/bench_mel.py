@@ -43,21 +43,19 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime
-import importlib.metadata
 import json
 import math
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 
+import _timing
 import numpy as np
+from _timing import MARKER, cores, error_text, fmt_num, measure, parse_list, print_machine
 
 SAMPLING_RATE = 16000
 SEED = 20240611
@@ -79,7 +77,6 @@ VERSIONED = (
     "audioflux",
     "psutil",
 )
-MARKER = "BENCH_JSON "
 
 A_PARAMS = {
     "fft_length": 512,
@@ -152,13 +149,6 @@ MEMORY_TARGET = 1.5
 WARM_FIRST_CALL_TARGET_S = 0.3
 IMPORT_TARGET_S = 0.5
 COLD_COMPILE_TARGET_S = 5.0
-
-
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def make_input(workload: Workload, quick: bool) -> np.ndarray:
@@ -330,34 +320,6 @@ KERAS_BACKENDS = {"keras-jax": "jax", "keras-numpy": "numpy"}
 # =========================================================================== timing
 
 
-def measure(fn, repeats: int, warmup: int, min_time: float) -> dict:
-    """Median seconds per call over ``repeats`` repeats, after ``warmup`` calls.
-
-    Each repeat runs the call ``inner`` times (calibrated on one more untimed
-    call, a second warm-up, so that a repeat lasts about ``min_time``) and
-    records the mean time per call.
-    """
-    out = None
-    for _ in range(max(1, warmup)):
-        out = fn()
-    t0 = time.perf_counter()
-    fn()
-    one = time.perf_counter() - t0
-    inner = max(1, math.ceil(min_time / max(one, 1e-9))) if min_time > 0 else 1
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        times.append((time.perf_counter() - t0) / inner)
-    return {"seconds": statistics.median(times), "times": times, "inner": inner, "out": out}
-
-
-def _error_text(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip()
-    return text.splitlines()[0][:200]
-
-
 def worker(contestant: str, workload_names: list[str], args) -> dict:
     """Time one contestant on some workloads in this process."""
     ncores = cores()
@@ -370,7 +332,7 @@ def worker(contestant: str, workload_names: list[str], args) -> dict:
             r = measure(fn, args.repeats, args.warmup, args.min_time_latency if workload.latency else args.min_time)
         except Exception as exc:  # noqa: BLE001 - any failure is reported as this contestant's row
             unavailable = isinstance(exc, ImportError)
-            results[name] = {"ok": False, "unavailable": unavailable, "error": _error_text(exc)}
+            results[name] = {"ok": False, "unavailable": unavailable, "error": error_text(exc)}
             continue
         out = r.pop("out")
         out = out.numpy() if hasattr(out, "numpy") else np.asarray(out)
@@ -498,20 +460,7 @@ def worker_memory(args) -> dict:
 
 
 def run_worker_process(argv: list[str], env_extra: dict, timeout: float) -> dict:
-    env = dict(os.environ)
-    env.update(env_extra)
-    env.setdefault("JAX_PLATFORMS", "cpu")
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    cmd = [sys.executable, os.path.abspath(__file__), *argv]
-    try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return {"_error": f"timed out after {timeout:.0f} s"}
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith(MARKER):
-            return json.loads(line[len(MARKER) :])
-    tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-    return {"_error": f"worker exited {proc.returncode}: {tail[0][:200]}"}
+    return _timing.run_worker_process(__file__, argv, env_extra, timeout)
 
 
 def common_worker_args(args) -> list[str]:
@@ -597,14 +546,6 @@ def derive_ratios(results, quick) -> None:
                 row["vs_bound"] = row["throughput"] / bound["throughput"]
         rows_meta = {"fastest_peer": best}
         results[w] = {"rows": rows, **rows_meta}
-
-
-def fmt_num(v: float) -> str:
-    if v >= 100:
-        return f"{v:,.0f}".replace(",", " ")
-    if v >= 10:
-        return f"{v:.1f}"
-    return f"{v:.2f}"
 
 
 def workload_header(w: str, quick: bool) -> str:
@@ -811,45 +752,12 @@ def print_targets(rows: list[dict], quick: bool) -> None:
 
 
 def machine_info() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    versions = {}
-    for name in VERSIONED:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {
-        "cpu": cpu,
-        "cores": cores(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "loadavg_at_start": load,
-        "versions": versions,
-    }
+    return _timing.machine_info(VERSIONED)
 
 
 def print_header(meta: dict, args, command: str) -> None:
     print(f"melplug benchmark -- {meta['date']}")
-    load = meta["loadavg_at_start"]
-    load_text = f"; load average at start {load[0]:.2f}" if load else ""
-    print(
-        f"machine: {meta['cpu']}, {meta['cores']} cores usable; Python {meta['python']} on {meta['platform']}"
-        f"{load_text}"
-    )
-    vers = ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v)
-    missing = ", ".join(k for k, v in meta["versions"].items() if not v)
-    print(f"versions: {vers}" + (f" (not installed: {missing})" if missing else ""))
-    print(f"command: {command}")
+    print_machine(meta, command)
     print(
         f"timing: median of {args.repeats} repeat(s) after {max(1, args.warmup) + 1} warm-up call(s)"
         f"; a repeat lasts >= {args.min_time:g} s ({args.min_time_latency:g} s for latency); float32 input, seed {SEED}"
@@ -896,14 +804,6 @@ def chart(results, meta, path: str, contestants, quick: bool = False) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-def parse_list(text: str, allowed, what: str) -> list[str]:
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    bad = [t for t in items if t not in allowed]
-    if bad or not items:
-        raise SystemExit(f"--{what}={text!r} is invalid: choose from {', '.join(allowed)}")
-    return items
 
 
 def main(argv=None) -> int:

@@ -1,15 +1,17 @@
-"""Smoke test: ``benchmarks/bench_mel.py --quick`` runs and prints its table.
+"""Smoke tests: ``benchmarks/bench_mel.py --quick`` and ``bench_presets.py --quick`` run and print their tables.
 
 Only the contestants the test environment has are timed (melplug, Keras on
-the numpy backend, the rfft bound); peers that are not installed here (torch,
-librosa, audioflux) are requested anyway, to check that the script reports
-them as unavailable instead of failing.  No timing is asserted.
+the numpy backend, transformers' numpy paths, kaldi-native-fbank, the rfft
+bound); peers that are not installed here (torch, librosa, audioflux) are
+requested anyway, to check that the scripts report them as unavailable
+instead of failing.  No timing is asserted.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_mel.py"
+BENCH_PRESETS = BENCH.with_name("bench_presets.py")
 TIMEOUT_S = 300  # --quick takes ~30 s on an idle 2-core machine; most of it is the cold-compile measurement
 
 
@@ -65,3 +68,61 @@ def test_bench_quick_runs_and_prints_table(tmp_path):
     assert doc["memory"]["growth_bytes"] >= 0 and doc["memory"]["output_bytes"] > 0
     if _installed("matplotlib"):
         assert chart.stat().st_size > 1000
+
+
+def test_bench_presets_quick_runs_and_prints_tables(tmp_path):
+    missing_refs = [m for m in ("transformers", "kaldi_native_fbank", "datasets") if not _installed(m)]
+    if missing_refs:
+        pytest.skip(f"{', '.join(missing_refs)} not installed: the presets' references are needed")
+    out_json = tmp_path / "presets.json"
+    cmd = [sys.executable, str(BENCH_PRESETS), "--quick", "--json", str(out_json)]
+    # --quick takes ~25 s on an idle 2-core machine (two cold compiles are ~9 s of it)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, check=False, cwd=tmp_path)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+
+    stdout = proc.stdout
+    presets = ("whisper", "kaldi", "ast", "w2v-bert", "keras")
+    for preset in presets:
+        assert f"\n{preset}: " in stdout
+    assert "audio s/s" in stdout and "x fastest ref" in stdout and "x rfft bound" in stdout
+    assert "End to end" in stdout and "Cold start" in stdout and "Targets of the presets issue" in stdout
+    # Every timed row's ratios parse: "<name> <kind> <audio s/s> <ms/call> <ratio>x|- <ratio>x|(bound)|-".
+    row = re.compile(
+        r"^  (\S+)\s+(melplug|numpy/C\+\+|torch|bound)\s+"  # contestant, kind
+        r"\d{1,3}(?: \d{3})*(?:\.\d+)?\s+\d+\.\d\d\s+"  # audio s/s ("35 009", "13.5"), ms/call
+        r"(\S+)\s+(\S+)\s"  # x fastest ref, x rfft bound
+    )
+    parsed = {}
+    for line in stdout.splitlines():
+        m = row.match(line)
+        if m:
+            for ratio in m.group(3, 4):
+                assert ratio in ("-", "(bound)") or float(ratio.rstrip("x")) > 0, line
+            parsed.setdefault(m.group(1), []).append(m.group(3))
+    assert len(parsed["melplug"]) == len(presets) and len(parsed["rfft-bound"]) == len(presets)
+    if not _installed("torch"):
+        assert stdout.count("unavailable: torch is not installed") == 4  # 2 whisper paths, kaldi, ast
+
+    doc = json.loads(out_json.read_text())
+    assert list(doc["presets"]) == list(presets)
+    for preset, block in doc["presets"].items():
+        rows = block["rows"]
+        for name in ("melplug", "rfft-bound"):
+            assert rows[name]["ok"], (preset, name, rows[name])
+            assert rows[name]["throughput"] > 0 and rows["melplug"]["vs_bound"] > 0
+        if preset == "keras":
+            continue
+        assert block["fastest_numpy_ref"] in ("transformers", "kaldi-native-fbank")
+        ref = rows[block["fastest_numpy_ref"]]
+        assert ref["ok"] and rows["melplug"]["vs_fastest_numpy_ref"] > 0
+        # the same numbers as the reference on the benchmark's speech-like input (the preset's units)
+        assert ref["shape"] == rows["melplug"]["shape"] or preset == "ast", (preset, ref["shape"])
+        assert ref["max_abs_diff"] < 5e-3, (preset, ref)
+    e2e = doc["end_to_end"]
+    assert e2e["melplug"]["ok"] and e2e["transformers"]["ok"] and e2e["melplug"]["vs_transformers"] > 0
+    assert e2e["transformers"]["max_abs_diff"] < 5e-3
+    cold = doc["cold_start"]
+    assert cold["ok"] and cold["compile"]["float32"]["first_call_s"] > 0
+    assert [c["preset"] for c in cold["warm"]["calls"]] == ["kaldi", "whisper", "ast", "w2v-bert", "keras"]
+    assert cold["warm"]["calls"][0]["new_compiles"] == {}  # kaldi itself loads from the cache it filled
+    assert {t["target"].split(":")[0] for t in doc["targets"]} >= {"whisper", "kaldi", "ast", "w2v-bert", "keras"}
