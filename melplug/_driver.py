@@ -65,6 +65,7 @@ class _Work(NamedTuple):
     frames: int  # all frames
     out_size: int
     max_frames: int
+    frameless: bool  # some example is too short for one frame
 
 
 def _work(x_rel, x_len, plan: MelPlan) -> _Work:
@@ -76,7 +77,7 @@ def _work(x_rel, x_len, plan: MelPlan) -> _Work:
     unit_ex, unit_f0, first_unit = _kernels._units(computed, plan.block_frames)
     costs = np.minimum(computed[unit_ex] - unit_f0, plan.block_frames)
     layout = Layout(x_rel, x_len, computed, o_off, unit_ex, unit_f0, first_unit)
-    return _Work(layout, costs, int(computed.sum()), int(sizes.sum()), int(computed.max()))
+    return _Work(layout, costs, int(computed.sum()), int(sizes.sum()), int(computed.max()), bool(computed.min() == 0))
 
 
 class Driver:
@@ -151,7 +152,7 @@ class Driver:
         serial = threads == 1 or work.frames * plan.fft_length < SERIAL_WORK
         bounds = (0, n_units) if serial else _parallel.split(work.costs, min(threads, n_units))
         _parallel.run(_kernels._mel_units, bounds, layout, out, plan, window, weights, unit_max, unit_bad)
-        extra = self._frameless(layout, out, signals) if layout.n_frames.min() == 0 else None
+        extra = self._frameless(layout, out, signals) if work.frameless else None
         any_bad = bool(unit_bad.any()) or extra is not None
         floored = plan.power_to_db and plan.top_db < np.inf
         # A unit that is a whole example floored itself in phase 1.
