@@ -158,10 +158,13 @@ class Driver:
         # A unit that is a whole example floored itself in phase 1.
         spans = floored and (plan.batch_top_db or work.max_frames > plan.block_frames)
         if out.dtype not in _finish_loaded:
-            # Load (or compile) the finishing kernel with the first call, whatever this call needs, so that
-            # a later call of another preset does not compile it (a warm cache then holds every kernel).
-            _kernels._finish(layout, out, plan, unit_max, unit_bad, False, 0, 0)
             _finish_loaded.add(out.dtype)
+            if _kernels._mel_units.stats.cache_hits:
+                # The disk cache is warm: load the finishing kernel now, whatever this call needs, so that
+                # a later call of another preset finds it loaded (and, if no earlier process needed it,
+                # compiles it here, once).  On a cold cache it compiles when first needed instead, which
+                # keeps the very first call's compile at phase 1's.
+                _kernels._finish(layout, out, plan, unit_max, unit_bad, False, 0, 0)
         flags = None
         if any_bad:
             flags = np.zeros(len(layout.n_frames), dtype=np.uint8)
