@@ -84,7 +84,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller inputs")
     args = parser.parse_args(argv)
-    rows = 4 if args.quick else 32
+    rows = 16 if args.quick else 32
     contestants = {f"numba prange, {layer}": PRANGE.format(layer=layer) for layer in ("workqueue", "omp", "tbb")}
     contestants["melplug (nogil kernels + own pool)"] = MELPLUG
     print(f"{'contestant':<38} {'4 Python threads':<40} {'fork after use':<40}")

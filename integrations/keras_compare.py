@@ -19,11 +19,11 @@ import numpy as np
 
 CONFIGS = {
     "keras defaults": {},
-    "speech (A)": dict(fft_length=512, sequence_length=400, sequence_stride=160, num_mel_bins=80, min_freq=0.0,
-                       max_freq=8000),
+    "speech (A)": dict(
+        fft_length=512, sequence_length=400, sequence_stride=160, num_mel_bins=80, min_freq=0.0, max_freq=8000
+    ),
     "odd fft 401": dict(fft_length=401, sequence_stride=100, num_mel_bins=40),
-    "magnitude, hamming": dict(fft_length=1024, sequence_stride=256, num_mel_bins=64, mag_exp=1.0,
-                               window="hamming"),
+    "magnitude, hamming": dict(fft_length=1024, sequence_stride=256, num_mel_bins=64, mag_exp=1.0, window="hamming"),
 }
 
 
@@ -53,8 +53,10 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     audio = rng.standard_normal((args.clips, int(16000 * args.seconds))).astype(np.float32)
     audio_seconds = args.clips * args.seconds
-    print(f"keras {keras.__version__} (backend {keras.backend.backend()}), melplug {melplug.__version__}; "
-          f"{args.clips} clips x {args.seconds} s")
+    print(
+        f"keras {keras.__version__} (backend {keras.backend.backend()}), melplug {melplug.__version__}; "
+        f"{args.clips} clips x {args.seconds} s"
+    )
     header = f"{'config':<20} {'shape':<16} {'max |diff| dB':>13} {'keras s':>9} {'melplug s':>10} {'speed-up':>9}"
     print(header)
     print("-" * len(header))
@@ -68,10 +70,11 @@ def main(argv=None):
         assert out.shape == ref.shape, (out.shape, ref.shape)
         diff = float(np.abs(out - ref).max())
         worst = max(worst, diff)
-        print(f"{name:<20} {str(out.shape):<16} {diff:>13.5f} {t_keras:>9.4f} {t_mel:>10.4f} "
-              f"{t_keras / t_mel:>8.1f}x")
-    print(f"throughput on the last config: keras {audio_seconds / t_keras:,.0f} audio s/s, "
-          f"melplug {audio_seconds / t_mel:,.0f} audio s/s")
+        print(f"{name:<20} {str(out.shape):<16} {diff:>13.5f} {t_keras:>9.4f} {t_mel:>10.4f} {t_keras / t_mel:>8.1f}x")
+    print(
+        f"throughput on the last config: keras {audio_seconds / t_keras:,.0f} audio s/s, "
+        f"melplug {audio_seconds / t_mel:,.0f} audio s/s"
+    )
     print(f"worst max |diff|: {worst:.5f} dB")
     return 0 if worst < 0.05 else 1
 

@@ -1,7 +1,7 @@
 """The same speech-like clip through every preset: the picture in docs/presets.md.
 
-    python integrations/presets_picture.py -o docs/presets.png
-    python integrations/presets_picture.py -o /tmp/p.png --quick   # smaller, for the smoke test
+python integrations/presets_picture.py -o docs/presets.png
+python integrations/presets_picture.py -o /tmp/p.png --quick   # smaller, for the smoke test
 """
 
 from __future__ import annotations

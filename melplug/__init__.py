@@ -19,5 +19,13 @@ try:
     __version__ = _metadata.version("melplug")
 except _metadata.PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
     __version__ = "0+unknown"
-__all__ = ["PRESETS", "FeatureExtractor", "MelPlan", "MelSpectrogram", "__version__", "kernels", "mel_spectrogram",
-           "preset"]
+__all__ = [
+    "PRESETS",
+    "FeatureExtractor",
+    "MelPlan",
+    "MelSpectrogram",
+    "__version__",
+    "kernels",
+    "mel_spectrogram",
+    "preset",
+]

@@ -65,14 +65,17 @@ def resolve(args: Mapping[str, Any]) -> dict[str, Any]:
         raise TypeError(f"power_to_db must be True or False; received {power_to_db!r}")
     c["power_to_db"] = bool(power_to_db)
     top_db = args["top_db"]
-    c["top_db"] = None if top_db is None else check_real(
-        "top_db", top_db, "it must be None (no floor) or a number >= 0 (dB)", minimum=0.0, finite=False
+    c["top_db"] = (
+        None
+        if top_db is None
+        else check_real("top_db", top_db, "it must be None (no floor) or a number >= 0 (dB)", minimum=0.0, finite=False)
     )
     c["mag_exp"] = check_real(
         "mag_exp", args["mag_exp"], "it must be a finite number > 0 (2: power, 1: magnitude)", minimum=0.0, strict=True
     )
-    c["min_power"] = check_real("min_power", args["min_power"], "it must be a finite number > 0", minimum=0.0,
-                                strict=True)
+    c["min_power"] = check_real(
+        "min_power", args["min_power"], "it must be a finite number > 0", minimum=0.0, strict=True
+    )
     c["ref_power"] = check_real("ref_power", args["ref_power"], "it must be a finite number")
     c["top_db_scope"] = check_choice("top_db_scope", args["top_db_scope"], ("example", "batch"))
     c["dtype"] = check_dtype_option(args["dtype"])
@@ -192,16 +195,21 @@ def resolve_engine(args: Mapping[str, Any]) -> dict[str, Any]:
 
     c: dict[str, Any] = {}
     rate = args["sampling_rate"]
-    c["sampling_rate"] = check_real("sampling_rate", rate, "it must be a finite number > 0 (Hz)", minimum=0.0,
-                                    strict=True)
+    c["sampling_rate"] = check_real(
+        "sampling_rate", rate, "it must be a finite number > 0 (Hz)", minimum=0.0, strict=True
+    )
     if is_int(rate):
         c["sampling_rate"] = int(rate)
     c["input_gain"] = check_real("input_gain", args["input_gain"], "it must be a finite number != 0")
     if c["input_gain"] == 0.0:
         raise ValueError("input_gain=0.0 is invalid: it must be a finite number != 0")
     length = args["input_length"]
-    c["input_length"] = None if length is None else check_int(
-        "input_length", length, 1, "it must be None (as given) or an integer >= 1 (samples: pad or cut to it)"
+    c["input_length"] = (
+        None
+        if length is None
+        else check_int(
+            "input_length", length, 1, "it must be None (as given) or an integer >= 1 (samples: pad or cut to it)"
+        )
     )
     c["framing"] = check_choice("framing", args["framing"], FRAMINGS)
     c["pad_mode"] = check_choice("pad_mode", args["pad_mode"], PAD_MODES)
@@ -219,23 +227,36 @@ def resolve_engine(args: Mapping[str, Any]) -> dict[str, Any]:
     if fft is None or fft == "pow2":
         c["fft_length"] = fft
     else:
-        c["fft_length"] = check_int("fft_length", fft, frame, f"it must be None (= frame_length, {frame} samples), "
-                                    f"'pow2' or an integer >= frame_length ({frame} samples)")
+        c["fft_length"] = check_int(
+            "fft_length",
+            fft,
+            frame,
+            f"it must be None (= frame_length, {frame} samples), "
+            f"'pow2' or an integer >= frame_length ({frame} samples)",
+        )
     window = args["window"]
-    c["window_length"] = wl = None if args["window_length"] is None else check_int(
-        "window_length", args["window_length"], 1, f"it must be None (= frame_length) or an integer in [1, {frame}]"
+    c["window_length"] = wl = (
+        None
+        if args["window_length"] is None
+        else check_int(
+            "window_length", args["window_length"], 1, f"it must be None (= frame_length) or an integer in [1, {frame}]"
+        )
     )
     if wl is not None and wl > frame:
-        raise ValueError(f"window_length={wl!r} is invalid: it must be None (= frame_length) or an integer in "
-                         f"[1, frame_length={frame}]")
+        raise ValueError(
+            f"window_length={wl!r} is invalid: it must be None (= frame_length) or an integer in "
+            f"[1, frame_length={frame}]"
+        )
     if isinstance(window, str) or window is None:
         c["window"] = check_choice("window", window, ENGINE_WINDOWS)
     else:
         c["window"] = _window(window, wl or frame)
     periodic = args["window_periodic"]
     if not isinstance(periodic, (bool, np.bool_)):
-        raise TypeError(f"window_periodic must be True (periodic, as scipy/torch) or False (symmetric, as Kaldi); "
-                        f"received {periodic!r}")
+        raise TypeError(
+            f"window_periodic must be True (periodic, as scipy/torch) or False (symmetric, as Kaldi); "
+            f"received {periodic!r}"
+        )
     c["window_periodic"] = bool(periodic)
     c["window_position"] = check_choice("window_position", args["window_position"], WINDOW_POSITIONS)
     c["remove_dc"] = _flag("remove_dc", args["remove_dc"])
@@ -244,9 +265,13 @@ def resolve_engine(args: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"preemphasis={c['preemphasis']!r} is invalid: it must be a number in [0, 1]")
     c["dither"] = check_real("dither", args["dither"], "it must be a finite number >= 0 (0: no dither)", minimum=0.0)
     c["dither_seed"] = check_int("dither_seed", args["dither_seed"], 0)
-    c["magnitude_power"] = check_real("magnitude_power", args["magnitude_power"],
-                                      "it must be a finite number > 0 (2: power, 1: magnitude)", minimum=0.0,
-                                      strict=True)
+    c["magnitude_power"] = check_real(
+        "magnitude_power",
+        args["magnitude_power"],
+        "it must be a finite number > 0 (2: power, 1: magnitude)",
+        minimum=0.0,
+        strict=True,
+    )
     c["num_mel_bins"] = check_int("num_mel_bins", args["num_mel_bins"], 1)
     c["mel_scale"] = check_choice("mel_scale", args["mel_scale"], MEL_SCALES)
     c["mel_triangles"] = check_choice("mel_triangles", args["mel_triangles"], MEL_TRIANGLES)
@@ -262,30 +287,47 @@ def resolve_engine(args: Mapping[str, Any]) -> dict[str, Any]:
         if is_int(max_freq):
             c["max_freq"] = int(max_freq)
     if not top > c["min_freq"]:
-        raise ValueError(f"max_freq={max_freq!r} is invalid with min_freq={c['min_freq']!r}: max_freq must be "
-                         "greater than min_freq (None means sampling_rate / 2)")
+        raise ValueError(
+            f"max_freq={max_freq!r} is invalid with min_freq={c['min_freq']!r}: max_freq must be "
+            "greater than min_freq (None means sampling_rate / 2)"
+        )
     c["empty_bands"] = check_choice("empty_bands", args["empty_bands"], EMPTY_BANDS)
     c["log"] = _choice_or_none("log", args["log"], LOGS)
-    c["log_floor"] = check_real("log_floor", args["log_floor"], "it must be a finite number > 0", minimum=0.0,
-                                strict=True)
+    c["log_floor"] = check_real(
+        "log_floor", args["log_floor"], "it must be a finite number > 0", minimum=0.0, strict=True
+    )
     c["ref_power"] = check_real("ref_power", args["ref_power"], "it must be a finite number")
     top_db = args["top_db"]
-    c["top_db"] = None if top_db is None else check_real(
-        "top_db", top_db, "it must be None (no floor) or a number >= 0 (in the log's units)", minimum=0.0,
-        finite=False)
+    c["top_db"] = (
+        None
+        if top_db is None
+        else check_real(
+            "top_db",
+            top_db,
+            "it must be None (no floor) or a number >= 0 (in the log's units)",
+            minimum=0.0,
+            finite=False,
+        )
+    )
     c["top_db_scope"] = check_choice("top_db_scope", args["top_db_scope"], ("example", "batch"))
     c["scale"] = check_real("scale", args["scale"], "it must be a finite number > 0", minimum=0.0, strict=True)
     c["offset"] = check_real("offset", args["offset"], "it must be a finite number")
     frames = args["output_frames"]
-    c["output_frames"] = None if frames is None else check_int(
-        "output_frames", frames, 1, "it must be None (as computed) or an integer >= 1 (pad or cut to it)")
+    c["output_frames"] = (
+        None
+        if frames is None
+        else check_int(
+            "output_frames", frames, 1, "it must be None (as computed) or an integer >= 1 (pad or cut to it)"
+        )
+    )
     c["pad_value"] = check_real("pad_value", args["pad_value"], "it must be a finite number")
     c["pad_before_scaling"] = _flag("pad_before_scaling", args["pad_before_scaling"])
     c["layout"] = check_choice("layout", args["layout"], LAYOUTS)
     c["normalize"] = _flag("normalize", args["normalize"])
     c["normalize_ddof"] = check_int("normalize_ddof", args["normalize_ddof"], 0)
-    c["normalize_eps"] = check_real("normalize_eps", args["normalize_eps"], "it must be a finite number >= 0",
-                                    minimum=0.0)
+    c["normalize_eps"] = check_real(
+        "normalize_eps", args["normalize_eps"], "it must be a finite number >= 0", minimum=0.0
+    )
     c["stack_frames"] = check_int("stack_frames", args["stack_frames"], 1)
     if c["stack_frames"] > 1 and (c["layout"] != "frames_mels" or c["output_frames"] is not None):
         raise ValueError(

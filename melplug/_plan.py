@@ -376,8 +376,9 @@ def mel_weights(config: Mapping[str, Any]) -> np.ndarray:
     rate, scale = config["sampling_rate"], config["mel_scale"]
     max_freq = config["max_freq"] if config["max_freq"] is not None else rate / 2.0
     freqs = bin_frequencies(config["mel_grid"], num_bins, rate, fft)
-    edges_mel = np.linspace(hz_to_mel(config["min_freq"], scale), hz_to_mel(max_freq, scale),
-                            config["num_mel_bins"] + 2)
+    edges_mel = np.linspace(
+        hz_to_mel(config["min_freq"], scale), hz_to_mel(max_freq, scale), config["num_mel_bins"] + 2
+    )
     if config["mel_triangles"] == "mel":
         x, edges = hz_to_mel(freqs, scale), edges_mel
     else:

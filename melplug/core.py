@@ -384,10 +384,10 @@ class FeatureExtractor:
         if flags is not None and self.on_nonfinite == "raise":
             raise_nonfinite(flags, lambda first: f"audio[{first}]", "clips", dtype)
         M = self._plan.num_mel_bins
-        return [out[o : o + M * r].reshape(self._example_shape(r)) for o, r in zip(o_off.tolist(), rows.tolist(),
-                                                                                 strict=True)]
-
-
+        return [
+            out[o : o + M * r].reshape(self._example_shape(r))
+            for o, r in zip(o_off.tolist(), rows.tolist(), strict=True)
+        ]
 
 
 class MelSpectrogram(FeatureExtractor):
@@ -483,8 +483,6 @@ class MelSpectrogram(FeatureExtractor):
     @classmethod
     def _config_keys(cls) -> list[str]:
         return [*KERAS_DEFAULTS, *EXTRA_DEFAULTS]
-
-
 
 
 def _defaults(kind) -> dict[str, Any]:

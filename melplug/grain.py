@@ -113,8 +113,14 @@ class MelSpectrogram(grain.transforms.Map):
     ((2, 40, 11), (2, 1600), [0, 1])
     """
 
-    def __init__(self, *args: Any, extractor: str | core.FeatureExtractor | None = None, key: Hashable | None = None,
-                 out_key: Hashable | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        extractor: str | core.FeatureExtractor | None = None,
+        key: Hashable | None = None,
+        out_key: Hashable | None = None,
+        **kwargs: Any,
+    ):
         self._check_key("key", key)
         self._check_key("out_key", out_key)
         if out_key is not None and key is None:
@@ -274,8 +280,11 @@ def _with_item(mapping: Mapping, key, value) -> Mapping:
 def _signature() -> inspect.Signature:
     """The core's signature plus ``extractor``, ``key`` and ``out_key``, for ``help()`` and IDEs."""
     params = list(inspect.signature(core.MelSpectrogram.__init__).parameters.values())
-    extra = [inspect.Parameter("extractor", inspect.Parameter.KEYWORD_ONLY, default=None,
-                               annotation="str | FeatureExtractor | None")]
+    extra = [
+        inspect.Parameter(
+            "extractor", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="str | FeatureExtractor | None"
+        )
+    ]
     extra += [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation="Hashable | None")
         for name in ("key", "out_key")

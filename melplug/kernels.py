@@ -117,8 +117,10 @@ def mel_spectrogram(audio2d, plan):
                 bad[e] = _kernels.BAD_INPUT
     if bad.any():
         if not plan.propagate_nonfinite:
-            raise ValueError("audio contains NaN or Inf samples, or gives non-finite values (samples too large); "
-                             "make the plan with on_nonfinite='propagate' to get NaN output instead")
+            raise ValueError(
+                "audio contains NaN or Inf samples, or gives non-finite values (samples too large); "
+                "make the plan with on_nonfinite='propagate' to get NaN output instead"
+            )
         for e in range(batch):
             if bad[e]:
                 out[e] = np.nan

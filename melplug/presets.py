@@ -38,11 +38,29 @@ def _whisper(sampling_rate=16000, num_mel_bins=80) -> dict[str, Any]:
     # rate; the last frame is dropped (output_frames) so the max - 8 floor is taken over the kept ones.
     n_samples = 30 * sampling_rate
     return dict(
-        sampling_rate=sampling_rate, input_length=n_samples, framing="center", pad_mode="reflect",
-        frame_length=400, hop_length=160, window="hann", window_periodic=True, num_mel_bins=num_mel_bins,
-        mel_scale="slaney", mel_triangles="hz", mel_grid="integer", mel_norm="slaney", min_freq=0.0,
-        max_freq=8000.0, empty_bands="ignore", log="log10", log_floor=1e-10, top_db=8.0, scale=0.25, offset=1.0,
-        output_frames=n_samples // 160, layout="mels_frames",
+        sampling_rate=sampling_rate,
+        input_length=n_samples,
+        framing="center",
+        pad_mode="reflect",
+        frame_length=400,
+        hop_length=160,
+        window="hann",
+        window_periodic=True,
+        num_mel_bins=num_mel_bins,
+        mel_scale="slaney",
+        mel_triangles="hz",
+        mel_grid="integer",
+        mel_norm="slaney",
+        min_freq=0.0,
+        max_freq=8000.0,
+        empty_bands="ignore",
+        log="log10",
+        log_floor=1e-10,
+        top_db=8.0,
+        scale=0.25,
+        offset=1.0,
+        output_frames=n_samples // 160,
+        layout="mels_frames",
     )
 
 
@@ -53,10 +71,27 @@ def _kaldi(sampling_rate=16000, num_mel_bins=23) -> dict[str, Any]:
     check_real("sampling_rate", sampling_rate, "it must be a finite number > 0 (Hz)", minimum=0.0, strict=True)
     check_int("num_mel_bins", num_mel_bins, 3, "Kaldi needs at least 3 mel bins")
     return dict(
-        sampling_rate=sampling_rate, framing="snip_edges", frame_unit="ms", frame_length=25.0, hop_length=10.0,
-        fft_length="pow2", window="povey", window_periodic=False, window_position="start", remove_dc=True,
-        preemphasis=0.97, num_mel_bins=num_mel_bins, mel_scale="kaldi", mel_triangles="mel", mel_grid="kaldi",
-        min_freq=20.0, max_freq=None, empty_bands="raise", log="ln", log_floor=_F32_EPS, top_db=None,
+        sampling_rate=sampling_rate,
+        framing="snip_edges",
+        frame_unit="ms",
+        frame_length=25.0,
+        hop_length=10.0,
+        fft_length="pow2",
+        window="povey",
+        window_periodic=False,
+        window_position="start",
+        remove_dc=True,
+        preemphasis=0.97,
+        num_mel_bins=num_mel_bins,
+        mel_scale="kaldi",
+        mel_triangles="mel",
+        mel_grid="kaldi",
+        min_freq=20.0,
+        max_freq=None,
+        empty_bands="raise",
+        log="ln",
+        log_floor=_F32_EPS,
+        top_db=None,
         layout="frames_mels",
     )
 
@@ -67,8 +102,15 @@ def _ast(sampling_rate=16000, num_mel_bins=128) -> dict[str, Any]:
     # ln(eps), as there); rows zero-padded or cut to 1024, *then* (x + 4.2677393) / (2 * 4.5689974).
     mean, std = -4.2677393, 4.5689974
     options = _kaldi(sampling_rate, num_mel_bins)
-    options.update(window="hann", empty_bands="ignore", output_frames=1024, pad_value=0.0, pad_before_scaling=True,
-                   scale=1.0 / (2.0 * std), offset=-mean / (2.0 * std))
+    options.update(
+        window="hann",
+        empty_bands="ignore",
+        output_frames=1024,
+        pad_value=0.0,
+        pad_before_scaling=True,
+        scale=1.0 / (2.0 * std),
+        offset=-mean / (2.0 * std),
+    )
     return options
 
 
@@ -78,11 +120,32 @@ def _w2v_bert(sampling_rate=16000, num_mel_bins=80) -> dict[str, Any]:
     # normalisation over the clip (ddof 1), one zero frame after an odd count, pairs of frames stacked.
     check_real("sampling_rate", sampling_rate, "it must be a finite number > 0 (Hz)", minimum=0.0, strict=True)
     return dict(
-        sampling_rate=sampling_rate, input_gain=2.0**15, framing="snip_edges", frame_length=400, hop_length=160,
-        fft_length=512, window="povey", window_periodic=False, window_position="start", remove_dc=True,
-        preemphasis=0.97, num_mel_bins=num_mel_bins, mel_scale="kaldi", mel_triangles="mel", mel_grid="kaldi",
-        min_freq=20.0, max_freq=sampling_rate // 2, empty_bands="ignore", log="ln", log_floor=_F32_EPS,
-        top_db=None, layout="frames_mels", normalize=True, normalize_ddof=1, normalize_eps=1e-7, stack_frames=2,
+        sampling_rate=sampling_rate,
+        input_gain=2.0**15,
+        framing="snip_edges",
+        frame_length=400,
+        hop_length=160,
+        fft_length=512,
+        window="povey",
+        window_periodic=False,
+        window_position="start",
+        remove_dc=True,
+        preemphasis=0.97,
+        num_mel_bins=num_mel_bins,
+        mel_scale="kaldi",
+        mel_triangles="mel",
+        mel_grid="kaldi",
+        min_freq=20.0,
+        max_freq=sampling_rate // 2,
+        empty_bands="ignore",
+        log="ln",
+        log_floor=_F32_EPS,
+        top_db=None,
+        layout="frames_mels",
+        normalize=True,
+        normalize_ddof=1,
+        normalize_eps=1e-7,
+        stack_frames=2,
     )
 
 

@@ -15,7 +15,11 @@ def compute(args):
     t0 = time.perf_counter()
     out = mel(audio)
     elapsed = time.perf_counter() - t0
-    stats = {name: (int(sum(getattr(_kernels, name).stats.cache_hits.values())),
-                    int(sum(getattr(_kernels, name).stats.cache_misses.values())))
-             for name in ("_mel_serial", "_mel_units")}
+    stats = {
+        name: (
+            int(sum(getattr(_kernels, name).stats.cache_hits.values())),
+            int(sum(getattr(_kernels, name).stats.cache_misses.values())),
+        )
+        for name in ("_mel_serial", "_mel_units")
+    }
     return np.asarray(out), elapsed, stats

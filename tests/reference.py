@@ -42,9 +42,24 @@ def window_array(window, sequence_length, fft_length):
     return np.pad(core, (left, fft_length - sequence_length - left))
 
 
-def mel_spectrogram(audio, *, fft_length=2048, sequence_stride=512, sequence_length=None, window="hann",
-                    sampling_rate=16000, num_mel_bins=128, min_freq=20.0, max_freq=None, power_to_db=True,
-                    top_db=80.0, mag_exp=2.0, min_power=1e-10, ref_power=1.0, top_db_scope="example"):
+def mel_spectrogram(
+    audio,
+    *,
+    fft_length=2048,
+    sequence_stride=512,
+    sequence_length=None,
+    window="hann",
+    sampling_rate=16000,
+    num_mel_bins=128,
+    min_freq=20.0,
+    max_freq=None,
+    power_to_db=True,
+    top_db=80.0,
+    mag_exp=2.0,
+    min_power=1e-10,
+    ref_power=1.0,
+    top_db_scope="example",
+):
     """float64 mel spectrogram of ``audio`` (..., samples) -> (..., num_mel_bins, frames)."""
     x = np.asarray(audio, dtype=np.float64)
     sequence_length = sequence_length or fft_length
@@ -58,7 +73,7 @@ def mel_spectrogram(audio, *, fft_length=2048, sequence_stride=512, sequence_len
     for sig in x2:
         padded = np.pad(sig, pad, mode="reflect")
         n_frames = 1 + (len(padded) - fft_length) // sequence_stride
-        frames = np.stack([padded[f * sequence_stride: f * sequence_stride + fft_length] for f in range(n_frames)])
+        frames = np.stack([padded[f * sequence_stride : f * sequence_stride + fft_length] for f in range(n_frames)])
         spec = np.abs(np.fft.rfft(frames * win, axis=-1)) ** mag_exp
         mel = spec @ W
         if power_to_db:

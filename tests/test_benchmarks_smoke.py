@@ -124,5 +124,11 @@ def test_bench_presets_quick_runs_and_prints_tables(tmp_path):
     cold = doc["cold_start"]
     assert cold["ok"] and cold["compile"]["float32"]["first_call_s"] > 0
     assert [c["preset"] for c in cold["warm"]["calls"]] == ["kaldi", "whisper", "ast", "w2v-bert", "keras"]
-    assert cold["warm"]["calls"][0]["new_compiles"] == {}  # kaldi itself loads from the cache it filled
+    # kaldi's phase-1 kernel loads from the cache it filled; the finishing kernel (which the cold call did
+    # not need) is compiled there once, eagerly; after it no preset compiles anything
+    first = cold["warm"]["calls"][0]["new_compiles"]
+    assert "melplug._kernels._mel_units" not in first and set(first) <= {
+        f"melplug._kernels.{name}" for name in ("_finish", "_finish_units", "_normalize_examples", "_summarise")
+    }
+    assert all(c["new_compiles"] == {} for c in cold["warm"]["calls"][1:])
     assert {t["target"].split(":")[0] for t in doc["targets"]} >= {"whisper", "kaldi", "ast", "w2v-bert", "keras"}

@@ -41,21 +41,37 @@ def test_dither_is_the_same_for_any_batching_or_threads():
 
 def test_dither_power_matches_its_variance():
     # Zero audio + dither d: the power spectrum of a windowed frame averages d**2 * sum(window**2).
-    fx = melplug.FeatureExtractor(framing="snip_edges", frame_length=512, hop_length=512, window="rectangular",
-                                  remove_dc=False, log=None, num_mel_bins=1, mel_scale="htk", mel_triangles="hz",
-                                  mel_grid="integer", min_freq=0.0, max_freq=8000.0, dither=0.5, top_db=None)
+    fx = melplug.FeatureExtractor(
+        framing="snip_edges",
+        frame_length=512,
+        hop_length=512,
+        window="rectangular",
+        remove_dc=False,
+        log=None,
+        num_mel_bins=1,
+        mel_scale="htk",
+        mel_triangles="hz",
+        mel_grid="integer",
+        min_freq=0.0,
+        max_freq=8000.0,
+        dither=0.5,
+        top_db=None,
+    )
     power = fx(np.zeros(512 * 400))  # float64
     weights = fx.mel_weights[:, 0]
     expected = 0.25 * 512 * weights.sum()
     assert power.mean() == pytest.approx(expected, rel=0.05)
 
 
-@pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(dither=-1.0), ValueError, "dither=-1.0"),
-    (dict(dither="a"), TypeError, "dither must be"),
-    (dict(dither_seed=-1), ValueError, "dither_seed=-1"),
-    (dict(dither_seed=1.5), TypeError, "dither_seed must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(dither=-1.0), ValueError, "dither=-1.0"),
+        (dict(dither="a"), TypeError, "dither must be"),
+        (dict(dither_seed=-1), ValueError, "dither_seed=-1"),
+        (dict(dither_seed=1.5), TypeError, "dither_seed must be"),
+    ],
+)
 def test_dither_options_are_validated(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         melplug.FeatureExtractor(**kwargs)

@@ -29,8 +29,14 @@ KW = dict(fft_length=512, sequence_length=400, sequence_stride=160, num_mel_bins
 
 def run_python(code: str, env: dict | None = None, timeout: int = 300, cwd=ROOT) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          env=full_env, timeout=timeout, cwd=cwd)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=cwd,
+    )
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc
 
@@ -90,8 +96,9 @@ def test_bug1_the_first_failing_range_is_raised():
 # --------------------------------------------------------------------------- bug 2: from_config dtype
 
 
-@pytest.mark.parametrize("value, expected", [(np.float64, "float64"), (np.dtype("float32"), "float32"),
-                                              ("float64", "float64"), (None, None)])
+@pytest.mark.parametrize(
+    "value, expected", [(np.float64, "float64"), (np.dtype("float32"), "float32"), ("float64", "float64"), (None, None)]
+)
 def test_bug2_from_config_keeps_every_valid_dtype(value, expected):
     config = {**melplug.MelSpectrogram().get_config(), "dtype": value}
     assert melplug.MelSpectrogram.from_config(config).dtype == expected
@@ -124,8 +131,9 @@ def test_bug2_hf_replace_dtype_goes_through_validation():
 # --------------------------------------------------------------------------- bug 3: functional cache
 
 
-@pytest.mark.parametrize("first, second", [({"fft_length": 512}, {"fft_length": 512.0}),
-                                           ({"power_to_db": True}, {"power_to_db": 1})])
+@pytest.mark.parametrize(
+    "first, second", [({"fft_length": 512}, {"fft_length": 512.0}), ({"power_to_db": True}, {"power_to_db": 1})]
+)
 def test_bug3_functional_form_validates_whatever_was_called_before(first, second):
     x = make_audio((2000,))
     melplug.mel_spectrogram(x, num_mel_bins=40, **first)
@@ -253,8 +261,15 @@ def test_bug8_a_damaged_cache_is_recompiled_and_rewritten(tmp_path, damage):
 # --------------------------------------------------------------------------- bug 10: unknown sizes
 
 
-@pytest.mark.parametrize("shape, expected", [((2, None), (2, 40, None)), ((None,), (40, None)),
-                                             ((None, None), (None, 40, None)), ((None, 16000), (None, 40, 101))])
+@pytest.mark.parametrize(
+    "shape, expected",
+    [
+        ((2, None), (2, 40, None)),
+        ((None,), (40, None)),
+        ((None, None), (None, 40, None)),
+        ((None, 16000), (None, 40, 101)),
+    ],
+)
 def test_bug10_compute_output_shape_with_unknown_sizes(shape, expected):
     assert melplug.MelSpectrogram(**KW).compute_output_shape(shape) == expected
 
@@ -272,9 +287,21 @@ def test_bug10_unknown_sizes_as_keras(keras):
 def test_one_home_for_the_defaults():
     params = inspect.signature(melplug.MelSpectrogram.__init__).parameters
     assert core.KERAS_DEFAULTS == {k: params[k].default for k in core.KERAS_DEFAULTS}
-    assert list(core.KERAS_DEFAULTS) == ["fft_length", "sequence_stride", "sequence_length", "window",
-                                         "sampling_rate", "num_mel_bins", "min_freq", "max_freq", "power_to_db",
-                                         "top_db", "mag_exp", "min_power", "ref_power"]
+    assert list(core.KERAS_DEFAULTS) == [
+        "fft_length",
+        "sequence_stride",
+        "sequence_length",
+        "window",
+        "sampling_rate",
+        "num_mel_bins",
+        "min_freq",
+        "max_freq",
+        "power_to_db",
+        "top_db",
+        "mag_exp",
+        "min_power",
+        "ref_power",
+    ]
     assert list(core.EXTRA_DEFAULTS) == ["top_db_scope", "dtype", "on_nonfinite", "num_threads"]
 
 
@@ -292,10 +319,19 @@ def test_one_frame_count_formula():
     assert [kernels.num_frames(int(k), plan) for k in n[::97]] == expected[::97].tolist()
 
 
-@pytest.mark.parametrize("module, layer", [("_validate", "Validation layer"), ("_config", "Config layer"),
-                                           ("_plan", "Plan layer"), ("_driver", "Driver layer"),
-                                           ("_kernels", "Kernel layer"), ("_parallel", "Thread layer"),
-                                           ("_jit", "JIT layer"), ("core", "Core layer")])
+@pytest.mark.parametrize(
+    "module, layer",
+    [
+        ("_validate", "Validation layer"),
+        ("_config", "Config layer"),
+        ("_plan", "Plan layer"),
+        ("_driver", "Driver layer"),
+        ("_kernels", "Kernel layer"),
+        ("_parallel", "Thread layer"),
+        ("_jit", "JIT layer"),
+        ("core", "Core layer"),
+    ],
+)
 def test_each_module_names_its_layer(module, layer):
     mod = __import__(f"melplug.{module}", fromlist=["_"])
     assert mod.__doc__.startswith(layer)

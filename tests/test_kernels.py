@@ -55,8 +55,15 @@ def test_two_stage_building_blocks(n):
     np.testing.assert_allclose(got, mel(sig), atol=1e-9)
 
 
-@pytest.mark.parametrize("options", [dict(top_db_scope="batch"), dict(top_db=None), dict(power_to_db=False),
-                                     dict(on_nonfinite="propagate", top_db_scope="batch")])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(top_db_scope="batch"),
+        dict(top_db=None),
+        dict(power_to_db=False),
+        dict(on_nonfinite="propagate", top_db_scope="batch"),
+    ],
+)
 def test_kernel_matches_core_for_every_option(options):
     mel = melplug.MelSpectrogram(**KW, **options)
     audio = make_audio((3, 4000))

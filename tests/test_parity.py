@@ -18,8 +18,11 @@ CASES = [
     ("keras-defaults", {}, (8000,)),
     ("seed-unbatched", dict(num_mel_bins=64, sampling_rate=8000, sequence_stride=256, fft_length=2048), (16000,)),
     ("seed-batched", dict(num_mel_bins=80, sampling_rate=8000, sequence_stride=128, fft_length=2048), (2, 16000)),
-    ("fft512", dict(fft_length=512, sequence_stride=160, sequence_length=400, num_mel_bins=80, min_freq=0.0,
-                    max_freq=8000), (3, 4000)),
+    (
+        "fft512",
+        dict(fft_length=512, sequence_stride=160, sequence_length=400, num_mel_bins=80, min_freq=0.0, max_freq=8000),
+        (3, 4000),
+    ),
     ("fft400", dict(fft_length=400, sequence_stride=100, num_mel_bins=40), (3000,)),
     ("fft401-odd", dict(fft_length=401, sequence_stride=100, num_mel_bins=40), (3000,)),
     ("fft255-odd", dict(fft_length=255, sequence_stride=128, num_mel_bins=32), (2, 2047)),
@@ -33,10 +36,16 @@ CASES = [
     ("no-db", dict(fft_length=512, sequence_stride=256, num_mel_bins=40, power_to_db=False), (4000,)),
     ("neg-ref", dict(fft_length=512, sequence_stride=256, num_mel_bins=40, ref_power=-3.0), (4000,)),
     ("ref-min", dict(fft_length=512, sequence_stride=256, num_mel_bins=40, ref_power=0.0, min_power=1e-6), (4000,)),
-    ("freq-band", dict(fft_length=1024, sequence_stride=256, num_mel_bins=30, min_freq=300.0, max_freq=3400.0),
-     (6000,)),
-    ("freq-44k", dict(fft_length=2048, sequence_stride=512, sampling_rate=44100, num_mel_bins=96, min_freq=0.0),
-     (12000,)),
+    (
+        "freq-band",
+        dict(fft_length=1024, sequence_stride=256, num_mel_bins=30, min_freq=300.0, max_freq=3400.0),
+        (6000,),
+    ),
+    (
+        "freq-44k",
+        dict(fft_length=2048, sequence_stride=512, sampling_rate=44100, num_mel_bins=96, min_freq=0.0),
+        (12000,),
+    ),
     ("top_db-small", dict(fft_length=512, sequence_stride=128, num_mel_bins=40, top_db=20.0), (4000,)),
     ("len1", dict(fft_length=2048), (1,)),
     ("len2", dict(fft_length=2048), (2,)),
@@ -92,8 +101,9 @@ def test_array_window(keras):
     kw = dict(fft_length=512, sequence_length=300, sequence_stride=128, num_mel_bins=40, window=win)
     audio = make_audio((4000,))
     assert_db_close(ours(audio, **kw), keras_mel(keras, audio, **kw), KERAS_DB_TOL)
-    np.testing.assert_allclose(ours(audio.astype(np.float64), **kw), reference.mel_spectrogram(audio, **kw),
-                               atol=DB_TOL[np.float64], rtol=0)
+    np.testing.assert_allclose(
+        ours(audio.astype(np.float64), **kw), reference.mel_spectrogram(audio, **kw), atol=DB_TOL[np.float64], rtol=0
+    )
 
 
 def test_int16_input(keras):
@@ -155,12 +165,17 @@ def test_num_frames_matches_output(n, fft_length, stride):
     out = mel(make_audio((n,)))
     assert out.shape == (8, mel.num_frames(n))
     assert mel.compute_output_shape((2, n)) == (2, 8, mel.num_frames(n))
-    assert mel.num_frames(n) == reference.mel_spectrogram(np.zeros(n), fft_length=fft_length,
-                                                          sequence_stride=stride, num_mel_bins=8,
-                                                          min_freq=0.0).shape[-1]
+    assert (
+        mel.num_frames(n)
+        == reference.mel_spectrogram(
+            np.zeros(n), fft_length=fft_length, sequence_stride=stride, num_mel_bins=8, min_freq=0.0
+        ).shape[-1]
+    )
 
 
 def test_functional_form_matches_class():
     audio = make_audio((2, 3000))
-    np.testing.assert_array_equal(melplug.mel_spectrogram(audio, fft_length=256, num_mel_bins=20),
-                                  melplug.MelSpectrogram(fft_length=256, num_mel_bins=20)(audio))
+    np.testing.assert_array_equal(
+        melplug.mel_spectrogram(audio, fft_length=256, num_mel_bins=20),
+        melplug.MelSpectrogram(fft_length=256, num_mel_bins=20)(audio),
+    )

@@ -41,8 +41,14 @@ def expected(mel, batch):
 
 def run_python(code: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          env=full_env, timeout=timeout, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc
 
@@ -120,17 +126,22 @@ FORK_SETUP = f"""
 
 def test_fork_workers_after_parent_used_threads():
     # A clean interpreter (pytest's may hold JAX threads, which make any fork unsafe).
-    code = FORK_SETUP + """
+    code = (
+        FORK_SETUP
+        + """
     with multiprocessing.get_context("fork").Pool(2) as pool:
         results = pool.map_async(_workers.compute, [(mel, batch[i:i + 2]) for i in range(0, 6, 2)]).get(120)
     assert np.array_equal(np.concatenate([r[0] for r in results]), expected)
     print("ok")
     """
+    )
     assert run_python(code).stdout.strip() == "ok"
 
 
 def test_fork_child_can_use_thread_pool():
-    code = FORK_SETUP + """
+    code = (
+        FORK_SETUP
+        + """
     pid = os.fork()
     if pid == 0:  # child: the pool must be rebuilt, not inherited dead
         ok = np.array_equal(mel(batch, num_threads=2), expected)
@@ -139,6 +150,7 @@ def test_fork_child_can_use_thread_pool():
     assert os.waitstatus_to_exitcode(status) == 0
     print("ok")
     """
+    )
     assert run_python(code).stdout.strip() == "ok"
 
 
@@ -227,8 +239,9 @@ def test_read_only_install_and_home(tmp_path):
         """
         env = {"PYTHONPATH": str(site), "HOME": str(home), "XDG_CACHE_HOME": "", "NUMBA_CACHE_DIR": ""}
         env = {k: v for k, v in {**os.environ, **env}.items() if v != ""}
-        proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                              env=env, timeout=300, cwd="/")
+        proc = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, timeout=300, cwd="/"
+        )
         assert proc.returncode == 0, proc.stderr
         assert str(site) in proc.stdout and "(16, 4)" in proc.stdout
         assert "cannot write Numba's disk cache" in proc.stdout

@@ -27,8 +27,9 @@ def expected():
 def expected64():
     """What the HF adapter computes: datasets hands list columns over as float64 (stored back as float32)."""
     clips = [c.astype(np.float64) for c in CLIPS]
-    return {name: [m.astype(np.float32) for m in melplug.preset(name)(clips)] for name in ("whisper", "kaldi",
-                                                                                           "w2v-bert")}
+    return {
+        name: [m.astype(np.float32) for m in melplug.preset(name)(clips)] for name in ("whisper", "kaldi", "w2v-bert")
+    }
 
 
 # --------------------------------------------------------------------------- HF datasets
@@ -69,8 +70,7 @@ def test_hf_extractor_object_layout_override_and_config_round_trip(dataset, expe
     np.testing.assert_array_equal(row["fbank"], expected["kaldi"][0].T)
     again = melplug.hf.MelSpectrogram.from_config(fx.get_config())
     assert again == fx and again.mel == melplug.preset("kaldi")
-    np.testing.assert_array_equal(pickle.loads(pickle.dumps(fx))({"audio": CLIPS[1]})["fbank"],
-                                  expected["kaldi"][1].T)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(fx))({"audio": CLIPS[1]})["fbank"], expected["kaldi"][1].T)
     assert fx.replace(num_threads=1).mel.num_threads == 1
     assert melplug.hf.MelSpectrogram(extractor="keras").out_column == "mel"
 
@@ -130,8 +130,9 @@ def test_cli_compute_preset_and_its_config(tmp_path, capsys, expected):
         np.testing.assert_array_equal(np.load(out / f"c{i}.npy"), expected["kaldi"][i])
     # The saved settings compute the same again (--config with a preset's engine config).
     again = tmp_path / "again"
-    assert cli.main(["compute", str(data / "c0.wav"), "-o", str(again), "--config", str(out / "melplug.json"),
-                     "-q"]) == 0
+    assert (
+        cli.main(["compute", str(data / "c0.wav"), "-o", str(again), "--config", str(out / "melplug.json"), "-q"]) == 0
+    )
     np.testing.assert_array_equal(np.load(again / "c0.npy"), expected["kaldi"][0])
     capsys.readouterr()
     assert cli.main(["compute", str(data), "-o", str(tmp_path / "x"), "--preset", "kaldi", "--fft-length", "512"]) == 2

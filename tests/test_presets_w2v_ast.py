@@ -498,5 +498,3 @@ def test_kernel_num_frames_equals_python_api(name):
     fx = melplug.preset(name)
     for n in (560, 721, 12345, 16007, 400 + 1100 * 160):
         assert kernels.num_frames(n, fx.plan) == fx.num_frames(n)
-
-
