@@ -118,35 +118,21 @@ def _w2v_bert(sampling_rate=16000, num_mel_bins=80) -> dict[str, Any]:
     # transformers' SeamlessM4TFeatureExtractor (wav2vec-BERT 2.0), input_features: samples x 2**15, Kaldi's
     # steps with 400/160-sample frames at every rate and a 512 FFT, mels 20 Hz - sr // 2, ln, per-bin
     # normalisation over the clip (ddof 1), one zero frame after an odd count, pairs of frames stacked.
-    check_real("sampling_rate", sampling_rate, "it must be a finite number > 0 (Hz)", minimum=0.0, strict=True)
-    return dict(
-        sampling_rate=sampling_rate,
+    options = _kaldi(sampling_rate, num_mel_bins)
+    options.update(
         input_gain=2.0**15,
-        framing="snip_edges",
+        frame_unit="samples",
         frame_length=400,
         hop_length=160,
         fft_length=512,
-        window="povey",
-        window_periodic=False,
-        window_position="start",
-        remove_dc=True,
-        preemphasis=0.97,
-        num_mel_bins=num_mel_bins,
-        mel_scale="kaldi",
-        mel_triangles="mel",
-        mel_grid="kaldi",
-        min_freq=20.0,
         max_freq=sampling_rate // 2,
         empty_bands="ignore",
-        log="ln",
-        log_floor=_F32_EPS,
-        top_db=None,
-        layout="frames_mels",
         normalize=True,
         normalize_ddof=1,
         normalize_eps=1e-7,
         stack_frames=2,
     )
+    return options
 
 
 _BUILDERS = {"whisper": _whisper, "kaldi": _kaldi, "ast": _ast, "w2v-bert": _w2v_bert}

@@ -132,3 +132,13 @@ def test_bench_presets_quick_runs_and_prints_tables(tmp_path):
     }
     assert all(c["new_compiles"] == {} for c in cold["warm"]["calls"][1:])
     assert {t["target"].split(":")[0] for t in doc["targets"]} >= {"whisper", "kaldi", "ast", "w2v-bert", "keras"}
+
+
+def test_bench_long_clip_quick():
+    script = BENCH.with_name("bench_long_clip.py")
+    proc = subprocess.run(
+        [sys.executable, str(script), "--quick", "--repeats", "1"], capture_output=True, text=True, timeout=TIMEOUT_S
+    )
+    assert proc.returncode == 0, proc.stderr
+    ratio = float(proc.stdout.split("ratio")[1])
+    assert ratio > 0

@@ -9,10 +9,6 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import json
-import os
-import subprocess
-import sys
-import textwrap
 import tracemalloc
 from pathlib import Path
 
@@ -21,24 +17,10 @@ import pytest
 
 import melplug
 from melplug import _kernels, _parallel, core
-from tests._util import make_audio
+from tests._util import make_audio, run_python
 
 ROOT = Path(__file__).resolve().parents[1]
 KW = dict(fft_length=512, sequence_length=400, sequence_stride=160, num_mel_bins=40, min_freq=0.0)
-
-
-def run_python(code: str, env: dict | None = None, timeout: int = 300, cwd=ROOT) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=timeout,
-        cwd=cwd,
-    )
-    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    return proc
 
 
 # --------------------------------------------------------------------------- bug 1: thread-pool race

@@ -18,7 +18,7 @@ import pytest
 
 import melplug
 from tests import _workers
-from tests._util import make_audio
+from tests._util import make_audio, run_python
 
 ROOT = Path(__file__).resolve().parents[1]
 KW = dict(fft_length=512, sequence_length=400, sequence_stride=160, num_mel_bins=40, min_freq=0.0)
@@ -37,20 +37,6 @@ def batch():
 @pytest.fixture(scope="module")
 def expected(mel, batch):
     return mel(batch, num_threads=1)
-
-
-def run_python(code: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=timeout,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    return proc
 
 
 def test_thread_pool_and_serial_paths_agree(mel, batch, expected):
