@@ -203,13 +203,8 @@ def resolve_engine(args: Mapping[str, Any]) -> dict[str, Any]:
     c["input_gain"] = check_real("input_gain", args["input_gain"], "it must be a finite number != 0")
     if c["input_gain"] == 0.0:
         raise ValueError("input_gain=0.0 is invalid: it must be a finite number != 0")
-    length = args["input_length"]
-    c["input_length"] = (
-        None
-        if length is None
-        else check_int(
-            "input_length", length, 1, "it must be None (as given) or an integer >= 1 (samples: pad or cut to it)"
-        )
+    c["input_length"] = _optional_int(
+        "input_length", args["input_length"], "it must be None (as given) or an integer >= 1 (samples: pad or cut)"
     )
     c["framing"] = check_choice("framing", args["framing"], FRAMINGS)
     c["pad_mode"] = check_choice("pad_mode", args["pad_mode"], PAD_MODES)
@@ -235,12 +230,8 @@ def resolve_engine(args: Mapping[str, Any]) -> dict[str, Any]:
             f"'pow2' or an integer >= frame_length ({frame} samples)",
         )
     window = args["window"]
-    c["window_length"] = wl = (
-        None
-        if args["window_length"] is None
-        else check_int(
-            "window_length", args["window_length"], 1, f"it must be None (= frame_length) or an integer in [1, {frame}]"
-        )
+    c["window_length"] = wl = _optional_int(
+        "window_length", args["window_length"], f"it must be None (= frame_length) or an integer in [1, {frame}]"
     )
     if wl is not None and wl > frame:
         raise ValueError(
@@ -312,13 +303,8 @@ def resolve_engine(args: Mapping[str, Any]) -> dict[str, Any]:
     c["top_db_scope"] = check_choice("top_db_scope", args["top_db_scope"], ("example", "batch"))
     c["scale"] = check_real("scale", args["scale"], "it must be a finite number > 0", minimum=0.0, strict=True)
     c["offset"] = check_real("offset", args["offset"], "it must be a finite number")
-    frames = args["output_frames"]
-    c["output_frames"] = (
-        None
-        if frames is None
-        else check_int(
-            "output_frames", frames, 1, "it must be None (as computed) or an integer >= 1 (pad or cut to it)"
-        )
+    c["output_frames"] = _optional_int(
+        "output_frames", args["output_frames"], "it must be None (as computed) or an integer >= 1 (pad or cut to it)"
     )
     c["pad_value"] = check_real("pad_value", args["pad_value"], "it must be a finite number")
     c["pad_before_scaling"] = _flag("pad_before_scaling", args["pad_before_scaling"])
@@ -338,6 +324,11 @@ def resolve_engine(args: Mapping[str, Any]) -> dict[str, Any]:
     c["on_nonfinite"] = check_choice("on_nonfinite", args["on_nonfinite"], ("raise", "propagate"))
     c["num_threads"] = check_num_threads(args["num_threads"])
     return c
+
+
+def _optional_int(name: str, value, allowed: str) -> int | None:
+    """``None``, or an integer >= 1 (``allowed`` says what the option means)."""
+    return None if value is None else check_int(name, value, 1, allowed)
 
 
 def _flag(name: str, value) -> bool:
