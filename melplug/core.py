@@ -373,7 +373,8 @@ class FeatureExtractor:
                 return f"audio example {index}"
 
             raise_nonfinite(flags, where, "examples", dtype)
-        return out.reshape(*lead, *self._example_shape(int(self._driver.num_frames(n))))
+        frames = out.size // (x.shape[0] * self._plan.num_mel_bins)  # output frames per example
+        return out.reshape(*lead, *self._example_shape(frames))
 
     def _call_clips(self, audio, threads):
         clips = [as_clip(item, f"audio[{i}]") for i, item in enumerate(audio)]
