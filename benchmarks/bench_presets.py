@@ -704,8 +704,9 @@ def print_tables(blocks: dict, quick: bool) -> None:
                 status = "unavailable" if row.get("unavailable") else "failed"
                 print(f"  {name:<18} {kind:<9} {status}: {row.get('error', '')}")
                 continue
-            ref = f"{row['vs_fastest_ref']:.2f}x" if "vs_fastest_ref" in row else "-"
-            bound = f"{row['vs_bound']:.2f}x" if "vs_bound" in row else "-"
+            # three significant digits: a slow reference against the bound is 0.002x, not "0.00x"
+            ref = f"{row['vs_fastest_ref']:.3g}x" if "vs_fastest_ref" in row else "-"
+            bound = f"{row['vs_bound']:.3g}x" if "vs_bound" in row else "-"
             if kind == "bound":
                 bound = "(bound)"
             if "max_abs_diff" in row:
@@ -768,7 +769,7 @@ def print_e2e(e2e: dict, args) -> None:
         if not row.get("ok"):
             print(f"  {labels[name]:<52} failed: {row.get('error')}")
             continue
-        ratio = f"{row['vs_transformers']:.2f}x" if "vs_transformers" in row else "-"
+        ratio = f"{row['vs_transformers']:.3g}x" if "vs_transformers" in row else "-"
         diff = f"{row['max_abs_diff']:.2g}" if row.get("max_abs_diff") is not None else "-"
         print(
             f"  {labels[name]:<52} {row['first_map_s']:>11.3f} {fmt_num(row['rows_per_s']):>12} "
