@@ -22,6 +22,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "melplug.grain": ("grain",),
     "melplug.hf.MelSpectrogram": ("datasets",),
     "melplug.plot.plot_mel": ("matplotlib",),
+    "melplug.tf": ("tensorflow",),
     "tests._grain_helpers": ("grain",),
     "tests.reference": ("scipy",),
 }

@@ -239,7 +239,8 @@ def test_read_only_install_and_home(tmp_path):
 def test_import_is_light():
     code = """
         import sys, melplug
-        heavy = [m for m in ("grain", "datasets", "keras", "jax", "torch", "matplotlib", "soundfile", "ray")
+        heavy = [m for m in ("grain", "datasets", "keras", "jax", "torch", "tensorflow", "matplotlib", "soundfile",
+                             "ray")
                  if m in sys.modules]
         assert heavy == [], heavy
         print("ok")

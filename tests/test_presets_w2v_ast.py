@@ -484,7 +484,12 @@ def test_kernel_path_equals_python_api(name, dtype):
     want = fx(x)
     got = kernels.mel_spectrogram(x, fx.plan)
     assert got.shape == want.shape and got.dtype == want.dtype
-    np.testing.assert_array_equal(got, want)
+    if dtype == np.float32:
+        np.testing.assert_array_equal(got, want)
+    else:
+        # float64: the same kernels, but the standalone path is compiled inside the caller, where LLVM
+        # may vectorise the per-bin sums of the normalisation differently (seen once: 1e-13).
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-11)
 
 
 @pytest.mark.parametrize(

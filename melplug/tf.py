@@ -1,0 +1,282 @@
+"""tf.data adapter: :class:`MelSpectrogram`, a callable for ``tf.data.Dataset.map``.
+
+A thin layer over :class:`melplug.MelSpectrogram` (or any extractor): it
+picks the audio tensor out of an element (a tensor, or a field of a dict),
+runs the core object on it through ``tf.numpy_function`` and puts the result
+back with its static shape set.  All arguments are forwarded to the core
+object, which validates them.  ``import melplug`` does not import
+TensorFlow; ``import melplug.tf`` does.
+
+Dtypes
+------
+The audio is cast to the compute dtype inside the graph first (float32, or
+float64 when the extractor forces ``dtype="float64"``); integer samples are
+cast without scaling, as Keras and the NumPy API do.  The output is float32
+(float64 only with ``dtype="float64"``), like Keras' layer, whose compute
+dtype is float32 whatever the input.  Complex, boolean and string tensors are
+a ``TypeError`` when the map is built.
+
+Threads
+-------
+tf.data runs map calls side by side: ``num_parallel_calls=tf.data.AUTOTUNE``,
+and even a plain ``.map`` (``stateful=False`` lets tf.data's default
+``map_parallelization`` optimisation parallelise it) run as many calls at once
+as there are cores.  The kernels release the GIL, so those calls really run in
+parallel, and each call must then use **one thread**, or tf.data's calls ×
+melplug's threads would oversubscribe the cores.  So with ``num_threads=None``
+(the default) the adapter chooses when it is traced:
+
+* in a graph (``Dataset.map``, ``tf.function``): 1 thread per call;
+* eagerly (a call on an eager tensor): melplug's default
+  (``NUMBA_NUM_THREADS``, the usable cores), as the NumPy API.
+
+An explicit ``num_threads=k`` is always honoured (e.g. a pipeline that turns
+``map_parallelization`` off and maps large batches one at a time).
+``docs/tf.md`` has the measurements behind this choice.
+
+Limits
+------
+``tf.numpy_function`` runs Python: a graph holding it cannot be serialised
+(no SavedModel export, no tf.data service, no TPU); it runs in the process
+that built it.  Use melplug in the input pipeline, not inside an exported model.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+import numpy as np
+
+try:
+    import tensorflow as tf
+except ImportError as exc:  # pragma: no cover - exercised only without tensorflow
+    raise ImportError("melplug.tf needs TensorFlow; install it with `pip install 'melplug[tf]'`") from exc
+
+from . import core
+from .presets import as_extractor
+
+__all__ = ["MelSpectrogram"]
+
+
+class MelSpectrogram:
+    """Keras-exact mel spectrograms (or any preset) as a ``tf.data.Dataset.map`` function.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Every argument of :class:`melplug.MelSpectrogram` (Keras' 13 and the
+        keyword-only ``top_db_scope``, ``dtype``, ``on_nonfinite``,
+        ``num_threads``), validated there.  ``num_threads=None`` means one
+        thread per call in graphs (tf.data runs calls side by side) and
+        melplug's default for eager calls (see the module docstring).
+    extractor : str or FeatureExtractor, keyword-only
+        Instead of Keras' arguments: a preset name (``"whisper"``, ``"kaldi"``,
+        ..., :data:`melplug.PRESETS`) or any :class:`melplug.FeatureExtractor`;
+        the output then has the preset's per-example shape.
+    key : hashable or None, keyword-only
+        ``None``: elements are tensors of shape ``(..., samples)`` and the
+        output is the tensor ``(..., num_mel_bins, frames)``.  Otherwise
+        elements are dicts, the audio is ``element[key]`` and a new dict with
+        every other field kept is returned.
+    out_key : hashable or None, keyword-only
+        Where the output is written; ``None`` means ``key`` (the audio is
+        replaced).  Requires ``key``.
+
+    Notes
+    -----
+    Errors that the element's spec shows (a dict without ``key``, a string or
+    complex tensor, a scalar, 0 samples) are raised by ``Dataset.map`` itself,
+    as ``TypeError``/``ValueError``.  Errors in the data (NaN/Inf samples, an
+    input of unknown rank that turns out to be a scalar) are raised when the
+    element is computed: tf.data (and ``tf.function``) report them as
+    ``tf.errors.InvalidArgumentError`` carrying melplug's message; an eager
+    call raises melplug's ``ValueError`` itself.
+
+    Examples
+    --------
+    >>> import numpy as np, tensorflow as tf
+    >>> import melplug.tf
+    >>> mel = melplug.tf.MelSpectrogram(num_mel_bins=40, fft_length=512, sequence_stride=160,
+    ...                                 key="audio", out_key="mel")
+    >>> ds = tf.data.Dataset.from_tensor_slices(
+    ...     {"audio": np.zeros((4, 1600), np.float32), "label": np.arange(4)})
+    >>> ds = ds.batch(2).map(mel, num_parallel_calls=tf.data.AUTOTUNE)
+    >>> ds.element_spec["mel"]
+    TensorSpec(shape=(None, 40, 11), dtype=tf.float32, name=None)
+    >>> batch = next(iter(ds))
+    >>> batch["mel"].shape, batch["label"].numpy().tolist()
+    (TensorShape([2, 40, 11]), [0, 1])
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        extractor: str | core.FeatureExtractor | None = None,
+        key: Hashable | None = None,
+        out_key: Hashable | None = None,
+        **kwargs: Any,
+    ):
+        for name, value in (("key", key), ("out_key", out_key)):
+            if value is not None and not isinstance(value, Hashable):
+                raise TypeError(f"{name} must be None or a hashable dict key (e.g. a str); received {value!r}")
+        if out_key is not None and key is None:
+            raise ValueError(
+                f"out_key={out_key!r} needs key: set key= to the field that holds the audio "
+                "(out_key only names where the output of a dict element goes)"
+            )
+        if extractor is None:
+            self._mel = core.MelSpectrogram(*args, **kwargs)
+        elif args or kwargs:
+            raise TypeError(
+                f"pass either extractor= or MelSpectrogram's arguments, not both; received extractor={extractor!r} "
+                f"and {len(args)} positional, {sorted(kwargs)} keyword argument(s)"
+            )
+        else:
+            self._mel = as_extractor(extractor)
+        self._key = key
+        self._out_key = out_key
+
+    # ----------------------------------------------------------------- configuration
+
+    @property
+    def key(self) -> Hashable | None:
+        """The dict field holding the audio (``None``: elements are tensors)."""
+        return self._key
+
+    @property
+    def out_key(self) -> Hashable | None:
+        """The dict field the output goes to (``None``: ``key``)."""
+        return self._out_key
+
+    @property
+    def mel(self) -> core.FeatureExtractor:
+        """The wrapped extractor that does the work."""
+        return self._mel
+
+    @property
+    def num_threads(self) -> int | None:
+        """Threads per call as configured (``None``: automatic, see the module docstring)."""
+        return self._mel.num_threads
+
+    @property
+    def dtype(self) -> tf.DType:
+        """The output dtype: ``tf.float64`` if the extractor forces ``dtype="float64"``, else ``tf.float32``."""
+        return tf.float64 if self._mel.dtype == "float64" else tf.float32
+
+    def get_config(self) -> dict[str, Any]:
+        """The extractor's configuration plus ``key`` and ``out_key``."""
+        return {**self._mel.get_config(), "key": self.key, "out_key": self.out_key}
+
+    def __repr__(self) -> str:
+        core_args = repr(self._mel).partition("(")[2][:-1]
+        return f"melplug.tf.MelSpectrogram(key={self.key!r}, out_key={self.out_key!r}, {core_args})"
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, MelSpectrogram):
+            return NotImplemented
+        return (self.key, self.out_key) == (other.key, other.out_key) and self._mel == other._mel
+
+    def __hash__(self) -> int:
+        # tf.function(mel) keys its cache by the callable: hashable, consistent with __eq__ (the config is fixed).
+        return hash(repr(self))
+
+    # ----------------------------------------------------------------- the map function
+
+    @tf.autograph.experimental.do_not_convert  # plain Python control flow on the element's structure
+    def __call__(self, element, *more):
+        """Mel spectrogram of one element: a tensor ``(..., samples)``, or ``element[key]`` of a dict.
+
+        Works on eager tensors, in ``tf.function`` and in ``Dataset.map``
+        (which calls it once, to trace the graph).
+        """
+        if more:
+            raise TypeError(
+                f"elements are tuples of {1 + len(more)} components, which Dataset.map passes as separate "
+                "arguments; map a function that picks the audio, e.g. "
+                "ds.map(lambda audio, label: (mel(audio), label)), or use dict elements with key="
+            )
+        if self.key is None:
+            if isinstance(element, Mapping):
+                keys = ", ".join(repr(k) for k in list(element)[:16])
+                raise TypeError(
+                    f"element is a dict with keys [{keys}] but key=None; pass key=<the field holding the audio> "
+                    "(and optionally out_key=) to melplug.tf.MelSpectrogram"
+                )
+            return self._compute(element, "audio")
+        if not isinstance(element, Mapping):
+            raise TypeError(
+                f"key={self.key!r} is set, so elements must be dicts; received {type(element).__name__}. "
+                "Use key=None for tensor elements"
+            )
+        if self.key not in element:
+            keys = ", ".join(repr(k) for k in list(element)[:16])
+            raise ValueError(
+                f"element has no key {self.key!r}; its keys are [{keys}]. Set key= to the field holding the audio"
+            )
+        out = dict(element)
+        out[self.key if self.out_key is None else self.out_key] = self._compute(element[self.key], f"[{self.key!r}]")
+        return out
+
+    def _compute(self, audio, where: str):
+        if isinstance(audio, (tf.RaggedTensor, tf.SparseTensor)):
+            raise TypeError(
+                f"audio{'' if where == 'audio' else where} is a {type(audio).__name__}; melplug.tf needs a dense "
+                "(..., samples) tensor: map before batching, or pad first (Dataset.padded_batch)"
+            )
+        what = "audio" if where == "audio" else f"element{where}"
+        audio = tf.convert_to_tensor(audio)
+        in_dtype = audio.dtype
+        if not (in_dtype.is_floating or in_dtype.is_integer):
+            raise TypeError(
+                f"{what} has dtype {in_dtype.name}; melplug needs real audio samples "
+                "(float32 or float64; integer samples are cast without scaling)"
+            )
+        shape = audio.shape
+        if shape.rank == 0:
+            raise ValueError(f"{what} is a scalar (shape ()); pass a tensor of shape (..., samples)")
+        if shape.rank is not None and shape[-1] == 0:
+            raise ValueError(f"{what} has shape {shape} with 0 samples; every clip needs at least 1 sample")
+        out_dtype = self.dtype
+        if in_dtype != out_dtype:
+            audio = tf.cast(audio, out_dtype)  # integers: without scaling, as the core and Keras do
+        threads = self._mel.num_threads
+        if threads is None and not tf.executing_eagerly():
+            threads = 1  # tf.data runs calls side by side: one thread each (module docstring)
+        fn = functools.partial(_call_core, self._mel, threads, what)
+        out = tf.numpy_function(fn, [audio], out_dtype, stateful=False, name="melplug_mel_spectrogram")
+        if shape.rank is not None:
+            out.set_shape(self._mel.compute_output_shape(tuple(shape)))
+        return out
+
+
+def _call_core(mel: core.FeatureExtractor, threads: int | None, what: str, audio: np.ndarray) -> np.ndarray:
+    """The body ``tf.numpy_function`` runs: the core call; its errors name the adapter and the field."""
+    try:
+        return mel(audio, num_threads=threads)
+    except (ValueError, TypeError) as exc:
+        # tf.data re-raises this as InvalidArgumentError with this text: say which stage and field failed.
+        message = str(exc)
+        if what != "audio":
+            message = message.replace("audio", what, 1)
+        raise type(exc)(f"melplug.tf.MelSpectrogram: {message}") from exc
+
+
+def _signature() -> inspect.Signature:
+    """The core's signature plus ``extractor``, ``key`` and ``out_key``, for ``help()`` and IDEs."""
+    params = list(inspect.signature(core.MelSpectrogram.__init__).parameters.values())
+    extra = [
+        inspect.Parameter(
+            "extractor", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="str | FeatureExtractor | None"
+        )
+    ]
+    extra += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation="Hashable | None")
+        for name in ("key", "out_key")
+    ]
+    return inspect.Signature([*params, *extra])
+
+
+MelSpectrogram.__init__.__signature__ = _signature()
