@@ -46,7 +46,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without grain
     raise ImportError("melplug.grain needs Google Grain; install it with `pip install 'melplug[grain]'`") from exc
 
 from . import _parallel, core
-from .presets import as_extractor
+from .presets import adapter_extractor
 
 __all__ = ["MelSpectrogram", "in_grain_worker"]
 
@@ -128,15 +128,7 @@ class MelSpectrogram(grain.transforms.Map):
                 f"out_key={out_key!r} needs key: set key= to the field that holds the audio "
                 "(out_key only names where the output of a mapping element goes)"
             )
-        if extractor is None:
-            self._mel = core.MelSpectrogram(*args, **kwargs)
-        elif args or kwargs:
-            raise TypeError(
-                f"pass either extractor= or MelSpectrogram's arguments, not both; received extractor={extractor!r} "
-                f"and {len(args)} positional, {sorted(kwargs)} keyword argument(s)"
-            )
-        else:
-            self._mel = as_extractor(extractor)
+        self._mel = adapter_extractor(extractor, args, kwargs)
         self.key = key
         self.out_key = out_key
 

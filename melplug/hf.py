@@ -42,7 +42,7 @@ from ._parallel import in_worker_process
 from ._validate import check_choice, check_name
 from .core import FeatureExtractor as _FeatureExtractor
 from .core import MelSpectrogram as _CoreMelSpectrogram
-from .presets import as_extractor, extractor_from_config
+from .presets import adapter_extractor, extractor_from_config
 
 __all__ = ["MelSpectrogram"]
 
@@ -172,15 +172,7 @@ class MelSpectrogram:
         multichannel: Literal["mean", "raise"] = "mean",
         **kwargs,
     ) -> None:
-        if extractor is None:
-            core = _CoreMelSpectrogram(*args, **kwargs)
-        elif args or kwargs:
-            raise TypeError(
-                f"pass either extractor= or MelSpectrogram's arguments, not both; received extractor={extractor!r} "
-                f"and {len(args)} positional, {sorted(kwargs)} keyword argument(s)"
-            )
-        else:
-            core = as_extractor(extractor)
+        core = adapter_extractor(extractor, args, kwargs)
         self._adopt(core, column, out_column, layout, multichannel)
 
     def _adopt(self, core: _FeatureExtractor, column, out_column, layout, multichannel) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 from ._validate import check_int, check_real
 from .core import FeatureExtractor, MelSpectrogram
 
-__all__ = ["PRESETS", "as_extractor", "extractor_from_config", "preset"]
+__all__ = ["PRESETS", "adapter_extractor", "as_extractor", "extractor_from_config", "preset"]
 
 _F32_EPS = float(np.finfo(np.float32).eps)  # Kaldi's log floor
 
@@ -199,3 +199,15 @@ def extractor_from_config(config) -> FeatureExtractor:
     """The extractor a ``get_config()`` describes: engine options (``"framing"`` among them) or Keras' arguments."""
     cls = FeatureExtractor if "framing" in config else MelSpectrogram
     return cls.from_config(config)
+
+
+def adapter_extractor(extractor, args: tuple, kwargs: dict) -> FeatureExtractor:
+    """What an adapter computes: ``MelSpectrogram(*args, **kwargs)``, or ``extractor=`` (not both)."""
+    if extractor is None:
+        return MelSpectrogram(*args, **kwargs)
+    if args or kwargs:
+        raise TypeError(
+            f"pass either extractor= or MelSpectrogram's arguments, not both; received extractor={extractor!r} "
+            f"and {len(args)} positional, {sorted(kwargs)} keyword argument(s)"
+        )
+    return as_extractor(extractor)

@@ -37,7 +37,7 @@ from . import _audio
 from ._validate import as_clip, check_choice, check_name
 from .core import FeatureExtractor as _FeatureExtractor
 from .core import MelSpectrogram as _CoreMelSpectrogram
-from .presets import as_extractor, extractor_from_config
+from .presets import adapter_extractor, extractor_from_config
 
 __all__ = ["MelSpectrogram", "assigned_cpus"]
 
@@ -163,15 +163,7 @@ class MelSpectrogram:
         rate_column: str | None = "sample_rate",
         **kwargs,
     ) -> None:
-        if extractor is None:
-            core = _CoreMelSpectrogram(*args, **kwargs)
-        elif args or kwargs:
-            raise TypeError(
-                f"pass either extractor= or MelSpectrogram's arguments, not both; received extractor={extractor!r} "
-                f"and {len(args)} positional, {sorted(kwargs)} keyword argument(s)"
-            )
-        else:
-            core = as_extractor(extractor)
+        core = adapter_extractor(extractor, args, kwargs)
         self._adopt(core, column, out_column, multichannel, rate_column)
 
     def _adopt(self, core: _FeatureExtractor, column, out_column, multichannel, rate_column) -> None:

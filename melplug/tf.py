@@ -56,7 +56,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without tensorfl
     raise ImportError("melplug.tf needs TensorFlow; install it with `pip install 'melplug[tf]'`") from exc
 
 from . import core
-from .presets import as_extractor
+from .presets import adapter_extractor
 
 __all__ = ["MelSpectrogram"]
 
@@ -127,15 +127,7 @@ class MelSpectrogram:
                 f"out_key={out_key!r} needs key: set key= to the field that holds the audio "
                 "(out_key only names where the output of a dict element goes)"
             )
-        if extractor is None:
-            self._mel = core.MelSpectrogram(*args, **kwargs)
-        elif args or kwargs:
-            raise TypeError(
-                f"pass either extractor= or MelSpectrogram's arguments, not both; received extractor={extractor!r} "
-                f"and {len(args)} positional, {sorted(kwargs)} keyword argument(s)"
-            )
-        else:
-            self._mel = as_extractor(extractor)
+        self._mel = adapter_extractor(extractor, args, kwargs)
         self._key = key
         self._out_key = out_key
 
