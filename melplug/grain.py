@@ -34,7 +34,6 @@ down-mixed) in an earlier ``Map``.
 from __future__ import annotations
 
 import copy
-import inspect
 from collections.abc import Hashable, Mapping, MutableMapping
 from typing import Any
 
@@ -46,7 +45,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without grain
     raise ImportError("melplug.grain needs Google Grain; install it with `pip install 'melplug[grain]'`") from exc
 
 from . import _parallel, core
-from .presets import adapter_extractor
+from .presets import adapter_extractor, adapter_signature
 
 __all__ = ["MelSpectrogram", "in_grain_worker"]
 
@@ -269,19 +268,4 @@ def _with_item(mapping: Mapping, key, value) -> Mapping:
     return out
 
 
-def _signature() -> inspect.Signature:
-    """The core's signature plus ``extractor``, ``key`` and ``out_key``, for ``help()`` and IDEs."""
-    params = list(inspect.signature(core.MelSpectrogram.__init__).parameters.values())
-    extra = [
-        inspect.Parameter(
-            "extractor", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="str | FeatureExtractor | None"
-        )
-    ]
-    extra += [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation="Hashable | None")
-        for name in ("key", "out_key")
-    ]
-    return inspect.Signature([*params, *extra])
-
-
-MelSpectrogram.__init__.__signature__ = _signature()
+MelSpectrogram.__init__.__signature__ = adapter_signature("key", "out_key")

@@ -19,6 +19,8 @@ w2v-bert    transformers ``SeamlessM4TFeatureExtractor()``, ``input_features`` o
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -26,7 +28,16 @@ import numpy as np
 from ._validate import check_int, check_real
 from .core import FeatureExtractor, MelSpectrogram
 
-__all__ = ["PRESETS", "adapter_extractor", "as_extractor", "extractor_from_config", "preset"]
+__all__ = [
+    "PRESETS",
+    "adapter_config",
+    "adapter_extractor",
+    "adapter_from_config",
+    "adapter_signature",
+    "as_extractor",
+    "extractor_from_config",
+    "preset",
+]
 
 _F32_EPS = float(np.finfo(np.float32).eps)  # Kaldi's log floor
 
@@ -211,3 +222,34 @@ def adapter_extractor(extractor, args: tuple, kwargs: dict) -> FeatureExtractor:
             f"and {len(args)} positional, {sorted(kwargs)} keyword argument(s)"
         )
     return as_extractor(extractor)
+
+
+def adapter_config(extractor: FeatureExtractor, own: dict[str, Any]) -> dict[str, Any]:
+    """An adapter's ``get_config()``: a MelSpectrogram's keys flat (Keras' layout), others under ``"extractor"``.
+
+    Nesting keeps an extractor's own keys (``layout``, ...) apart from the adapter's.
+    """
+    if isinstance(extractor, MelSpectrogram):
+        return {**extractor.get_config(), **own}
+    return {"extractor": extractor.get_config(), **own}
+
+
+def adapter_from_config(config: Mapping[str, Any], defaults: Mapping[str, Any]):
+    """Split an adapter config (:func:`adapter_config`) into ``(extractor, own options)``."""
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config must be a mapping (a dict from get_config()); received {type(config).__name__}")
+    config = dict(config)
+    own = {name: config.pop(name, default) for name, default in defaults.items()}
+    core = config.pop("extractor") if isinstance(config.get("extractor"), Mapping) else config
+    if core is not config and config:
+        raise TypeError(f"config has unknown key(s) {sorted(config)} beside 'extractor'")
+    return extractor_from_config(core), own
+
+
+def adapter_signature(*names: str) -> inspect.Signature:
+    """MelSpectrogram's signature plus ``extractor`` and the adapter's keyword-only ``names``, for ``help()``."""
+    params = list(inspect.signature(MelSpectrogram.__init__).parameters.values())
+    kw = inspect.Parameter.KEYWORD_ONLY
+    extra = [inspect.Parameter("extractor", kw, default=None, annotation="str | FeatureExtractor | None")]
+    extra += [inspect.Parameter(name, kw, default=None, annotation="Hashable | None") for name in names]
+    return inspect.Signature([*params, *extra])

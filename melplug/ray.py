@@ -37,7 +37,7 @@ from . import _audio
 from ._validate import as_clip, check_choice, check_name
 from .core import FeatureExtractor as _FeatureExtractor
 from .core import MelSpectrogram as _CoreMelSpectrogram
-from .presets import adapter_extractor, extractor_from_config
+from .presets import adapter_config, adapter_extractor, adapter_from_config
 
 __all__ = ["MelSpectrogram", "assigned_cpus"]
 
@@ -209,23 +209,14 @@ class MelSpectrogram:
         A :class:`melplug.MelSpectrogram`'s keys are at the top level (Keras'
         layout); any other extractor's config is nested under ``"extractor"``.
         """
-        own = {name: getattr(self, name) for name in RAY_DEFAULTS}
-        if isinstance(self._mel, _CoreMelSpectrogram):
-            return {**self._mel.get_config(), **own}
-        return {"extractor": self._mel.get_config(), **own}
+        return adapter_config(self._mel, {name: getattr(self, name) for name in RAY_DEFAULTS})
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MelSpectrogram:
         """Build from :meth:`get_config` output (or a core / Keras layer config)."""
-        if not isinstance(config, Mapping):
-            raise TypeError(f"config must be a mapping (a dict from get_config()); received {type(config).__name__}")
-        config = dict(config)
-        own = {name: config.pop(name, default) for name, default in RAY_DEFAULTS.items()}
-        core = config.pop("extractor") if isinstance(config.get("extractor"), Mapping) else config
-        if core is not config and config:
-            raise TypeError(f"config has unknown key(s) {sorted(config)} beside 'extractor'")
+        core, own = adapter_from_config(config, RAY_DEFAULTS)
         obj = cls.__new__(cls)
-        obj._adopt(extractor_from_config(core), **own)
+        obj._adopt(core, **own)
         return obj
 
     def __repr__(self) -> str:

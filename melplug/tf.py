@@ -44,7 +44,6 @@ that built it.  Use melplug in the input pipeline, not inside an exported model.
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Hashable, Mapping
 from typing import Any
 
@@ -56,7 +55,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without tensorfl
     raise ImportError("melplug.tf needs TensorFlow; install it with `pip install 'melplug[tf]'`") from exc
 
 from . import core
-from .presets import adapter_extractor
+from .presets import adapter_extractor, adapter_signature
 
 __all__ = ["MelSpectrogram"]
 
@@ -256,19 +255,4 @@ def _call_core(mel: core.FeatureExtractor, threads: int | None, what: str, audio
         raise type(exc)(f"melplug.tf.MelSpectrogram: {message}") from exc
 
 
-def _signature() -> inspect.Signature:
-    """The core's signature plus ``extractor``, ``key`` and ``out_key``, for ``help()`` and IDEs."""
-    params = list(inspect.signature(core.MelSpectrogram.__init__).parameters.values())
-    extra = [
-        inspect.Parameter(
-            "extractor", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="str | FeatureExtractor | None"
-        )
-    ]
-    extra += [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation="Hashable | None")
-        for name in ("key", "out_key")
-    ]
-    return inspect.Signature([*params, *extra])
-
-
-MelSpectrogram.__init__.__signature__ = _signature()
+MelSpectrogram.__init__.__signature__ = adapter_signature("key", "out_key")
