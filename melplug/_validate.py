@@ -22,6 +22,7 @@ __all__ = [
     "check_choice",
     "check_dtype_option",
     "check_int",
+    "check_keys",
     "check_name",
     "check_num_threads",
     "check_real",
@@ -76,6 +77,20 @@ def check_name(name: str, value) -> str:
     if not isinstance(value, str) or not value:
         raise TypeError(f"{name} must be a non-empty column name (str); received {value!r}")
     return value
+
+
+def check_keys(key, out_key, element: str) -> None:
+    """An adapter's ``key=``/``out_key=``: hashable or ``None``, and ``out_key`` only with ``key``."""
+    from collections.abc import Hashable
+
+    for name, value in (("key", key), ("out_key", out_key)):
+        if value is not None and not isinstance(value, Hashable):
+            raise TypeError(f"{name} must be None or a hashable {element} key (e.g. a str); received {value!r}")
+    if out_key is not None and key is None:
+        raise ValueError(
+            f"out_key={out_key!r} needs key: set key= to the field that holds the audio "
+            f"(out_key only names where the output of a {element} element goes)"
+        )
 
 
 def check_dtype_option(value) -> str | None:

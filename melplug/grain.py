@@ -45,6 +45,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without grain
     raise ImportError("melplug.grain needs Google Grain; install it with `pip install 'melplug[grain]'`") from exc
 
 from . import _parallel, core
+from ._validate import check_keys
 from .presets import adapter_extractor, adapter_signature
 
 __all__ = ["MelSpectrogram", "in_grain_worker"]
@@ -120,21 +121,10 @@ class MelSpectrogram(grain.transforms.Map):
         out_key: Hashable | None = None,
         **kwargs: Any,
     ):
-        self._check_key("key", key)
-        self._check_key("out_key", out_key)
-        if out_key is not None and key is None:
-            raise ValueError(
-                f"out_key={out_key!r} needs key: set key= to the field that holds the audio "
-                "(out_key only names where the output of a mapping element goes)"
-            )
+        check_keys(key, out_key, "mapping")
         self._mel = adapter_extractor(extractor, args, kwargs)
         self.key = key
         self.out_key = out_key
-
-    @staticmethod
-    def _check_key(name: str, value) -> None:
-        if value is not None and not isinstance(value, Hashable):
-            raise TypeError(f"{name} must be None or a hashable mapping key (e.g. a str); received {value!r}")
 
     # ----------------------------------------------------------------- configuration
 

@@ -55,6 +55,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without tensorfl
     raise ImportError("melplug.tf needs TensorFlow; install it with `pip install 'melplug[tf]'`") from exc
 
 from . import core
+from ._validate import check_keys
 from .presets import adapter_extractor, adapter_signature
 
 __all__ = ["MelSpectrogram"]
@@ -118,14 +119,7 @@ class MelSpectrogram:
         out_key: Hashable | None = None,
         **kwargs: Any,
     ):
-        for name, value in (("key", key), ("out_key", out_key)):
-            if value is not None and not isinstance(value, Hashable):
-                raise TypeError(f"{name} must be None or a hashable dict key (e.g. a str); received {value!r}")
-        if out_key is not None and key is None:
-            raise ValueError(
-                f"out_key={out_key!r} needs key: set key= to the field that holds the audio "
-                "(out_key only names where the output of a dict element goes)"
-            )
+        check_keys(key, out_key, "dict")
         self._mel = adapter_extractor(extractor, args, kwargs)
         self._key = key
         self._out_key = out_key
