@@ -155,17 +155,18 @@ def from_mapping(config: Mapping[str, Any], known: Iterable[str]) -> dict[str, A
 # --------------------------------------------------------------------------- the engine (FeatureExtractor)
 
 FRAMINGS = ("center", "snip_edges")
-PAD_MODES = ("reflect", "constant")
+PAD_MODES = ("reflect", "reflect_once", "constant")
 FRAME_UNITS = ("samples", "ms")
 ENGINE_WINDOWS = ("hann", "hamming", "povey", "rectangular")
 WINDOW_POSITIONS = ("center", "start")
 MEL_SCALES = ("keras", "htk", "slaney", "kaldi")
 MEL_TRIANGLES = ("mel", "hz")
-MEL_GRIDS = ("keras", "integer", "kaldi")
+MEL_GRIDS = ("keras", "integer", "kaldi", "rfft")
 MEL_NORMS = (None, "slaney")
 EMPTY_BANDS = ("warn", "raise", "ignore")
 LOGS = ("db", "ln", "log10", None)
 LAYOUTS = ("mels_frames", "frames_mels")
+LIFTER_STYLES = ("kaldi", "librosa")
 
 
 def _choice_or_none(name: str, value, choices):
@@ -301,6 +302,24 @@ def resolve_engine(args: Mapping[str, Any]) -> dict[str, Any]:
         )
     )
     c["top_db_scope"] = check_choice("top_db_scope", args["top_db_scope"], ("example", "batch"))
+    c["num_ceps"] = ceps = _optional_int(
+        "num_ceps",
+        args["num_ceps"],
+        f"it must be None (mel output) or an integer in [1, num_mel_bins={c['num_mel_bins']}] (cepstra kept)",
+    )
+    if ceps is not None and ceps > c["num_mel_bins"]:
+        raise ValueError(
+            f"num_ceps={ceps!r} is invalid: the DCT of {c['num_mel_bins']} mel bands has at most "
+            f"num_mel_bins={c['num_mel_bins']} coefficients; lower num_ceps or raise num_mel_bins"
+        )
+    c["lifter"] = check_real("lifter", args["lifter"], "it must be a finite number >= 0 (0: no lifter)", minimum=0.0)
+    c["lifter_style"] = check_choice("lifter_style", args["lifter_style"], LIFTER_STYLES)
+    c["energy_c0"] = _flag("energy_c0", args["energy_c0"])
+    if ceps is None and (c["lifter"] != 0.0 or c["energy_c0"]):
+        raise ValueError(
+            f"lifter={c['lifter']!r} and energy_c0={c['energy_c0']!r} apply to cepstra: they need num_ceps "
+            "(an integer >= 1); received num_ceps=None"
+        )
     c["scale"] = check_real("scale", args["scale"], "it must be a finite number > 0", minimum=0.0, strict=True)
     c["offset"] = check_real("offset", args["offset"], "it must be a finite number")
     c["output_frames"] = _optional_int(
@@ -372,6 +391,10 @@ def keras_to_engine(config: Mapping[str, Any]) -> dict[str, Any]:
         "ref_power": config["ref_power"],
         "top_db": config["top_db"],
         "top_db_scope": config["top_db_scope"],
+        "num_ceps": None,
+        "lifter": 0.0,
+        "lifter_style": "kaldi",
+        "energy_c0": False,
         "scale": 1.0,
         "offset": 0.0,
         "output_frames": None,

@@ -10,7 +10,10 @@ hands it C-contiguous arrays in the compute dtype.
 
 Memory (SPEC §4): the output plus one scratch block per thread; the input is
 read where it lies, a ragged list included (nothing is concatenated; only a
-clip that is not already contiguous in the compute dtype is converted).
+clip that is not already contiguous in the compute dtype is converted).  One
+exception: cepstra under a ``top_db`` floor (librosa's MFCC) keep the mel
+bands of clips longer than one block until the clip's maximum is known, a
+stash of ``num_mel_bins / num_ceps`` times the output.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ class Layout(NamedTuple):
         (clipped) of signal ``unit_ex[u]``.
     first_unit : ndarray of int64, shape (examples,)
         Each signal's first unit (its units are consecutive).
+    s_off : ndarray of int64, shape (examples,)
+        Offset of each signal's stash of mel bands in the scratch buffer of
+        cepstra that wait for a floor (``_plan.deferred_cepstra``); zeros otherwise.
     """
 
     x_addr: np.ndarray
@@ -55,6 +61,7 @@ class Layout(NamedTuple):
     unit_ex: np.ndarray
     unit_f0: np.ndarray
     first_unit: np.ndarray
+    s_off: np.ndarray
 
 
 class _Work(NamedTuple):
@@ -66,18 +73,36 @@ class _Work(NamedTuple):
     out_size: int
     max_frames: int
     frameless: bool  # some example is too short for one frame
+    scratch_size: int  # elements of the stash of deferred cepstra (0: none needed)
+
+
+def _offsets(sizes: np.ndarray) -> np.ndarray:
+    """Start of each block of ``sizes`` elements laid end to end."""
+    off = np.zeros(len(sizes), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=off[1:])
+    return off
 
 
 def _work(x_rel, x_len, plan: MelPlan) -> _Work:
     computed, rows = _plan.plan_frames(plan, x_len)
     computed = np.broadcast_to(computed, x_len.shape).astype(np.int64)
-    sizes = plan.num_mel_bins * np.broadcast_to(rows, x_len.shape).astype(np.int64)
-    o_off = np.zeros(len(x_len), dtype=np.int64)
-    np.cumsum(sizes[:-1], out=o_off[1:])
+    sizes = _plan.out_width(plan) * np.broadcast_to(rows, x_len.shape).astype(np.int64)
     unit_ex, unit_f0, first_unit = _kernels._units(computed, plan.block_frames)
     costs = np.minimum(computed[unit_ex] - unit_f0, plan.block_frames)
-    layout = Layout(x_rel, x_len, computed, o_off, unit_ex, unit_f0, first_unit)
-    return _Work(layout, costs, int(computed.sum()), int(sizes.sum()), int(computed.max()), bool(computed.min() == 0))
+    stash = np.zeros(0, dtype=np.int64)
+    if _plan.deferred_cepstra(plan) and (plan.batch_top_db or computed.max() > plan.block_frames):
+        stash = (plan.num_mel_bins + plan.energy_c0) * computed
+    s_off = _offsets(stash) if stash.size else np.zeros(len(x_len), dtype=np.int64)
+    layout = Layout(x_rel, x_len, computed, _offsets(sizes), unit_ex, unit_f0, first_unit, s_off)
+    return _Work(
+        layout,
+        costs,
+        int(computed.sum()),
+        int(sizes.sum()),
+        int(computed.max()),
+        bool(computed.min() == 0),
+        int(stash.sum()),
+    )
 
 
 class Driver:
@@ -91,7 +116,10 @@ class Driver:
     def __init__(self, plan: MelPlan) -> None:
         self.plan = plan
         # Arrays cast once per compute dtype (read-only, shared by all threads).
-        self._cast = {dt: (plan.window.astype(dt), plan.band_weights.astype(dt)) for dt in (np.float32, np.float64)}
+        self._cast = {
+            dt: (plan.window.astype(dt), plan.band_weights.astype(dt), plan.dct.astype(dt))
+            for dt in (np.float32, np.float64)
+        }
         self._works: dict[tuple[int, int, int], _Work] = {}
 
     def num_frames(self, num_samples):
@@ -143,7 +171,7 @@ class Driver:
         examples too short for any frame, which no unit covers.
         """
         plan = self.plan
-        window, weights = self._cast[out.dtype.type]
+        window, weights, dct = self._cast[out.dtype.type]
         if threads is None:
             threads = _parallel.default_num_threads()
         n_units = len(layout.unit_ex)
@@ -151,7 +179,8 @@ class Driver:
         unit_bad = np.zeros(n_units, dtype=np.uint8)
         serial = threads == 1 or work.frames * plan.fft_length < SERIAL_WORK
         bounds = (0, n_units) if serial else _parallel.split(work.costs, min(threads, n_units))
-        _parallel.run(_kernels._mel_units, bounds, layout, out, plan, window, weights, unit_max, unit_bad)
+        scratch = np.empty(work.scratch_size, dtype=out.dtype)  # mel bands of deferred cepstra
+        _parallel.run(_kernels._mel_units, bounds, layout, out, scratch, plan, window, weights, dct, unit_max, unit_bad)
         extra = self._frameless(layout, out, signals) if work.frameless else None
         any_bad = bool(unit_bad.any()) or extra is not None
         floored = plan.power_to_db and plan.top_db < np.inf
@@ -164,7 +193,7 @@ class Driver:
                 # a later call of another preset finds it loaded (and, if no earlier process needed it,
                 # compiles it here, once).  On a cold cache it compiles when first needed instead, which
                 # keeps the very first call's compile at phase 1's.
-                _kernels._finish(layout, out, plan, unit_max, unit_bad, False, 0, 0)
+                _kernels._finish(layout, out, scratch, plan, dct, unit_max, unit_bad, False, 0, 0)
         flags = None
         if any_bad:
             flags = np.zeros(len(layout.n_frames), dtype=np.uint8)
@@ -175,11 +204,11 @@ class Driver:
             if not plan.propagate_nonfinite:
                 return flags  # the caller raises: no need to finish
         if any_bad or spans:
-            _parallel.run(_kernels._finish, bounds, layout, out, plan, unit_max, unit_bad, False)
+            _parallel.run(_kernels._finish, bounds, layout, out, scratch, plan, dct, unit_max, unit_bad, False)
         if plan.normalize:  # needs whole examples: split by example, about equal frames each
             n = len(layout.n_frames)
             ex_bounds = (0, n) if serial or n == 1 else _parallel.split(layout.n_frames + 1, min(threads, n))
-            _parallel.run(_kernels._finish, ex_bounds, layout, out, plan, unit_max, unit_bad, True)
+            _parallel.run(_kernels._finish, ex_bounds, layout, out, scratch, plan, dct, unit_max, unit_bad, True)
         return flags
 
     def _frameless(self, layout: Layout, out: np.ndarray, signals) -> np.ndarray | None:
@@ -193,7 +222,7 @@ class Driver:
         flags = None
         for e in np.flatnonzero(layout.n_frames == 0).tolist():
             o = int(layout.o_off[e])
-            size = plan.num_mel_bins * int(self.num_frames(int(layout.x_len[e])))
+            size = _plan.out_width(plan) * int(self.num_frames(int(layout.x_len[e])))
             out[o : o + size] = plan.pad_value
             if not np.isfinite(signals[e]).all():
                 if flags is None:

@@ -130,20 +130,22 @@ def _gauss(seed, frame, i):
 
 
 @jit
-def _fill_frames(sig, first_frame, nf, plan, window, frames):
+def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
     """Write ``nf`` windowed frames of the 1-D signal ``sig`` into ``frames[:nf]``.
 
     Frame ``f`` starts at padded position ``f * sequence_stride``.  Only
     ``frames[:, win_start:win_stop]`` is written; the rest must already be
     zero.  With ``dither``, ``remove_dc`` or ``preemphasis`` the raw frame is
     first corrected (Kaldi's order: dither, DC offset, pre-emphasis, window).
+    With ``energy_c0``, ``energy[j]`` receives frame ``j``'s energy ``sum x**2``
+    after the DC removal and before pre-emphasis (Kaldi's raw energy).
     """
     n_eff = sig.shape[0] if plan.input_length == 0 else plan.input_length
     limit = min(sig.shape[0], n_eff)  # samples that are read as they are
     ws = plan.win_start
     width = plan.win_stop - ws
     win = window[ws : ws + width]
-    plain = not plan.remove_dc and plan.preemphasis == 0.0 and plan.dither == 0.0
+    plain = not plan.remove_dc and plan.preemphasis == 0.0 and plan.dither == 0.0 and not plan.energy_c0
     # Loops run over slices with 0-based indices: Numba then knows no index is
     # negative, drops its wraparound handling and emits plain SIMD loops.
     for j in range(nf):
@@ -187,6 +189,11 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames):
                 mean = row.sum() / width
                 for i in range(width):
                     row[i] -= mean
+            if plan.energy_c0:
+                total = row.dtype.type(0.0)
+                for i in range(width):
+                    total += row[i] * row[i]
+                energy[j] = total
             p = plan.preemphasis
             if p != 0.0:
                 for i in range(width - 1, 0, -1):
@@ -350,8 +357,8 @@ def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
 
 
 @jit
-def _mel_units(layout, out, plan, window, weights, unit_max, unit_bad, u_begin, u_end):
-    """Phase 1 for units ``[u_begin, u_end)``: write mel (dB) values into ``out``.
+def _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_bad, u_begin, u_end):
+    """Phase 1 for units ``[u_begin, u_end)``: write mel (dB) values or cepstra into ``out``.
 
     Fills ``unit_max[u]`` (maximum dB of the unit, ``-inf`` without dB) and
     ``unit_bad[u]`` (:data:`BAD_INPUT` if the unit's share of the samples
@@ -359,11 +366,15 @@ def _mel_units(layout, out, plan, window, weights, unit_max, unit_bad, u_begin, 
     it reads are finite).  Each signal's samples are partitioned between its
     units, so every sample is checked exactly once, including samples no
     frame reads.  A unit that is a whole example already applies its
-    per-example ``top_db`` floor.
+    per-example ``top_db`` floor.  Cepstra (``num_ceps``) are the DCT of the
+    block's mel bands, in the same pass; when they wait for a floor that
+    spans units (:func:`melplug._plan.deferred_cepstra`), the unit writes its
+    mel bands (and energies) to ``scratch`` at ``layout.s_off`` instead.
     """
     L = plan.fft_length
     nbins = L // 2 + 1
     M = plan.num_mel_bins
+    C = plan.num_ceps
     K = plan.block_frames
     stride = plan.sequence_stride
     pad = plan.pad
@@ -380,9 +391,12 @@ def _mel_units(layout, out, plan, window, weights, unit_max, unit_bad, u_begin, 
     spec = _complex_scratch(out, rows, nbins)
     power_t = np.empty((nbins, rows), dtype=out.dtype)
     mel_t = np.empty((M, rows), dtype=out.dtype)
+    cep_t = np.empty((C, rows), dtype=out.dtype)
+    energy = np.empty(rows if plan.energy_c0 else 0, dtype=out.dtype)
     ebuf = np.empty(M * rows, dtype=np.int32)
     axes = np.array([1], dtype=np.int64)
     zero = out.dtype.type(0.0)
+    deferred = _plan.deferred_cepstra(plan)
     for u in range(u_begin, u_end):
         e = unit_ex[u]
         f0 = unit_f0[u]
@@ -399,31 +413,88 @@ def _mel_units(layout, out, plan, window, weights, unit_max, unit_bad, u_begin, 
         for i in range(share.shape[0]):
             acc += share[i] * zero
         flags = 0 if acc == zero else BAD_INPUT
-        _fill_frames(sig, f0, nf, plan, window, frames)
+        _fill_frames(sig, f0, nf, plan, window, frames, energy)
         r2c(frames[:nf], spec[:nf], axes, True, 1.0, 1)
         mx, finite = _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf)
         if not finite and flags == 0:
             flags = BAD_OUTPUT
         unit_bad[u] = flags
         unit_max[u] = mx
-        if nf == F and plan.power_to_db and plan.top_db < np.inf and not plan.batch_top_db:
+        whole = nf == F and not plan.batch_top_db
+        if whole and plan.power_to_db and plan.top_db < np.inf:
             # The unit is the whole example: its floor is known now, phase 2 can be skipped.
-            fl = out.dtype.type(mx) - out.dtype.type(plan.top_db)
-            for m in range(M):
-                row = mel_t[m, :nf]
-                for j in range(nf):
-                    row[j] = max(row[j], fl)
-        _write_block(out, layout.o_off[e], f0, nf, F, plan, mel_t)
+            _floor_block(mel_t, nf, out.dtype.type(mx) - out.dtype.type(plan.top_db))
+        if C == 0:
+            _write_block(out, layout.o_off[e], f0, nf, F, plan, mel_t)
+        elif deferred and not whole:
+            _stash_block(scratch, layout.s_off[e], f0, nf, F, plan, mel_t, energy)
+        else:
+            _cepstra(mel_t, energy, nf, plan, dct, cep_t)
+            _write_block(out, layout.o_off[e], f0, nf, F, plan, cep_t)
 
 
 @jit
-def _write_block(out, o, f0, nf, F, plan, mel_t):
-    """Copy frames ``[f0, f0 + nf)`` (``mel_t[:, :nf]``) into example output ``out[o:]``, in its layout.
+def _floor_block(mel_t, nf, floor):
+    """``mel_t[:, :nf] = max(mel_t[:, :nf], floor)``."""
+    for m in range(mel_t.shape[0]):
+        row = mel_t[m, :nf]
+        for j in range(nf):
+            row[j] = max(row[j], floor)
 
-    Applies the affine map; the block holding the last computed frame also
-    fills the frames beyond it (up to ``out_frames``) with ``pad_value``.
+
+@jit
+def _cepstra(mel_t, energy, nf, plan, dct, cep_t):
+    """``cep_t[:, :nf] = dct @ mel_t[:, :nf]``; with ``energy_c0``, ``c0`` is the frames' log energy.
+
+    The energy is floored at ``log_floor`` and takes the bands' logarithm
+    (Kaldi: ``ln(max(E, float32 eps))``).
     """
     M = plan.num_mel_bins
+    for c in range(plan.num_ceps):
+        out = cep_t[c, :nf]
+        for j in range(nf):
+            out[j] = 0.0
+        coef = dct[c]
+        for m in range(M):
+            w = coef[m]
+            src = mel_t[m, :nf]
+            for j in range(nf):
+                out[j] += w * src[j]
+    if plan.energy_c0:
+        c0 = cep_t[0, :nf]
+        floor = energy.dtype.type(plan.min_power)
+        for j in range(nf):
+            v = max(energy[j], floor)
+            c0[j] = plan.log_scale * np.log(v) - plan.ref_db if plan.power_to_db else v
+
+
+@jit
+def _stash_block(scratch, s, f0, nf, F, plan, mel_t, energy):
+    """Keep frames ``[f0, f0 + nf)`` of an example's mel bands (and energies) in ``scratch[s:]``.
+
+    The example's stash is ``(num_mel_bins + energy_c0, F)``, row-major.
+    """
+    M = plan.num_mel_bins
+    for m in range(M):
+        dst = scratch[s + m * F + f0 : s + m * F + f0 + nf]
+        src = mel_t[m]
+        for j in range(nf):
+            dst[j] = src[j]
+    if plan.energy_c0:
+        dst = scratch[s + M * F + f0 : s + M * F + f0 + nf]
+        for j in range(nf):
+            dst[j] = energy[j]
+
+
+@jit
+def _write_block(out, o, f0, nf, F, plan, src):
+    """Copy frames ``[f0, f0 + nf)`` (``src[:, :nf]``, mel bands or cepstra) into example output ``out[o:]``.
+
+    Writes in the plan's layout and applies the affine map; the block holding
+    the last computed frame also fills the frames beyond it (up to
+    ``out_frames``) with ``pad_value``.
+    """
+    M = src.shape[0]
     R = _plan.output_rows(plan, F)
     a = out.dtype.type(plan.out_scale)
     b = out.dtype.type(plan.out_offset)
@@ -433,7 +504,7 @@ def _write_block(out, o, f0, nf, F, plan, mel_t):
         for j in range(nf):
             row = out[o + (f0 + j) * M : o + (f0 + j + 1) * M]
             for m in range(M):
-                row[m] = mel_t[m, j] * a + b if affine else mel_t[m, j]
+                row[m] = src[m, j] * a + b if affine else src[m, j]
         if f0 + nf == F:
             tail = out[o + F * M : o + R * M]
             for i in range(tail.shape[0]):
@@ -441,13 +512,13 @@ def _write_block(out, o, f0, nf, F, plan, mel_t):
     else:
         for m in range(M):
             row = out[o + m * R + f0 : o + m * R + f0 + nf]
-            src = mel_t[m]
+            srow = src[m]
             if affine:
                 for j in range(nf):
-                    row[j] = src[j] * a + b
+                    row[j] = srow[j] * a + b
             else:
                 for j in range(nf):
-                    row[j] = src[j]
+                    row[j] = srow[j]
             if f0 + nf == F:
                 tail = out[o + m * R + F : o + (m + 1) * R]
                 for j in range(tail.shape[0]):
@@ -484,31 +555,59 @@ def _summarise(layout, unit_max, unit_bad, batch_peak):
 
 
 @jit
-def _finish_units(layout, out, plan, peaks, bad, u_begin, u_end):
+def _finish_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end):
     """Phase 2 for units ``[u_begin, u_end)``: ``top_db`` floor and NaN propagation.
 
     The floor of example ``e`` hangs from ``peaks[e]`` (see :func:`_summarise`)
     and is computed in the output dtype, as Keras does, so
     ``out.min() >= out.max() - top_db`` holds exactly; with an affine map the
-    floor is mapped too (``scale > 0`` keeps the order).  A flagged example
-    with ``on_nonfinite="propagate"`` becomes NaN entirely, padding included.
+    floor is mapped too (``scale > 0`` keeps the order).  Deferred cepstra
+    are floored in ``scratch`` and only then transformed and written.  A
+    flagged example with ``on_nonfinite="propagate"`` becomes NaN entirely,
+    padding included.
     """
     K = plan.block_frames
-    M = plan.num_mel_bins
+    M = _plan.out_width(plan)
     dt = out.dtype.type
     nan = dt(np.nan)
     floored = plan.power_to_db and plan.top_db < np.inf
+    deferred = _plan.deferred_cepstra(plan)
     affine = (plan.out_scale != 1.0 or plan.out_offset != 0.0) and not plan.normalize
+    if deferred:
+        mel_t = np.empty((plan.num_mel_bins, K), dtype=out.dtype)
+        cep_t = np.empty((plan.num_ceps, K), dtype=out.dtype)
+        energy = np.empty(K if plan.energy_c0 else 0, dtype=out.dtype)
+    else:
+        mel_t = np.empty((0, 0), dtype=out.dtype)
+        cep_t = mel_t
+        energy = np.empty(0, dtype=out.dtype)
     for u in range(u_begin, u_end):
         e = layout.unit_ex[u]
         F = layout.n_frames[e]
         R = _plan.output_rows(plan, F)
         f0 = layout.unit_f0[u]
         f1 = min(f0 + K, F)
-        if f1 == F:
-            f1 = R  # the last unit also owns the padding
         o = layout.o_off[e]
         propagate = bad[e] and plan.propagate_nonfinite
+        if deferred and not propagate:
+            if F <= K and not plan.batch_top_db:
+                continue  # a whole-example unit: phase 1 wrote it
+            nf = f1 - f0
+            s = layout.s_off[e]
+            for m in range(plan.num_mel_bins):
+                src = scratch[s + m * F + f0 : s + m * F + f1]
+                for j in range(nf):
+                    mel_t[m, j] = src[j]
+            if plan.energy_c0:
+                src = scratch[s + plan.num_mel_bins * F + f0 : s + plan.num_mel_bins * F + f1]
+                for j in range(nf):
+                    energy[j] = src[j]
+            _floor_block(mel_t, nf, dt(peaks[e]) - dt(plan.top_db))
+            _cepstra(mel_t, energy, nf, plan, dct, cep_t)
+            _write_block(out, o, f0, nf, F, plan, cep_t)
+            continue
+        if f1 == F:
+            f1 = R  # the last unit also owns the padding
         if not (propagate or floored):
             continue
         fl = dt(peaks[e]) - dt(plan.top_db)
@@ -537,7 +636,7 @@ def _normalize_examples(layout, out, plan, bad, e_begin, e_end):
     in two passes (mean, then squared deviations); padding frames are left
     alone.  Flagged examples are skipped (they raise, or are NaN already).
     """
-    M = plan.num_mel_bins
+    M = _plan.out_width(plan)
     dt = out.dtype.type
     a = plan.out_scale
     b = plan.out_offset
@@ -587,20 +686,35 @@ def _units(n_frames, block_frames):
 
 
 @jit
-def _mel_serial(layout, out, plan, window, weights):
+def _mel_serial(layout, out, plan, window, weights, dct):
     """Both phases over every signal in the calling thread; returns per-example flags."""
     n_units = layout.unit_ex.shape[0]
     unit_max = np.empty(n_units)
     unit_bad = np.zeros(n_units, dtype=np.uint8)
-    _mel_units(layout, out, plan, window, weights, unit_max, unit_bad, 0, n_units)
-    _finish(layout, out, plan, unit_max, unit_bad, False, 0, n_units)
+    scratch = np.empty(_scratch_size(layout, plan), dtype=out.dtype)
+    _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_bad, 0, n_units)
+    _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, False, 0, n_units)
     if plan.normalize:
-        _finish(layout, out, plan, unit_max, unit_bad, True, 0, layout.n_frames.shape[0])
+        _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, True, 0, layout.n_frames.shape[0])
     return _summarise(layout, unit_max, unit_bad, plan.batch_top_db)[0]
 
 
 @jit
-def _finish(layout, out, plan, unit_max, unit_bad, normalise, lo, hi):
+def _scratch_size(layout, plan):
+    """Elements of the stash that deferred cepstra need (0 when every example is one unit, or none wait)."""
+    if not _plan.deferred_cepstra(plan):
+        return 0
+    n = layout.n_frames.shape[0]
+    spans = plan.batch_top_db
+    for e in range(n):
+        spans |= layout.n_frames[e] > plan.block_frames
+    if not spans or n == 0:
+        return 0
+    return layout.s_off[n - 1] + (plan.num_mel_bins + plan.energy_c0) * layout.n_frames[n - 1]
+
+
+@jit
+def _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, normalise, lo, hi):
     """Phase 2 on units ``[lo, hi)``, or with ``normalise`` phase 3 on examples ``[lo, hi)``.
 
     The one entry point after phase 1 (so a first call loads or compiles one
@@ -611,4 +725,4 @@ def _finish(layout, out, plan, unit_max, unit_bad, normalise, lo, hi):
     if normalise:
         _normalize_examples(layout, out, plan, flags, lo, hi)
     else:
-        _finish_units(layout, out, plan, peaks, flags, lo, hi)
+        _finish_units(layout, out, scratch, plan, dct, peaks, flags, lo, hi)

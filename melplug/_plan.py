@@ -42,7 +42,8 @@ class MelPlan(NamedTuple):
         Samples of padding before the signal (``frame_length // 2`` when
         centred, 0 for Kaldi's snip-edges framing); as many after it.
     pad_mode : int
-        0: reflect padding (NumPy's ``mode="reflect"``), 1: zeros.
+        0: reflect padding (NumPy's ``mode="reflect"``), 1: zeros, 2: torch's
+        reflect (the same values; the caller refuses clips not longer than ``pad``).
     input_length : int
         0, or the fixed length every signal is zero-padded or cut to first.
     num_mel_bins : int
@@ -80,6 +81,12 @@ class MelPlan(NamedTuple):
         maximum (``inf`` for no floor), in the logarithm's units.
     batch_top_db : bool
         ``True`` for ``top_db_scope="batch"`` (one floor for the whole call).
+    num_ceps : int
+        0 (the output is the mel bands), or the cepstra kept per frame.
+    dct : ndarray, shape (num_ceps, num_mel_bins)
+        The orthonormal DCT-II rows kept, each times its lifter coefficient.
+    energy_c0 : bool
+        ``c0`` is the frame's log energy (Kaldi), not the DCT's.
     out_scale, out_offset : float
         Affine map applied last: ``out_scale * value + out_offset``.
     out_frames : int
@@ -133,6 +140,9 @@ class MelPlan(NamedTuple):
     ref_db: float
     top_db: float
     batch_top_db: bool
+    num_ceps: int
+    dct: np.ndarray
+    energy_c0: bool
     out_scale: float
     out_offset: float
     out_frames: int
@@ -180,6 +190,24 @@ def plan_frames(plan: MelPlan, num_samples):
 
 
 @register_jitable
+def out_width(plan: MelPlan) -> int:
+    """Values per output frame before stacking: ``num_ceps`` for cepstra, else ``num_mel_bins``."""
+    return plan.num_ceps if plan.num_ceps > 0 else plan.num_mel_bins
+
+
+@register_jitable
+def deferred_cepstra(plan: MelPlan) -> bool:
+    """Whether cepstra wait for a floor that needs more than their frames (``top_db``).
+
+    The DCT mixes every band of a frame, so the ``max - top_db`` floor must be
+    applied to the mel bands first; where it hangs from a whole clip's (or the
+    batch's) maximum, phase 1 leaves the floored-to-be bands in a scratch
+    buffer and the finishing phase applies the floor and the DCT.
+    """
+    return plan.num_ceps > 0 and plan.power_to_db and plan.top_db < np.inf
+
+
+@register_jitable
 def output_rows(plan: MelPlan, computed):
     """Frames in the output of an example with ``computed`` frames.
 
@@ -192,6 +220,7 @@ def output_rows(plan: MelPlan, computed):
     return (computed + k - 1) // k * k
 
 
+PAD_MODES = {"reflect": 0, "constant": 1, "reflect_once": 2}
 _LN10 = math.log(10.0)
 LOG_SCALES = {"db": 10.0 / _LN10, "ln": 1.0, "log10": 1.0 / _LN10}
 
@@ -224,8 +253,9 @@ def build_plan(config: Mapping[str, Any]) -> MelPlan:
     hop = samples(config["hop_length"], config["frame_unit"], rate)
     fft = fft_size(config)
     window = placed_window(config, frame, fft) * config["input_gain"]
-    if config["remove_dc"] or config["preemphasis"] != 0.0 or config["dither"] != 0.0:
-        win_start, win_stop = 0, frame  # the whole frame is read: its mean and neighbours matter
+    whole = config["remove_dc"] or config["preemphasis"] != 0.0 or config["dither"] != 0.0 or config["energy_c0"]
+    if whole:
+        win_start, win_stop = 0, frame  # the whole frame is read: its mean, energy and neighbours matter
     else:
         nonzero = np.flatnonzero(window)
         win_start, win_stop = (int(nonzero[0]), int(nonzero[-1]) + 1) if nonzero.size else (0, 0)
@@ -242,7 +272,7 @@ def build_plan(config: Mapping[str, Any]) -> MelPlan:
         sequence_stride=hop,
         frame_length=frame,
         pad=frame // 2 if config["framing"] == "center" else 0,
-        pad_mode=0 if config["pad_mode"] == "reflect" else 1,
+        pad_mode=PAD_MODES[config["pad_mode"]],
         input_length=config["input_length"] or 0,
         num_mel_bins=config["num_mel_bins"],
         window=window,
@@ -265,6 +295,9 @@ def build_plan(config: Mapping[str, Any]) -> MelPlan:
         ref_db=ref_db,
         top_db=math.inf if top_db is None or log is None else top_db,
         batch_top_db=config["top_db_scope"] == "batch",
+        num_ceps=config["num_ceps"] or 0,
+        dct=dct_matrix(config),
+        energy_c0=config["energy_c0"],
         out_scale=scale,
         out_offset=offset,
         out_frames=config["output_frames"] or 0,
@@ -353,8 +386,10 @@ def bin_frequencies(grid: str, num_bins: int, sampling_rate, fft_length: int) ->
 
     ``"keras"``: ``linspace(0, sr / 2, bins)``; ``"integer"``:
     ``linspace(0, sr // 2, bins)`` (transformers, torchaudio); ``"kaldi"``:
-    ``i * sr / fft_length``.
+    ``i * sr / fft_length``; ``"rfft"``: ``np.fft.rfftfreq`` (librosa).
     """
+    if grid == "rfft":
+        return np.fft.rfftfreq(fft_length, 1.0 / sampling_rate)
     if grid == "keras":
         return np.linspace(0.0, sampling_rate / 2.0, num_bins)
     if grid == "integer":
@@ -397,6 +432,27 @@ def mel_weights(config: Mapping[str, Any]) -> np.ndarray:
     elif config["mel_grid"] == "kaldi":
         weights[fft // 2 :] = 0.0  # Kaldi's bins stop below Nyquist
     return weights
+
+
+def dct_matrix(config: Mapping[str, Any]) -> np.ndarray:
+    """The first ``num_ceps`` rows of the orthonormal DCT-II over the mel bands, liftered (``(0, bins)``: none).
+
+    Row ``k`` is ``sqrt(2 / M) cos(pi k (m + 1/2) / M)`` (row 0: ``sqrt(1 / M)``),
+    ``scipy.fft.dct(type=2, norm="ortho")`` and Kaldi's ``ComputeDctMatrix``;
+    then times the lifter ``1 + L/2 sin(pi i / L)`` with ``i = k`` (Kaldi)
+    or ``k + 1`` (librosa).
+    """
+    M, C = config["num_mel_bins"], config["num_ceps"] or 0
+    k = np.arange(C, dtype=np.float64)[:, None]
+    m = np.arange(M, dtype=np.float64)[None, :]
+    dct = np.sqrt(2.0 / M) * np.cos(np.pi / M * (m + 0.5) * k)
+    if C:
+        dct[0] = np.sqrt(1.0 / M)
+    lifter = config["lifter"]
+    if C and lifter != 0.0:
+        i = np.arange(C, dtype=np.float64) + (1.0 if config["lifter_style"] == "librosa" else 0.0)
+        dct *= (1.0 + 0.5 * lifter * np.sin(np.pi * i / lifter))[:, None]
+    return np.ascontiguousarray(dct)
 
 
 def construction_warning(config: Mapping[str, Any], plan: MelPlan) -> str | None:

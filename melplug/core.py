@@ -46,8 +46,10 @@ class FeatureExtractor:
         Frames centred on ``t * hop_length`` (the signal padded by
         ``frame_length // 2`` each side), or Kaldi's frames inside the signal
         (none for a clip shorter than one frame).
-    pad_mode : {"reflect", "constant"}
-        Centre padding: NumPy's reflect, or zeros (librosa >= 0.10).
+    pad_mode : {"reflect", "reflect_once", "constant"}
+        Centre padding: NumPy's reflect (repeated for clips shorter than the
+        pad), torch's reflect (``"reflect_once"``: a clip must be longer than
+        the pad, else ``ValueError``), or zeros (librosa >= 0.10).
     frame_unit : {"samples", "ms"}
         Unit of ``frame_length`` and ``hop_length``; milliseconds convert as
         Kaldi does, ``int(float32(sampling_rate) * 0.001 * ms)``.
@@ -83,10 +85,11 @@ class FeatureExtractor:
         ``1127 ln(1 + f/700)`` (keras, kaldi), ``2595 log10(1 + f/700)`` (htk) or Slaney's.
     mel_triangles : {"mel", "hz"}
         Triangles linear in mel (Keras, Kaldi) or in Hz (librosa, torch, transformers).
-    mel_grid : {"keras", "integer", "kaldi"}
+    mel_grid : {"keras", "integer", "kaldi", "rfft"}
         FFT bin frequencies: ``linspace(0, sr / 2, bins)`` with the DC bin dropped
-        (Keras), ``linspace(0, sr // 2, bins)`` (transformers, torchaudio), or
-        ``i * sr / fft_length`` without the Nyquist bin (Kaldi).
+        (Keras), ``linspace(0, sr // 2, bins)`` (transformers, torchaudio),
+        ``i * sr / fft_length`` without the Nyquist bin (Kaldi), or
+        ``np.fft.rfftfreq(fft_length, 1 / sr)`` (librosa).
     mel_norm : {None, "slaney"}
         Slaney's area normalisation.
     min_freq, max_freq : real >= 0, real > min_freq or None
@@ -104,6 +107,20 @@ class FeatureExtractor:
         Floor at ``max - top_db``, in the logarithm's units (Whisper: 8 in log10).
     top_db_scope : {"example", "batch"}
         Where ``max`` is taken.
+    num_ceps : int in [1, num_mel_bins] or None
+        Cepstra (MFCC): the first ``num_ceps`` coefficients of the orthonormal
+        DCT-II over the mel bands of each frame (after the log and the floor),
+        computed inside the fused pass; ``None`` keeps the mel bands.
+    lifter : real >= 0
+        Cepstral lifter ``L`` (0: none): coefficient ``i`` is multiplied by
+        ``1 + L/2 sin(pi i / L)`` (Kaldi, HTK) or ``1 + L/2 sin(pi (i + 1) / L)``
+        (librosa), per ``lifter_style``.
+    lifter_style : {"kaldi", "librosa"}
+        Which of those two conventions ``lifter`` follows.
+    energy_c0 : bool
+        Replace ``c0`` by the frame's log energy ``log(max(sum x**2, log_floor))``,
+        taken after dither and DC removal and before pre-emphasis and the
+        window (Kaldi's ``use_energy`` with ``raw_energy``).
     scale, offset : real > 0, real
         Affine map applied last: ``scale * value + offset`` (Whisper: ``(x + 4) / 4``).
     output_frames : int >= 1 or None
@@ -113,7 +130,8 @@ class FeatureExtractor:
     pad_before_scaling : bool
         ``pad_value`` is given before the affine map (AST) rather than after.
     layout : {"mels_frames", "frames_mels"}
-        Per-example output ``(num_mel_bins, frames)`` or ``(frames, num_mel_bins)``.
+        Per-example output ``(num_mel_bins, frames)`` or ``(frames, num_mel_bins)``
+        (``num_ceps`` in place of ``num_mel_bins`` for cepstra).
     normalize : bool
         Per clip and mel band, ``(x - mean) / sqrt(var + normalize_eps)`` over
         its frames (after the log and floor, before ``scale``/``offset``).
@@ -146,7 +164,7 @@ class FeatureExtractor:
         input_gain: float = 1.0,
         input_length: int | None = None,
         framing: Literal["center", "snip_edges"] = "center",
-        pad_mode: Literal["reflect", "constant"] = "reflect",
+        pad_mode: Literal["reflect", "reflect_once", "constant"] = "reflect",
         frame_unit: Literal["samples", "ms"] = "samples",
         frame_length: float = 2048,
         hop_length: float = 512,
@@ -163,7 +181,7 @@ class FeatureExtractor:
         num_mel_bins: int = 128,
         mel_scale: Literal["keras", "htk", "slaney", "kaldi"] = "keras",
         mel_triangles: Literal["mel", "hz"] = "mel",
-        mel_grid: Literal["keras", "integer", "kaldi"] = "keras",
+        mel_grid: Literal["keras", "integer", "kaldi", "rfft"] = "keras",
         mel_norm: Literal["slaney"] | None = None,
         min_freq: float = 20.0,
         max_freq: float | None = None,
@@ -173,6 +191,10 @@ class FeatureExtractor:
         ref_power: float = 1.0,
         top_db: float | None = 80.0,
         top_db_scope: Literal["example", "batch"] = "example",
+        num_ceps: int | None = None,
+        lifter: float = 0.0,
+        lifter_style: Literal["kaldi", "librosa"] = "kaldi",
+        energy_c0: bool = False,
         scale: float = 1.0,
         offset: float = 0.0,
         output_frames: int | None = None,
@@ -257,7 +279,7 @@ class FeatureExtractor:
 
     def _example_shape(self, frames) -> tuple:
         """Per-example output shape for ``frames`` output frames (stacked rows for ``stack_frames > 1``)."""
-        M, k = self._plan.num_mel_bins, self._plan.stack_frames
+        M, k = _plan.out_width(self._plan), self._plan.stack_frames
         if k > 1:
             return (None if frames is None else frames // k, M * k)
         return (frames, M) if self._plan.frames_major else (M, frames)
@@ -331,6 +353,13 @@ class FeatureExtractor:
     def _check_length(self, num_samples: int, where: str) -> None:
         """Refuse clips too short for their output: too few frames to normalise, or none for a fixed output."""
         plan = self._plan
+        if plan.pad_mode == _plan.PAD_MODES["reflect_once"] and plan.pad:
+            n_eff = plan.input_length or num_samples
+            if n_eff <= plan.pad:
+                raise ValueError(
+                    f"{where} has {n_eff} samples; pad_mode='reflect_once' (torch's reflect padding) needs more "
+                    f"than the {plan.pad} samples it pads by: clips of at least {plan.pad + 1} samples"
+                )
         if not (plan.normalize or plan.out_frames):
             return
         computed = int(_plan.plan_frames(plan, num_samples)[0])
@@ -373,7 +402,7 @@ class FeatureExtractor:
                 return f"audio example {index}"
 
             raise_nonfinite(flags, where, "examples", dtype)
-        frames = out.size // (x.shape[0] * self._plan.num_mel_bins)  # output frames per example
+        frames = out.size // (x.shape[0] * _plan.out_width(self._plan))  # output frames per example
         return out.reshape(*lead, *self._example_shape(frames))
 
     def _call_clips(self, audio, threads):
@@ -384,7 +413,7 @@ class FeatureExtractor:
         out, flags, o_off, rows = self._driver.clips(clips, dtype, threads)
         if flags is not None and self.on_nonfinite == "raise":
             raise_nonfinite(flags, lambda first: f"audio[{first}]", "clips", dtype)
-        M = self._plan.num_mel_bins
+        M = _plan.out_width(self._plan)
         return [
             out[o : o + M * r].reshape(self._example_shape(r))
             for o, r in zip(o_off.tolist(), rows.tolist(), strict=True)

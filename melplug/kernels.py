@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, _plan
 from ._driver import Layout
 from ._jit import jit
 
@@ -94,7 +94,7 @@ def mel_spectrogram(audio2d, plan):
     if not audio2d.flags.c_contiguous:
         raise ValueError("audio2d must be C-contiguous (np.ascontiguousarray(audio2d))")
     computed, rows = _kernels._plan_frames(plan, n)
-    M = plan.num_mel_bins
+    M = _plan.out_width(plan)
     out = np.empty((batch, M * rows), dtype=audio2d.dtype)
     n_frames = np.full(batch, computed, dtype=np.int64)
     unit_ex, unit_f0, first_unit = _kernels._units(n_frames, plan.block_frames)
@@ -106,10 +106,12 @@ def mel_spectrogram(audio2d, plan):
         unit_ex,
         unit_f0,
         first_unit,
+        np.arange(batch) * ((plan.num_mel_bins + plan.energy_c0) * computed),
     )
     window = plan.window.astype(audio2d.dtype)
     weights = plan.band_weights.astype(audio2d.dtype)
-    bad = _kernels._mel_serial(layout, out.reshape(-1), plan, window, weights)
+    dct = plan.dct.astype(audio2d.dtype)
+    bad = _kernels._mel_serial(layout, out.reshape(-1), plan, window, weights, dct)
     if computed == 0:  # clips shorter than one frame (Kaldi framing): padding only
         out[:] = plan.pad_value
         for e in range(batch):
@@ -142,7 +144,7 @@ def windowed_frames(signal, plan):
     frames_n = _kernels._plan_frames(plan, signal.shape[0])[0]
     frames = np.zeros((frames_n, plan.fft_length), dtype=signal.dtype)
     window = plan.window.astype(signal.dtype)
-    _kernels._fill_frames(signal, 0, frames_n, plan, window, frames)
+    _kernels._fill_frames(signal, 0, frames_n, plan, window, frames, np.empty(frames_n, dtype=signal.dtype))
     return frames
 
 

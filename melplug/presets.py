@@ -14,7 +14,20 @@ whisper     transformers ``WhisperFeatureExtractor(feature_size=num_mel_bins)``,
 kaldi       ``kaldi_native_fbank.OnlineFbank(FbankOptions())`` with ``dither = 0``
 ast         transformers ``ASTFeatureExtractor()`` on its torchaudio path (``compliance.kaldi.fbank``)
 w2v-bert    transformers ``SeamlessM4TFeatureExtractor()``, ``input_features`` only
+librosa     ``librosa.feature.melspectrogram(y=x, sr=22050)``
+torchaudio  ``torchaudio.transforms.MelSpectrogram()``
+librosa-    ``librosa.feature.mfcc(y=x, sr=22050)``
+mfcc
+kaldi-mfcc  ``kaldi_native_fbank.OnlineMfcc(MfccOptions())`` with ``dither = 0``
 ==========  ==========================================================================
+
+A preset's overrides that change more than one engine option, as in the
+reference's constructor (:data:`REFERENCE_OVERRIDES`): ``sampling_rate``,
+``num_mel_bins``, and where the reference ties them, ``fft_length`` (the
+window and FFT size of librosa, torchaudio and whisper), ``hop_length``
+(torchaudio's default is half the FFT; whisper's output frames follow it) and
+``num_ceps`` (the MFCC count).  ``sequence_stride`` (Keras' name) is accepted
+for ``hop_length``.
 """
 
 from __future__ import annotations
@@ -30,6 +43,7 @@ from .core import FeatureExtractor, MelSpectrogram
 
 __all__ = [
     "PRESETS",
+    "REFERENCE_OVERRIDES",
     "adapter_config",
     "adapter_extractor",
     "adapter_from_config",
@@ -42,8 +56,9 @@ __all__ = [
 _F32_EPS = float(np.finfo(np.float32).eps)  # Kaldi's log floor
 
 
-def _whisper(sampling_rate=16000, num_mel_bins=80) -> dict[str, Any]:
+def _whisper(sampling_rate=16000, num_mel_bins=80, fft_length=400, hop_length=160) -> dict[str, Any]:
     sampling_rate = check_int("sampling_rate", sampling_rate, 1, "the whisper preset needs an integer rate >= 1 (Hz)")
+    hop_length = check_int("hop_length", hop_length, 1)
     # transformers' WhisperFeatureExtractor: the clip is zero-padded or cut to 30 s *before* the
     # reflect centre padding; log10 of slaney-normalised slaney mels over 0-8000 Hz whatever the
     # rate; the last frame is dropped (output_frames) so the max - 8 floor is taken over the kept ones.
@@ -53,8 +68,8 @@ def _whisper(sampling_rate=16000, num_mel_bins=80) -> dict[str, Any]:
         input_length=n_samples,
         framing="center",
         pad_mode="reflect",
-        frame_length=400,
-        hop_length=160,
+        frame_length=fft_length,
+        hop_length=hop_length,
         window="hann",
         window_periodic=True,
         num_mel_bins=num_mel_bins,
@@ -70,7 +85,7 @@ def _whisper(sampling_rate=16000, num_mel_bins=80) -> dict[str, Any]:
         top_db=8.0,
         scale=0.25,
         offset=1.0,
-        output_frames=n_samples // 160,
+        output_frames=n_samples // hop_length,
         layout="mels_frames",
     )
 
@@ -146,7 +161,91 @@ def _w2v_bert(sampling_rate=16000, num_mel_bins=80) -> dict[str, Any]:
     return options
 
 
-_BUILDERS = {"whisper": _whisper, "kaldi": _kaldi, "ast": _ast, "w2v-bert": _w2v_bert}
+def _librosa(sampling_rate=22050, num_mel_bins=128, fft_length=2048) -> dict[str, Any]:
+    # librosa.feature.melspectrogram (librosa >= 0.10): centred frames with zero padding (pad_mode="constant"),
+    # periodic Hann of n_fft, hop 512, power; slaney scale and area norm, triangles linear in Hz on
+    # np.fft.rfftfreq, 0 to sr / 2; no logarithm.  Empty bands warn, as librosa does.
+    return dict(
+        sampling_rate=sampling_rate,
+        framing="center",
+        pad_mode="constant",
+        frame_length=fft_length,
+        hop_length=512,
+        window="hann",
+        window_periodic=True,
+        num_mel_bins=num_mel_bins,
+        mel_scale="slaney",
+        mel_triangles="hz",
+        mel_grid="rfft",
+        mel_norm="slaney",
+        min_freq=0.0,
+        max_freq=None,
+        empty_bands="warn",
+        log=None,
+        top_db=None,
+        layout="mels_frames",
+    )
+
+
+def _torchaudio(sampling_rate=16000, num_mel_bins=128, fft_length=400, hop_length=None) -> dict[str, Any]:
+    # torchaudio.transforms.MelSpectrogram(): n_fft 400 = win_length, hop win_length // 2, torch's reflect
+    # centre padding (a clip must be longer than the pad), periodic Hann, power; HTK mels with triangles linear
+    # in Hz on linspace(0, sr // 2, bins) up to f_max = sr // 2 (an integer), no norm, no logarithm.  Empty bands
+    # (4 of 128 at 16 kHz) warn, as torchaudio does.
+    sampling_rate = check_int("sampling_rate", sampling_rate, 1, "torchaudio needs an integer rate >= 1 (Hz)")
+    fft_length = check_int("fft_length", fft_length, 1)
+    return dict(
+        sampling_rate=sampling_rate,
+        framing="center",
+        pad_mode="reflect_once",
+        frame_length=fft_length,
+        hop_length=fft_length // 2 if hop_length is None else hop_length,
+        window="hann",
+        window_periodic=True,
+        num_mel_bins=num_mel_bins,
+        mel_scale="htk",
+        mel_triangles="hz",
+        mel_grid="integer",
+        mel_norm=None,
+        min_freq=0.0,
+        max_freq=float(sampling_rate // 2),
+        empty_bands="warn",
+        log=None,
+        top_db=None,
+        layout="mels_frames",
+    )
+
+
+def _librosa_mfcc(sampling_rate=22050, num_mel_bins=128, fft_length=2048, num_ceps=20) -> dict[str, Any]:
+    # librosa.feature.mfcc: power_to_db(melspectrogram, ref=1, amin=1e-10, top_db=80) with the floor per clip,
+    # orthonormal DCT-II over the mel bands, the first n_mfcc=20, no lifter.
+    options = _librosa(sampling_rate, num_mel_bins, fft_length)
+    options.update(log="db", log_floor=1e-10, ref_power=1.0, top_db=80.0, num_ceps=num_ceps, lifter_style="librosa")
+    return options
+
+
+def _kaldi_mfcc(sampling_rate=16000, num_mel_bins=23, num_ceps=13) -> dict[str, Any]:
+    # kaldi-native-fbank MfccOptions(): the kaldi steps (23 bins, ln), orthonormal DCT-II, the first 13 cepstra,
+    # lifter 22, and c0 replaced by the frame's raw log energy (after DC removal, before pre-emphasis and window).
+    options = _kaldi(sampling_rate, num_mel_bins)
+    options.update(num_ceps=num_ceps, lifter=22.0, lifter_style="kaldi", energy_c0=True)
+    return options
+
+
+_BUILDERS = {
+    "whisper": _whisper,
+    "kaldi": _kaldi,
+    "ast": _ast,
+    "w2v-bert": _w2v_bert,
+    "librosa": _librosa,
+    "torchaudio": _torchaudio,
+    "librosa-mfcc": _librosa_mfcc,
+    "kaldi-mfcc": _kaldi_mfcc,
+}
+#: Per preset, the overrides its builder takes (they may set several engine options, as the reference does).
+REFERENCE_OVERRIDES: dict[str, tuple[str, ...]] = {
+    name: tuple(inspect.signature(builder).parameters) for name, builder in _BUILDERS.items()
+}
 #: The preset names, in the order of SPEC §5's table.
 PRESETS: tuple[str, ...] = ("keras", *_BUILDERS)
 
@@ -159,8 +258,11 @@ def preset(name: str, **overrides: Any) -> FeatureExtractor:
     name : str
         One of :data:`PRESETS`.
     **overrides
-        ``sampling_rate`` and ``num_mel_bins`` go where the reference's
-        constructor takes them (e.g. whisper's 30 s input follows the rate);
+        ``sampling_rate``, ``num_mel_bins`` and the preset's other
+        :data:`REFERENCE_OVERRIDES` (``fft_length``, ``hop_length``,
+        ``num_ceps``) go where the reference's constructor takes them (e.g.
+        whisper's 30 s input follows the rate, librosa's window follows
+        ``fft_length``); ``sequence_stride`` is accepted for ``hop_length``;
         other :class:`FeatureExtractor` options replace the preset's value.
         For ``"keras"`` the options are :class:`MelSpectrogram`'s.
 
@@ -173,6 +275,8 @@ def preset(name: str, **overrides: Any) -> FeatureExtractor:
     (80, 3000)
     >>> melplug.preset("kaldi", num_mel_bins=80)(np.zeros(16000, np.float32)).shape
     (98, 80)
+    >>> melplug.preset("librosa-mfcc")(np.zeros(22050, np.float32)).shape
+    (20, 44)
     >>> melplug.preset("keras") == melplug.MelSpectrogram()
     True
     """
@@ -180,7 +284,7 @@ def preset(name: str, **overrides: Any) -> FeatureExtractor:
         raise ValueError(f"preset {name!r} is unknown; the presets are {', '.join(map(repr, PRESETS))}")
     cls = MelSpectrogram if name == "keras" else FeatureExtractor
     known = cls._config_keys()
-    unknown = sorted(set(overrides) - set(known))
+    unknown = sorted(set(overrides) - set(known) - ({"sequence_stride"} if name != "keras" else set()))
     if unknown:
         raise ValueError(
             f"preset {name!r} has no option {', '.join(map(repr, unknown))}; its overrides are {cls.__name__} "
@@ -188,7 +292,14 @@ def preset(name: str, **overrides: Any) -> FeatureExtractor:
         )
     if name == "keras":
         return MelSpectrogram(**overrides)
-    reference = {k: overrides.pop(k) for k in ("sampling_rate", "num_mel_bins") if k in overrides}
+    if "sequence_stride" in overrides:  # Keras' name for the hop
+        if "hop_length" in overrides:
+            raise ValueError(
+                f"preset {name!r} received both sequence_stride={overrides['sequence_stride']!r} and "
+                f"hop_length={overrides['hop_length']!r}; pass one (sequence_stride is Keras' name for hop_length)"
+            )
+        overrides["hop_length"] = overrides.pop("sequence_stride")
+    reference = {k: overrides.pop(k) for k in REFERENCE_OVERRIDES[name] if k in overrides}
     options = _BUILDERS[name](**reference)
     options.update(overrides)
     return FeatureExtractor(**options)

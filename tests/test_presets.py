@@ -508,7 +508,7 @@ def test_unknown_preset(name):
 
 
 @pytest.mark.parametrize("name", ["whisper", "kaldi"])
-@pytest.mark.parametrize("option", ["n_fft", "feature_size", "fft_length_ms", "sequence_stride"])
+@pytest.mark.parametrize("option", ["n_fft", "feature_size", "fft_length_ms", "sequence_length"])
 def test_unknown_override(name, option):
     """An option the engine does not have is named, with the list of those it has."""
     with pytest.raises(ValueError, match=rf"preset '{name}' has no option '{option}'.*num_mel_bins"):
@@ -653,6 +653,16 @@ ENGINE_ERRORS = [
     ("normalize-type", dict(normalize=1), TypeError, "normalize"),
     ("normalize_ddof-negative", dict(normalize_ddof=-1), ValueError, "normalize_ddof"),
     ("normalize_eps-negative", dict(normalize_eps=-1e-7), ValueError, "normalize_eps"),
+    ("num_ceps-type", dict(num_ceps=13.0), TypeError, "num_ceps"),
+    ("num_ceps-zero", dict(num_ceps=0), ValueError, "num_ceps"),
+    ("num_ceps-above-bins", dict(num_mel_bins=23, num_ceps=24), ValueError, "num_ceps"),
+    ("lifter-negative", dict(num_ceps=13, lifter=-22.0), ValueError, "lifter"),
+    ("lifter-without-ceps", dict(lifter=22.0), ValueError, "lifter"),
+    ("lifter_style", dict(num_ceps=13, lifter_style="htk"), ValueError, "lifter_style"),
+    ("energy_c0-type", dict(num_ceps=13, energy_c0=1), TypeError, "energy_c0"),
+    ("energy_c0-without-ceps", dict(energy_c0=True), ValueError, "energy_c0"),
+    ("pad_mode-reflect-once-typo", dict(pad_mode="reflect-once"), ValueError, "pad_mode"),
+    ("mel_grid-fft", dict(mel_grid="fft"), ValueError, "mel_grid"),
     ("stack_frames-zero", dict(stack_frames=0), ValueError, "stack_frames"),
     ("stack_frames-layout", dict(stack_frames=2), ValueError, "stack_frames"),
     ("dtype", dict(dtype="float16"), ValueError, "dtype"),
