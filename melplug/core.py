@@ -250,6 +250,11 @@ class FeatureExtractor:
         return self._plan
 
     @property
+    def num_features(self) -> int:
+        """Values per output frame: ``num_ceps`` for cepstra, else ``num_mel_bins`` (before frame stacking)."""
+        return _plan.out_width(self._plan)
+
+    @property
     def mel_weights(self) -> np.ndarray:
         """Keras' dense mel weight matrix, shape ``(fft_length // 2 + 1, num_mel_bins)``, float64."""
         return _plan.mel_weights(self._engine(self._config))

@@ -206,8 +206,8 @@ class MelSpectrogram:
 
     @property
     def width(self) -> int:
-        """Values per stored frame: ``num_mel_bins`` (times the stacked frames, e.g. 160 for w2v-bert)."""
-        return self._mel.num_mel_bins * self._mel.plan.stack_frames
+        """Values per stored frame: ``num_features`` (times the stacked frames, e.g. 160 for w2v-bert)."""
+        return self._mel.num_features * self._mel.plan.stack_frames
 
     @property
     def num_threads(self) -> int | None:
