@@ -39,6 +39,22 @@ Presets and contestants (``kind``: numpy/C++ reference, torch-based reference, b
               melplug              ``melplug.preset("w2v-bert")(clips)``
               transformers         ``SeamlessM4TFeatureExtractor()(clips, sampling_rate=16000,
                                    return_tensors="np")`` (numpy whether or not torch imports)
+    librosa   16 clips x 10 s at 22.05 kHz
+              melplug              ``melplug.preset("librosa")(clips)``
+              librosa              ``librosa.feature.melspectrogram(y=batch, sr=22050)`` on the 2-D batch
+                                   (its fastest form; the numbers are per clip either way)
+    librosa-mfcc  the librosa clips
+              melplug              ``melplug.preset("librosa-mfcc")(clips)``
+              librosa              ``librosa.feature.mfcc(y=clip, sr=22050)`` per clip (its top_db floor
+                                   is per call: a batch call would floor every clip at the batch's max)
+    torchaudio  16 clips x 10 s at 16 kHz
+              melplug              ``melplug.preset("torchaudio")(clips)``
+              torchaudio           ``torchaudio.transforms.MelSpectrogram()(batch)``, torch on every core
+                                                                                        (torch only)
+    kaldi-mfcc  the kaldi clips
+              melplug              ``melplug.preset("kaldi-mfcc")(clips)``
+              kaldi-native-fbank   ``OnlineMfcc(MfccOptions())``, dither 0, per clip (as for kaldi)
+              torchaudio           ``torchaudio.compliance.kaldi.mfcc`` per clip         (torch only)
     keras     workload B of ``bench_mel.py`` (16 x 10 s of noise, Keras defaults), melplug and the rfft
               bound only: a no-regression check; Keras and the other peers are in ``bench_mel.py``.
     every preset  rfft-bound  ``scipy.fft.rfft(frames, workers=cores)`` of the preset's frames, framed,
@@ -87,6 +103,7 @@ import numpy as np
 from _timing import MARKER, cores, error_text, fmt_num, measure, parse_list, print_machine
 
 SAMPLING_RATE = 16000
+LIBROSA_RATE = 22050
 SEED = 20250301
 #: Packages whose versions the report prints.
 VERSIONED = (
@@ -101,6 +118,7 @@ VERSIONED = (
     "datasets",
     "torch",
     "torchaudio",
+    "librosa",
 )
 TORCH_NOTE = "torch is not installed (optional; the [bench] extra pins torch==2.13.0)"
 
@@ -109,6 +127,9 @@ TARGET_NUMPY_REF = 5.0  # >= 5x the fastest numpy/C++ reference
 TARGET_TORCH_REF = 2.0  # >= 2x torch-based paths
 TARGET_BOUND = 0.6  # >= 0.6x the rfft bound
 TARGET_COMPILE_S = 6.0  # cold compile per dtype
+TARGET_MFCC_COST = 1.2  # an MFCC preset costs <= 1.2x its mel preset
+#: MFCC presets and their mel presets (same clips, so the cost ratio is like for like).
+MFCC_OF = {"librosa-mfcc": "librosa", "kaldi-mfcc": "kaldi"}
 
 #: AST's defaults in transformers' ASTFeatureExtractor (AudioSet statistics, 1024 rows).
 AST_MEAN, AST_STD, AST_ROWS = -4.2677393, 4.5689974, 1024
@@ -125,14 +146,16 @@ class Case:
     quick_seconds: float
     units: str
     reference: str
+    rate: int = SAMPLING_RATE
+    input: str = ""  # another case whose clips this one reads ("": its own)
 
     def shape(self, quick: bool) -> tuple[int, int]:
         clips, seconds = (self.quick_clips, self.quick_seconds) if quick else (self.clips, self.seconds)
-        return clips, int(round(seconds * SAMPLING_RATE))
+        return clips, int(round(seconds * self.rate))
 
     def audio_seconds(self, quick: bool) -> float:
         clips, n = self.shape(quick)
-        return clips * n / SAMPLING_RATE
+        return clips * n / self.rate
 
 
 CASES = {
@@ -146,6 +169,31 @@ CASES = {
     "w2v-bert": Case(
         "w2v-bert", 16, 10.0, 2, 2.0, "per-bin normalised ln mel", "transformers SeamlessM4TFeatureExtractor"
     ),
+    "librosa": Case(
+        "librosa",
+        16,
+        10.0,
+        2,
+        2.0,
+        "mel power (relative to the clip max)",
+        "librosa.feature.melspectrogram",
+        rate=LIBROSA_RATE,
+    ),
+    "torchaudio": Case(
+        "torchaudio",
+        16,
+        10.0,
+        2,
+        2.0,
+        "mel power (relative to the clip max)",
+        "torchaudio.transforms.MelSpectrogram (torch only)",
+    ),
+    "librosa-mfcc": Case(
+        "librosa-mfcc", 16, 10.0, 2, 2.0, "dB cepstra", "librosa.feature.mfcc", rate=LIBROSA_RATE, input="librosa"
+    ),
+    "kaldi-mfcc": Case(
+        "kaldi-mfcc", 64, 5.0, 4, 1.0, "ln cepstra", "kaldi-native-fbank OnlineMfcc, dither 0", input="kaldi"
+    ),
     # Workload B of bench_mel.py, on its noise input: shape and seconds are read from there.
     "keras": Case("keras", 0, 0.0, 0, 0.0, "dB", "keras.layers.MelSpectrogram: see bench_mel.py"),
 }
@@ -156,8 +204,8 @@ E2E_ROWS, E2E_QUICK_ROWS, E2E_SECONDS = 32, 4, 30.0
 # =========================================================================== input
 
 
-def speech_like(n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` float32 samples at 16 kHz that look like speech to a filter bank.
+def speech_like(n: int, rng: np.random.Generator, sr: int = SAMPLING_RATE) -> np.ndarray:
+    """``n`` float32 samples at ``sr`` Hz that look like speech to a filter bank.
 
     Syllables of 80-300 ms, each a vowel (a glottal pulse train with a
     drifting f0 of 90-220 Hz through three formant resonators) or a
@@ -168,7 +216,6 @@ def speech_like(n: int, rng: np.random.Generator) -> np.ndarray:
     """
     from scipy.signal import lfilter
 
-    sr = SAMPLING_RATE
     vowels = ((730, 1090, 2440), (270, 2290, 3010), (300, 870, 2240), (530, 1840, 2480), (570, 840, 2410))
     knots = rng.uniform(90.0, 220.0, size=n // (sr // 4) + 2)
     f0 = np.interp(np.arange(n), np.linspace(0, n, len(knots)), knots)
@@ -196,11 +243,11 @@ def speech_like(n: int, rng: np.random.Generator) -> np.ndarray:
     return (0.5 * out).astype(np.float32)
 
 
-def make_clips(count: int, n: int, salt: int) -> np.ndarray:
-    """``(count, n)`` float32 speech-like clips; clip ``i`` depends only on (SEED, salt, i, n)."""
+def make_clips(count: int, n: int, salt: int, sr: int = SAMPLING_RATE) -> np.ndarray:
+    """``(count, n)`` float32 speech-like clips at ``sr``; clip ``i`` depends only on (SEED, salt, i, n, sr)."""
     out = np.empty((count, n), dtype=np.float32)
     for i in range(count):
-        out[i] = speech_like(n, np.random.default_rng([SEED, salt, i]))
+        out[i] = speech_like(n, np.random.default_rng([SEED, salt, i]), sr)
     return out
 
 
@@ -209,8 +256,9 @@ def input_path(data_dir: str, name: str) -> str:
 
 
 def load_clips(data_dir: str, name: str) -> list[np.ndarray]:
-    """The clips as a list of contiguous 1-D float32 rows (views of one array)."""
-    return list(np.load(input_path(data_dir, name)))
+    """The clips of preset ``name`` as a list of contiguous 1-D float32 rows (views of one array)."""
+    case = CASES.get(name)
+    return list(np.load(input_path(data_dir, case.input or name if case else name)))
 
 
 # =========================================================================== contestants (run in workers)
@@ -288,6 +336,8 @@ def _knf_fbank(opts, clips) -> list[np.ndarray]:
 def _kaldi_native_fbank(preset, clips, ncores):
     import kaldi_native_fbank as knf
 
+    if preset == "kaldi-mfcc":
+        return _knf_mfcc(preset, clips, ncores)
     opts = knf.FbankOptions()
     opts.frame_opts.dither = 0.0
     if preset == "kaldi":
@@ -309,6 +359,8 @@ def _kaldi_native_fbank(preset, clips, ncores):
 def _torchaudio(preset, clips, ncores):
     import torch
 
+    if preset in ("torchaudio", "kaldi-mfcc"):
+        return _torchaudio_transforms(preset, clips, ncores)
     torch.set_num_threads(ncores)
     if preset == "kaldi":
         import torchaudio.compliance.kaldi as ta_kaldi
@@ -330,6 +382,64 @@ def _torchaudio(preset, clips, ncores):
     return lambda: fe(clips, sampling_rate=SAMPLING_RATE, return_tensors="np")["input_values"]
 
 
+def _knf_mfcc(preset, clips, ncores):
+    import kaldi_native_fbank as knf
+
+    opts = knf.MfccOptions()
+    opts.frame_opts.dither = 0.0
+
+    def run():
+        out = []
+        for clip in clips:
+            mfcc = knf.OnlineMfcc(opts)
+            mfcc.accept_waveform(SAMPLING_RATE, clip.tolist())
+            mfcc.input_finished()
+            out.append(np.stack([mfcc.get_frame(i) for i in range(mfcc.num_frames_ready)]))
+        return out
+
+    return run
+
+
+def _librosa(preset, clips, ncores):
+    import librosa
+
+    if preset == "librosa":
+        batch = np.stack(clips)
+        return lambda: librosa.feature.melspectrogram(y=batch, sr=LIBROSA_RATE)
+    return lambda: [librosa.feature.mfcc(y=c, sr=LIBROSA_RATE) for c in clips]
+
+
+def _torchaudio_transforms(preset, clips, ncores):
+    import warnings
+
+    import torch
+
+    torch.set_num_threads(ncores)
+    if preset == "kaldi-mfcc":
+        import torchaudio.compliance.kaldi as ta_kaldi
+
+        def run():
+            with torch.inference_mode():
+                return [
+                    ta_kaldi.mfcc(torch.from_numpy(c)[None], dither=0.0, sample_frequency=SAMPLING_RATE).numpy()
+                    for c in clips
+                ]
+
+        return run
+    import torchaudio
+
+    with warnings.catch_warnings():  # 4 of 128 bands are empty at 16 kHz: torchaudio warns
+        warnings.simplefilter("ignore")
+        transform = torchaudio.transforms.MelSpectrogram(sample_rate=SAMPLING_RATE)
+    batch = torch.from_numpy(np.stack(clips))
+
+    def run():
+        with torch.inference_mode():
+            return transform(batch).numpy()
+
+    return run
+
+
 def _rfft_bound(preset, clips, ncores):
     """The preset's frames, framed, windowed and zero-padded beforehand (from its plan); only the FFT is timed."""
     import scipy.fft
@@ -344,7 +454,7 @@ def _rfft_bound(preset, clips, ncores):
     if plan.input_length:  # whisper: pad or cut to 30 s first
         x = np.pad(x[:, : plan.input_length], ((0, 0), (0, max(0, plan.input_length - n))))
     if plan.pad:
-        x = np.pad(x, ((0, 0), (plan.pad, plan.pad)), mode="reflect" if plan.pad_mode == 0 else "constant")
+        x = np.pad(x, ((0, 0), (plan.pad, plan.pad)), mode="constant" if plan.pad_mode == 1 else "reflect")
     computed = int(_plan.plan_frames(plan, n)[0])
     length = plan.frame_length
     # where the frame sits in the FFT buffer: at its start (Kaldi) or centred
@@ -366,18 +476,30 @@ class Contestant:
     setup: object
 
 
+ALL = ("whisper", "kaldi", "ast", "w2v-bert", "librosa", "torchaudio", "librosa-mfcc", "kaldi-mfcc", "keras")
 CONTESTANTS = {
     c.name: c
     for c in (
-        Contestant("melplug", "melplug", ("melplug",), ("whisper", "kaldi", "ast", "w2v-bert", "keras"), _melplug),
+        Contestant("melplug", "melplug", ("melplug",), ALL, _melplug),
         Contestant("transformers", "numpy/C++", ("transformers",), ("whisper", "w2v-bert"), _transformers),
-        Contestant("kaldi-native-fbank", "numpy/C++", ("kaldi_native_fbank",), ("kaldi", "ast"), _kaldi_native_fbank),
+        Contestant(
+            "kaldi-native-fbank",
+            "numpy/C++",
+            ("kaldi_native_fbank",),
+            ("kaldi", "ast", "kaldi-mfcc"),
+            _kaldi_native_fbank,
+        ),
+        Contestant("librosa", "numpy/C++", ("librosa",), ("librosa", "librosa-mfcc"), _librosa),
         Contestant("transformers-torch", "torch", ("transformers", "torch"), ("whisper",), _transformers_torch),
         Contestant("torch-stft", "torch", ("transformers", "torch"), ("whisper",), _torch_stft),
-        Contestant("torchaudio", "torch", ("torch", "torchaudio"), ("kaldi", "ast"), _torchaudio),
-        Contestant("rfft-bound", "bound", ("scipy",), ("whisper", "kaldi", "ast", "w2v-bert", "keras"), _rfft_bound),
+        Contestant(
+            "torchaudio", "torch", ("torch", "torchaudio"), ("kaldi", "ast", "torchaudio", "kaldi-mfcc"), _torchaudio
+        ),
+        Contestant("rfft-bound", "bound", ("scipy",), ALL, _rfft_bound),
     )
 }
+#: Presets whose output is linear power: their differences are reported relative to the reference's maximum.
+LINEAR = ("librosa", "torchaudio")
 #: References compared with a variant of the preset (melplug computes it on the same clips after timing).
 COMPARE_OVERRIDES = {("ast", "kaldi-native-fbank"): {"num_mel_bins": 80}}
 #: Shown next to a contestant's row for a preset.
@@ -624,6 +746,8 @@ def compare_outputs(results: dict, data_dir: str) -> None:
                 row["diff_note"] = f"shape {tuple(got.shape)} vs melplug {tuple(ref.shape)}"
                 continue
             row["max_abs_diff"] = float(np.max(np.abs(got - ref)))
+            if preset in LINEAR:  # linear power: relative to the largest value
+                row["max_rel_diff"] = row["max_abs_diff"] / float(np.max(np.abs(ref)))
 
 
 def audio_seconds(preset: str, quick: bool) -> float:
@@ -683,7 +807,7 @@ def preset_header(preset: str, quick: bool) -> str:
     case = CASES[preset]
     shape = case.shape(quick)
     return (
-        f"{preset}: {shape[0]} clips x {shape[1] / SAMPLING_RATE:g} s at {SAMPLING_RATE // 1000} kHz -- input "
+        f"{preset}: {shape[0]} clips x {shape[1] / case.rate:g} s at {case.rate / 1000:g} kHz -- input "
         f"{shape} float32 speech-like ({case.audio_seconds(quick):g} audio s); reference: {case.reference}; "
         f"diffs in {case.units}"
     )
@@ -709,7 +833,9 @@ def print_tables(blocks: dict, quick: bool) -> None:
             bound = f"{row['vs_bound']:.3g}x" if "vs_bound" in row else "-"
             if kind == "bound":
                 bound = "(bound)"
-            if "max_abs_diff" in row:
+            if "max_rel_diff" in row:
+                diff = f"{row['max_rel_diff']:.2g} of the max"
+            elif "max_abs_diff" in row:
                 diff = f"{row['max_abs_diff']:.2g}"
             else:
                 diff = row.get("diff_note", "(reference)" if name == "melplug" and preset != "keras" else "-")
@@ -785,7 +911,7 @@ def print_e2e(e2e: dict, args) -> None:
 
 def run_cold_start(args, presets: list[str]) -> dict:
     """Compile per dtype on empty caches; then every selected preset's first call on kaldi's warm cache."""
-    order = ["kaldi"] + [p for p in ("whisper", "ast", "w2v-bert", "keras") if p in presets]
+    order = ["kaldi"] + [p for p in ALL if p != "kaldi" and p in presets]
     with tempfile.TemporaryDirectory(prefix="melplug-cache-") as cache32:
         with tempfile.TemporaryDirectory(prefix="melplug-cache-") as cache64:
             f64 = run_worker_process(["--worker-cold", "compile-float64"], {"NUMBA_CACHE_DIR": cache64}, args.timeout)
@@ -844,11 +970,16 @@ def targets(blocks: dict, cold: dict | None) -> list[dict]:
         if "vs_fastest_torch_ref" in row:
             v = row["vs_fastest_torch_ref"]
             add(f"{preset}: x {block['fastest_torch_ref']}", v, f">= {TARGET_TORCH_REF:g}x", v >= TARGET_TORCH_REF)
-        elif preset in ("whisper", "kaldi", "ast"):
+        elif preset in ("whisper", "kaldi", "ast", "torchaudio", "kaldi-mfcc"):
             add(f"{preset}: x torch paths (not installed)", None, f">= {TARGET_TORCH_REF:g}x", None)
         if "vs_bound" in row:
             v = row["vs_bound"]
             add(f"{preset}: x rfft bound", v, f">= {TARGET_BOUND:g}x", v >= TARGET_BOUND)
+    for mfcc, mel in MFCC_OF.items():
+        a, b = (blocks.get(p, {}).get("rows", {}).get("melplug", {}) for p in (mfcc, mel))
+        if a.get("ok") and b.get("ok"):
+            v = a["seconds"] / b["seconds"]
+            add(f"{mfcc}: cost x {mel} (same clips)", v, f"<= {TARGET_MFCC_COST:g}x", v <= TARGET_MFCC_COST)
     if cold and cold.get("ok"):
         for dtype, r in cold["compile"].items():
             v = r["first_call_s"]
@@ -887,10 +1018,12 @@ def write_inputs(args, presets: list[str]) -> None:
     salt = {preset: i for i, preset in enumerate(CASES)}
     made = {}
     for preset in presets:
-        if preset != "keras":
-            count, n = CASES[preset].shape(args.quick)
-            made[preset] = make_clips(count, n, salt=salt[preset])
-            np.save(input_path(args.data_dir, preset), made[preset])
+        case = CASES[preset]
+        own = case.input or preset
+        if preset != "keras" and own not in made:
+            count, n = CASES[own].shape(args.quick)
+            made[own] = make_clips(count, n, salt=salt[own], sr=case.rate)
+            np.save(input_path(args.data_dir, own), made[own])
     if not args.no_e2e and "whisper" in presets:
         rows, n = (E2E_QUICK_ROWS if args.quick else E2E_ROWS), int(E2E_SECONDS * SAMPLING_RATE)
         clips = made["whisper"] if made["whisper"].shape == (rows, n) else make_clips(rows, n, salt=salt["whisper"])

@@ -41,18 +41,27 @@ def main(argv=None) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    clip = speech_like(seconds=1.0 if args.quick else 3.0)
+    seconds = 1.0 if args.quick else 3.0
     names = melplug.PRESETS
-    fig, axes = plt.subplots(len(names), 1, figsize=(9, 2.3 * len(names)) if not args.quick else (4, 6))
-    for ax, name in zip(axes, names, strict=True):
-        fx = melplug.preset(name)
+    rows = (len(names) + 1) // 2
+    fig, axes = plt.subplots(rows, 2, figsize=(14, 2.4 * rows) if not args.quick else (6, 6), squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        fx = melplug.preset(name, empty_bands="ignore") if name != "keras" else melplug.preset(name)
+        clip = speech_like(int(fx.sampling_rate), seconds)  # each preset at its reference's default rate
         out = fx(clip)
         image = out.T if fx.plan.frames_major or fx.plan.stack_frames > 1 else out  # (features, time)
+        linear = not fx.plan.power_to_db and not fx.plan.normalize
+        if linear:  # librosa and torchaudio return power: show it in dB
+            image = 10 * np.log10(np.maximum(image, 1e-10))
         ax.imshow(image, origin="lower", aspect="auto", interpolation="nearest", cmap="magma")
-        ax.set_title(f"{name}: output {out.shape}", fontsize=9)
+        unit = ", shown in dB" if linear else ""
+        ax.set_title(f"{name}: output {out.shape}{unit}", fontsize=9)
         ax.set_ylabel("feature")
-        print(f"{name:<9} {str(out.shape):<12} min {out.min():9.3f}  max {out.max():9.3f}")
-    axes[-1].set_xlabel("output frame")
+        print(f"{name:<12} {str(out.shape):<12} min {out.min():11.4g}  max {out.max():11.4g}")
+    for ax in axes.flat[len(names) :]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("output frame")
     fig.tight_layout()
     fig.savefig(args.output, dpi=80 if args.quick else 110)
     print(f"wrote {args.output}")
