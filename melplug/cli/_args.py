@@ -124,8 +124,8 @@ _FLAG_OF = {spec.key: spec for spec in _FLAGS}
 MEL_KEYS = (*KERAS_DEFAULTS, "top_db_scope", "dtype", "num_threads")
 
 
-#: The flags that also apply to a preset other than keras (they are options of every preset).
-PRESET_KEYS = ("sampling_rate", "num_mel_bins", "dtype", "num_threads")
+#: The flags that also apply to a preset other than keras (overrides every preset takes; see melplug.preset).
+PRESET_KEYS = ("sampling_rate", "num_mel_bins", "fft_length", "sequence_stride", "dtype", "num_threads")
 
 
 def add_mel_arguments(parser: argparse.ArgumentParser, *, presets: bool = False) -> None:
@@ -177,7 +177,8 @@ def add_mel_arguments(parser: argparse.ArgumentParser, *, presets: bool = False)
             choices=PRESETS,
             default=s,
             help="compute a model's front-end instead of Keras' layer (see docs/presets.md); with a preset other "
-            "than keras only --sampling-rate, --num-mel-bins, --dtype and --num-threads apply",
+            "than keras only --sampling-rate, --num-mel-bins, --fft-length, --sequence-stride (the hop), --dtype "
+            "and --num-threads apply",
         )
 
 
@@ -240,7 +241,7 @@ def build_layer(args: argparse.Namespace) -> FeatureExtractor:
             flags = ", ".join("--" + key.replace("_", "-") for key in other)
             raise UsageError(
                 f"{flags} cannot be used with --preset {name}; a preset takes only --sampling-rate, "
-                "--num-mel-bins, --dtype and --num-threads"
+                "--num-mel-bins, --fft-length, --sequence-stride, --dtype and --num-threads"
             )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
