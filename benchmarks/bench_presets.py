@@ -45,8 +45,10 @@ Presets and contestants (``kind``: numpy/C++ reference, torch-based reference, b
                                    (its fastest form; the numbers are per clip either way)
     librosa-mfcc  the librosa clips
               melplug              ``melplug.preset("librosa-mfcc")(clips)``
-              librosa              ``librosa.feature.mfcc(y=clip, sr=22050)`` per clip (its top_db floor
-                                   is per call: a batch call would floor every clip at the batch's max)
+              librosa              ``librosa.feature.mfcc(y=clip, sr=22050)`` per clip, as its fastest
+                                   form: one batched ``melspectrogram``, then per clip ``mfcc(S=power_to_db(mel))``
+                                   (its top_db floor is per call: a batch call would floor every clip at the
+                                   batch's maximum; a loop of ``mfcc(y=clip)`` calls is ~2x slower)
     torchaudio  16 clips x 10 s at 16 kHz
               melplug              ``melplug.preset("torchaudio")(clips)``
               torchaudio           ``torchaudio.transforms.MelSpectrogram()(batch)``, torch on every core
@@ -403,10 +405,15 @@ def _knf_mfcc(preset, clips, ncores):
 def _librosa(preset, clips, ncores):
     import librosa
 
+    batch = np.stack(clips)
     if preset == "librosa":
-        batch = np.stack(clips)
         return lambda: librosa.feature.melspectrogram(y=batch, sr=LIBROSA_RATE)
-    return lambda: [librosa.feature.mfcc(y=c, sr=LIBROSA_RATE) for c in clips]
+
+    def run():  # librosa.feature.mfcc(y=clip) per clip, with the mel spectrograms of one batched call
+        mels = librosa.feature.melspectrogram(y=batch, sr=LIBROSA_RATE)
+        return [librosa.feature.mfcc(S=librosa.power_to_db(m), sr=LIBROSA_RATE) for m in mels]
+
+    return run
 
 
 def _torchaudio_transforms(preset, clips, ncores):
