@@ -28,7 +28,8 @@ def expected64():
     """What the HF adapter computes: datasets hands list columns over as float64 (stored back as float32)."""
     clips = [c.astype(np.float64) for c in CLIPS]
     return {
-        name: [m.astype(np.float32) for m in melplug.preset(name)(clips)] for name in ("whisper", "kaldi", "w2v-bert")
+        name: [m.astype(np.float32) for m in melplug.preset(name)(clips)]
+        for name in ("whisper", "kaldi", "w2v-bert", "kaldi-mfcc")
     }
 
 
@@ -47,6 +48,7 @@ def dataset():
         ("whisper", "Array2D(shape=(80, 3000), dtype='float32')"),
         ("kaldi", "Array2D(shape=(None, 23), dtype='float32')"),
         ("w2v-bert", "Array2D(shape=(None, 160), dtype='float32')"),
+        ("kaldi-mfcc", "Array2D(shape=(None, 13), dtype='float32')"),
     ],
 )
 def test_hf_preset_writes_input_features_in_the_preset_layout(dataset, expected64, name, feature):
@@ -111,6 +113,22 @@ def test_grain_preset_key_out_key_and_spec(expected):
         melplug.grain.MelSpectrogram(extractor="kaldi", fft_length=512)
 
 
+def test_grain_librosa_mfcc():
+    """Cepstra through Grain (22.05 kHz clips past one block of frames: the deferred DCT): the core's numbers."""
+    grain = pytest.importorskip("grain", reason="the Grain adapter needs grain (melplug[grain])")
+    import melplug.grain
+
+    clips = [make_audio((n,), seed=n) for n in (66150, 5001)]
+    t = melplug.grain.MelSpectrogram(extractor="librosa-mfcc", key="audio", out_key="mfcc")
+    ds = grain.MapDataset.source([{"audio": c} for c in clips]).map(t)
+    core = melplug.preset("librosa-mfcc")(clips)
+    for i, want in enumerate(core):
+        assert want.shape == (20, 1 + len(clips[i]) // 512)
+        np.testing.assert_array_equal(ds[i]["mfcc"], want)
+    spec = t.output_spec({"audio": grain.experimental.ShapeDtypeStruct(shape=(2, 22050), dtype=np.float32)})
+    assert spec["mfcc"].shape == (2, 20, 44)
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -143,3 +161,24 @@ def test_cli_compute_preset_and_its_config(tmp_path, capsys, expected):
     np.testing.assert_array_equal(np.load(tmp_path / "z" / "c0.npy"), want)
     assert cli.main(["compute", str(data), "-o", str(tmp_path / "y"), "--preset", "kaldi", "--num-mel-bins", "2"]) == 2
     assert "num_mel_bins=2" in capsys.readouterr().err
+
+
+def test_cli_compute_librosa_mfcc(tmp_path):
+    """``melplug compute --preset librosa-mfcc`` on 22.05 kHz WAV files writes the core's cepstra."""
+    sf = pytest.importorskip("soundfile", reason="the command line decodes audio with soundfile (melplug[cli])")
+    from melplug import cli
+
+    clips = [make_audio((n,), seed=n) for n in (66150, 5001)]
+    data = tmp_path / "data"
+    data.mkdir()
+    for i, clip in enumerate(clips):
+        sf.write(data / f"c{i}.wav", clip, 22050, subtype="FLOAT")
+    out = tmp_path / "out"
+    assert cli.main(["compute", str(data), "-o", str(out), "--preset", "librosa-mfcc", "-q"]) == 0
+    assert melplug.presets.extractor_from_config(json.loads((out / "melplug.json").read_text())) == melplug.preset(
+        "librosa-mfcc"
+    )
+    for i, want in enumerate(melplug.preset("librosa-mfcc")(clips)):
+        got = np.load(out / f"c{i}.npy")
+        assert got.dtype == np.float32 and got.shape == want.shape == (20, 1 + len(clips[i]) // 512)
+        np.testing.assert_array_equal(got, want)
