@@ -112,6 +112,17 @@ def _recovering(dispatcher):
     return dispatcher
 
 
+def jit_inline(func):
+    """Compile ``func`` inlined into its callers at Numba's IR level (``inline="always"``): no function of its own.
+
+    For small steps called from one place in a kernel: each separately
+    compiled function adds its own pass through Numba's pipeline to a cold
+    compile, an inlined one does not.  The caller's disk cache holds it.
+    """
+    options = {k: v for k, v in JIT_OPTIONS.items() if k != "cache"}
+    return numba.njit(inline="always", **options)(func)
+
+
 def jit(func):
     """Compile ``func`` with melplug's options, falling back to no disk cache.
 

@@ -36,7 +36,7 @@ from numba.extending import intrinsic, overload
 from rocket_fft import r2c
 
 from . import _plan
-from ._jit import FASTMATH, jit
+from ._jit import FASTMATH, jit, jit_inline
 
 #: Per-unit and per-example flags (bits).
 BAD_INPUT = 1  # NaN/Inf among the samples
@@ -424,16 +424,17 @@ def _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_
         if whole and plan.power_to_db and plan.top_db < np.inf:
             # The unit is the whole example: its floor is known now, phase 2 can be skipped.
             _floor_block(mel_t, nf, out.dtype.type(mx) - out.dtype.type(plan.top_db))
-        if C == 0:
-            _write_block(out, layout.o_off[e], f0, nf, F, plan, mel_t)
-        elif deferred and not whole:
+        if C > 0 and deferred and not whole:
             _stash_block(scratch, layout.s_off[e], f0, nf, F, plan, mel_t, energy)
-        else:
+            continue
+        block = mel_t
+        if C > 0:
             _cepstra(mel_t, energy, nf, plan, dct, cep_t)
-            _write_block(out, layout.o_off[e], f0, nf, F, plan, cep_t)
+            block = cep_t
+        _write_block(out, layout.o_off[e], f0, nf, F, plan, block)
 
 
-@jit
+@jit_inline
 def _floor_block(mel_t, nf, floor):
     """``mel_t[:, :nf] = max(mel_t[:, :nf], floor)``."""
     for m in range(mel_t.shape[0]):
@@ -442,7 +443,7 @@ def _floor_block(mel_t, nf, floor):
             row[j] = max(row[j], floor)
 
 
-@jit
+@jit_inline
 def _cepstra(mel_t, energy, nf, plan, dct, cep_t):
     """``cep_t[:, :nf] = dct @ mel_t[:, :nf]``; with ``energy_c0``, ``c0`` is the frames' log energy.
 
@@ -468,7 +469,7 @@ def _cepstra(mel_t, energy, nf, plan, dct, cep_t):
             c0[j] = plan.log_scale * np.log(v) - plan.ref_db if plan.power_to_db else v
 
 
-@jit
+@jit_inline
 def _stash_block(scratch, s, f0, nf, F, plan, mel_t, energy):
     """Keep frames ``[f0, f0 + nf)`` of an example's mel bands (and energies) in ``scratch[s:]``.
 
