@@ -12,6 +12,12 @@ time) against AUTOTUNE, with 1 thread per call (the adapter's default in tf.data
 per call (what oversubscription costs), per clip and per batch.  Per-clip maps of short clips are bound
 by tf.data's and ``tf.numpy_function``'s per-call overhead, which holds the GIL (docs/tf.md).
 
+The per-call table splits a per-clip map of 1 s clips into its layers, in microseconds per clip
+(wall time of the best pass) of a serial map and of an AUTOTUNE map: the tf.data floor (a TensorFlow op
+giving an output of the same shape), ``tf.numpy_function`` with a function that returns a preallocated
+array, melplug.tf, and Keras' layer; and, called directly outside tf.data, melplug's kernel call
+(phase 1 and its arrays, ``Driver.lean``) and the adapter's whole call (plus melplug's Python).
+
     python benchmarks/bench_tf.py            # 1 s and 10 s clips
     python benchmarks/bench_tf.py --quick    # fewer clips, one repeat (the smoke test)
 """
@@ -68,6 +74,51 @@ def measure(ds, num_clips: int, repeats: int) -> dict:
     return {"first_pass_s": first, "seconds": seconds, "clips_per_s": num_clips / seconds}
 
 
+def per_call(clips: np.ndarray, repeats: int, keras_layer) -> dict:
+    """The layers of a per-clip map (see the module docstring), microseconds per clip."""
+    mel = melplug.tf.MelSpectrogram(**CONFIG)
+    shape = mel.mel.compute_output_shape(clips.shape[1:])
+    preallocated = mel.mel(clips[0])
+
+    def noop(x):
+        out = tf.numpy_function(lambda audio: preallocated, [x], tf.float32, stateful=False)
+        out.set_shape(shape)
+        return out
+
+    size = int(np.prod(shape))
+    contestants = {
+        "tf.data floor (a TensorFlow op)": lambda x: tf.reshape(x[:size], shape),
+        "tf.numpy_function returning an array": noop,
+        "melplug.tf": mel,
+        "keras": keras_layer,
+    }
+    rows = {}
+    for name, fn in contestants.items():
+        for parallel in (False, True):
+            ds = pipeline(clips, fn, "per clip", parallel)
+            rows[f"{name}, {'AUTOTUNE' if parallel else 'serial'}"] = (
+                1e6 / measure(ds, len(clips), repeats)["clips_per_s"]
+            )
+
+    def call_us(fn, count=2000) -> float:
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for _ in range(count):
+                fn()
+            best = min(best, time.perf_counter() - t0)
+        return 1e6 * best / count
+
+    clip = clips[1]
+    melplug.tf._call_core(mel.mel, 1, "audio", clip)  # prepares the fast path for this shape
+    run = mel.mel._driver.lean(1, clip.shape[0], clip.dtype, 1)
+    rows["direct: the kernel call (Driver.lean)"] = call_us(lambda: run(clip))
+    rows["direct: the adapter's call (kernel + melplug's Python)"] = call_us(
+        lambda: melplug.tf._call_core(mel.mel, 1, "audio", clip)
+    )
+    return rows
+
+
 def max_difference(keras_ds, melplug_ds) -> float:
     return max(float(np.max(np.abs(a.numpy() - b.numpy()))) for a, b in zip(keras_ds, melplug_ds, strict=True))
 
@@ -93,7 +144,7 @@ def main(argv=None) -> int:
     )
     rng = np.random.default_rng(0)
     workloads = {"1 s": (1, 64 if args.quick else 1024), "10 s": (10, 16 if args.quick else 128)}
-    results: dict = {"workloads": {}, "scaling": {}}
+    results: dict = {"workloads": {}, "scaling": {}, "per_call": {}}
     print(f"\n{'clips':<6} {'map':<10} {'contestant':<10} {'clips/s':>9} {'first pass s':>13} {'x keras':>8}")
     for label, (seconds, count) in workloads.items():
         clips = (0.1 * rng.standard_normal((count, seconds * 16000))).astype(np.float32)
@@ -127,6 +178,13 @@ def main(argv=None) -> int:
                 auto = measure(pipeline(clips, mel, mode), count, repeats)["clips_per_s"]
                 block[f"{mode}, {threads} thread(s)"] = {"serial": serial, "autotune": auto, "scaling": auto / serial}
                 print(f"{label:<6} {mode:<10} {threads:<13} {serial:>9.1f} {auto:>9.1f} {auto / serial:>7.2f}x")
+
+    print("\nPer-call cost of a per-clip map of 1 s clips (us per clip, best pass)")
+    seconds, count = workloads["1 s"]
+    clips = (0.1 * rng.standard_normal((count, seconds * 16000))).astype(np.float32)
+    rows = results["per_call"] = per_call(clips, repeats, keras.layers.MelSpectrogram(**CONFIG))
+    for name, us in rows.items():
+        print(f"  {name:<56} {us:>7.1f}")
 
     ratios = [m["melplug"]["vs_keras"] for w in results["workloads"].values() for m in w.values()]
     span = f"{min(ratios):.2f}x to {max(ratios):.2f}x"

@@ -164,6 +164,50 @@ class Driver:
         rows = np.broadcast_to(self.num_frames(x_len), x_len.shape)
         return out, flags, work.layout.o_off, rows
 
+    def lean(self, batch: int, n: int, dtype, threads: int | None):
+        """:meth:`array` for one input shape ``(batch, n)``, compute dtype and thread count, made once.
+
+        For callers that repeat one shape thousands of times with little work
+        per call (tf.data maps of short clips): the layout, the thread and
+        phase-2 decisions and the kernel's compiled entry point (no per-call
+        Numba argument typing) are settled here.  Returns ``None`` if such calls
+        need more than phase 1 in the calling thread (several threads, a
+        ``top_db`` floor spanning units or the batch, normalisation, examples
+        without frames).  Otherwise a function ``x -> out``: for a C-contiguous
+        ``(batch, n)`` array ``x`` of that dtype, the flat output of
+        ``array(x, threads)`` (the same kernel call, bit for bit), or ``None``
+        when a call flags an example (non-finite samples or output): run
+        :meth:`array` for that call.  Thread-safe: each call has its own arrays.
+        """
+        plan, dtype = self.plan, np.dtype(dtype)
+        x_len = np.full(batch, n, dtype=np.int64)
+        work = _work(np.arange(batch, dtype=np.int64) * (n * dtype.itemsize), x_len, plan)
+        if threads is None:
+            threads = _parallel.default_num_threads()
+        # The conditions of _run: one range in the calling thread, and nothing for _finish to do.
+        floored = plan.power_to_db and plan.top_db < np.inf
+        spans = floored and (plan.batch_top_db or work.max_frames > plan.block_frames)
+        serial = threads == 1 or work.frames * plan.fft_length < SERIAL_WORK
+        if not serial or spans or plan.normalize or work.frameless:
+            return None
+        x_rel, rest = work.layout.x_addr, tuple(work.layout)[1:]
+        window, weights = self._cast[dtype.type]
+        units, size = len(work.layout.unit_ex), work.out_size
+
+        def phase1(layout, out, unit_bad):  # _run's phase 1 over all units (keep the two in step)
+            return (layout, out, plan, window, weights, np.empty(units), unit_bad, 0, units)
+
+        probe = phase1(work.layout, np.empty(size, dtype), np.zeros(units, dtype=np.uint8))  # types only
+        kernel = _entry_point(_kernels._mel_units, probe)
+
+        def run(x: np.ndarray) -> np.ndarray | None:
+            out = np.empty(size, dtype=dtype)
+            unit_bad = np.zeros(units, dtype=np.uint8)
+            kernel(*phase1(Layout(x_rel + x.ctypes.data, *rest), out, unit_bad))
+            return None if np.count_nonzero(unit_bad) else out
+
+        return run
+
     def _run(self, layout: Layout, work: _Work, out: np.ndarray, threads: int | None, signals) -> np.ndarray | None:
         """Phase 1 on every unit, then (only when needed) the flags, peaks and phase 2.
 
@@ -252,3 +296,16 @@ def raise_nonfinite(flags: np.ndarray | None, where, what: str, dtype) -> None:
         f"{where(first)} {problem} ({count} of {len(flags)} {what} affected); {fix}, or pass "
         f"on_nonfinite='propagate' to get NaN output for such {what}"
     )
+
+
+def _entry_point(kernel, args: tuple):
+    """``kernel``'s compiled function for the types of ``args`` (compiled or loaded now if needed).
+
+    Calling it skips the dispatcher's typing of every argument (microseconds
+    for the plan's many fields), so it must only get arguments of those exact
+    types.  A kernel that is not a Numba dispatcher is returned as it is.
+    """
+    typeof = getattr(kernel, "typeof_pyval", None)
+    if typeof is None or not hasattr(kernel, "compile"):
+        return kernel
+    return kernel.compile(tuple(typeof(a) for a in args))

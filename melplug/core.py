@@ -228,6 +228,7 @@ class FeatureExtractor:
         self._config = config
         self._plan = _plan.build_plan(self._engine(config)) if plan is None else plan
         self._driver = Driver(self._plan)
+        self._fast: dict = {}  # _fast_call's prepared calls, per (shape, dtype, threads)
         if warn:
             self._check_bands(stacklevel=4)
 
@@ -423,6 +424,52 @@ class FeatureExtractor:
             out[o : o + M * r].reshape(self._example_shape(r))
             for o, r in zip(o_off.tolist(), rows.tolist(), strict=True)
         ]
+
+    def _fast_call(self, audio, threads: int | None):
+        """``self(audio, num_threads=threads)`` on an adapter's hot path, or ``None``: then make that call.
+
+        For an ``ndarray`` already C-contiguous in its compute dtype (what
+        ``tf.numpy_function`` passes), what its shape fixes (the checks, the
+        layout, the output shape: :meth:`._driver.Driver.lean`) is settled once
+        per shape, so a call only runs the kernel and looks at its flags.
+        ``None`` for any other input, for a shape whose calls need more than the
+        kernel's first phase, and for a call that flagged an example (NaN/Inf
+        samples, overflow): ``__call__`` reports those with its own words, or
+        propagates NaN, computing the same numbers (the kernels are deterministic).
+        """
+        if type(audio) is not np.ndarray or not audio.flags.c_contiguous:
+            return None
+        key = (audio.shape, audio.dtype, threads)
+        fast = self._fast.get(key)
+        if fast is None:
+            fast = self._prepare_fast(audio.shape, audio.dtype, threads) or False
+            if len(self._fast) >= 64:  # e.g. clips of many lengths
+                self._fast.clear()
+            self._fast[key] = fast
+        return fast(audio) if fast else None
+
+    def _prepare_fast(self, shape: tuple[int, ...], dtype: np.dtype, threads: int | None):
+        """The function behind :meth:`_fast_call` for one shape, dtype and thread count, or ``None``."""
+        if not shape or 0 in shape or dtype != self._compute_dtype([dtype]):
+            return None
+        if threads is not None and not (type(threads) is int and threads >= 1):
+            return None  # __call__ refuses it
+        n = shape[-1]
+        try:
+            self._check_length(n, "audio")
+        except ValueError:
+            return None  # __call__ raises it, every time
+        batch = int(np.prod(shape[:-1], dtype=np.int64))
+        run = self._driver.lean(batch, n, dtype, self.num_threads if threads is None else threads)
+        if run is None:
+            return None
+        out_shape = self.compute_output_shape(shape)
+
+        def call(x: np.ndarray) -> np.ndarray | None:
+            out = run(x)
+            return None if out is None else out.reshape(out_shape)
+
+        return call
 
 
 class MelSpectrogram(FeatureExtractor):

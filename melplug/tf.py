@@ -238,8 +238,19 @@ class MelSpectrogram:
 
 
 def _call_core(mel: core.FeatureExtractor, threads: int | None, what: str, audio: np.ndarray) -> np.ndarray:
-    """The body ``tf.numpy_function`` runs: the core call; its errors name the adapter and the field."""
+    """The body ``tf.numpy_function`` runs: the core call; its errors name the adapter and the field.
+
+    Per-clip maps of short clips call this tens of thousands of times a second,
+    with the GIL held around the kernel: the core's fast path (checks and layout
+    made once per shape, ``FeatureExtractor._fast_call``) takes the common case,
+    and the full call everything else (first calls of a shape, errors, NaN).
+    """
     try:
+        fast = getattr(mel, "_fast_call", None)  # extractors standing in for the core may not have it
+        if fast is not None:
+            out = fast(audio, threads)
+            if out is not None:
+                return out
         return mel(audio, num_threads=threads)
     except (ValueError, TypeError) as exc:
         # tf.data re-raises this as InvalidArgumentError with this text: say which stage and field failed.

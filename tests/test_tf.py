@@ -120,6 +120,33 @@ def test_autotune_parallel_map_equals_serial(clips):
                 np.testing.assert_array_equal(a, b, err_msg=f"num_threads={threads}, repeat {repeat}")
 
 
+def test_per_clip_maps_take_the_core_fast_path(core, clips):
+    """After the first call of a shape, a call skips the core's per-call checks; flagged calls take the full call."""
+    mel = melplug.tf.MelSpectrogram(**CONFIG)
+    for out, clip in zip(_serial(_slices(clips).map(mel)), clips, strict=True):
+        _assert_same(out, core(clip))
+    assert [bool(fast) for fast in mel.mel._fast.values()] == [True]  # one shape, prepared once
+    calls = []
+    real = melplug.MelSpectrogram.__call__
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(melplug.MelSpectrogram, "__call__", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+        assert len(list(_serial(_slices(clips).map(mel)))) == len(clips)
+        assert calls == []  # every call took the fast path
+        bad = clips.copy()
+        bad[3, 9] = np.inf
+        with pytest.raises(
+            tf.errors.InvalidArgumentError, match=r"melplug.tf.MelSpectrogram: audio contains NaN or Inf"
+        ):
+            list(_serial(_slices(bad).map(mel)))
+        assert calls == [1]  # the flagged call was redone by the full call, which raised
+    # what the fast path does not take goes the full way: batch floors, another dtype, empty input
+    assert not melplug.MelSpectrogram(**CONFIG, top_db_scope="batch")._prepare_fast(
+        (4, SAMPLES), np.dtype("float32"), 1
+    )
+    assert not core._prepare_fast((SAMPLES,), np.dtype("int16"), 1)
+    assert not core._prepare_fast((0, SAMPLES), np.dtype("float32"), 1)
+
+
 def test_parallel_calls_run_side_by_side():
     """Two AUTOTUNE calls overlap in time (the GIL is released), which a serial map never does."""
     import threading
