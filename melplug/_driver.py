@@ -191,11 +191,12 @@ class Driver:
         if not serial or spans or plan.normalize or work.frameless:
             return None
         x_rel, rest = work.layout.x_addr, tuple(work.layout)[1:]
-        window, weights = self._cast[dtype.type]
+        window, weights, dct = self._cast[dtype.type]
         units, size = len(work.layout.unit_ex), work.out_size
+        scratch = np.empty(0, dtype=dtype)  # never written: no floor spans units here (spans is False)
 
         def phase1(layout, out, unit_bad):  # _run's phase 1 over all units (keep the two in step)
-            return (layout, out, plan, window, weights, np.empty(units), unit_bad, 0, units)
+            return (layout, out, scratch, plan, window, weights, dct, np.empty(units), unit_bad, 0, units)
 
         probe = phase1(work.layout, np.empty(size, dtype), np.zeros(units, dtype=np.uint8))  # types only
         kernel = _entry_point(_kernels._mel_units, probe)
