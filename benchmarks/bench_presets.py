@@ -56,7 +56,8 @@ Presets and contestants (``kind``: numpy/C++ reference, torch-based reference, b
     kaldi-mfcc  the kaldi clips
               melplug              ``melplug.preset("kaldi-mfcc")(clips)``
               kaldi-native-fbank   ``OnlineMfcc(MfccOptions())``, dither 0, per clip (as for kaldi)
-              torchaudio           ``torchaudio.compliance.kaldi.mfcc`` per clip         (torch only)
+              torchaudio           ``torchaudio.compliance.kaldi.mfcc(use_energy=True, energy_floor=0)`` per
+                                   clip (Kaldi's MfccOptions defaults)                  (torch only)
     keras     workload B of ``bench_mel.py`` (16 x 10 s of noise, Keras defaults), melplug and the rfft
               bound only: a no-regression check; Keras and the other peers are in ``bench_mel.py``.
     every preset  rfft-bound  ``scipy.fft.rfft(frames, workers=cores)`` of the preset's frames, framed,
@@ -428,7 +429,13 @@ def _torchaudio_transforms(preset, clips, ncores):
         def run():
             with torch.inference_mode():
                 return [
-                    ta_kaldi.mfcc(torch.from_numpy(c)[None], dither=0.0, sample_frequency=SAMPLING_RATE).numpy()
+                    ta_kaldi.mfcc(
+                        torch.from_numpy(c)[None],
+                        dither=0.0,
+                        sample_frequency=SAMPLING_RATE,
+                        use_energy=True,  # Kaldi's MfccOptions default (torchaudio's is False)
+                        energy_floor=0.0,  # likewise (torchaudio's is 1.0)
+                    ).numpy()
                     for c in clips
                 ]
 
