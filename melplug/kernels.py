@@ -81,7 +81,8 @@ def mel_spectrogram(audio2d, plan):
     Returns
     -------
     ndarray, shape (batch, num_mel_bins, frames), same dtype as ``audio2d``
-        (``(batch, frames, num_mel_bins)`` for plans with that layout, e.g. kaldi).
+        (``(batch, frames, num_mel_bins)`` for plans with that layout, e.g. kaldi;
+        ``num_ceps`` in place of ``num_mel_bins`` for cepstra, e.g. kaldi-mfcc).
         Every step of the plan runs, whole-clip ones included (``top_db``
         floors, fixed output frames, the affine map).
 

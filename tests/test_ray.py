@@ -144,6 +144,11 @@ def test_out_column_defaults_and_extractor(core):
     out = whisper({"amplitude": audio, "sample_rate": np.array([16000, 16000])})["input_features"]
     assert out.shape == (2, 80, 3000)
     np.testing.assert_array_equal(out, melplug.preset("whisper")(audio[:, 0]))
+    # an MFCC preset: cepstra, in the preset's (frames, 13) layout, at the actor's rate check
+    mfcc = melplug.ray.MelSpectrogram(extractor="kaldi-mfcc")
+    out = mfcc({"amplitude": audio, "sample_rate": np.array([16000, 16000])})["input_features"]
+    np.testing.assert_array_equal(out, melplug.preset("kaldi-mfcc")(audio[:, 0]))
+    assert out.shape == (2, 48, 13)
     replaced = melplug.ray.MelSpectrogram(extractor=core, column="x", out_column="x")({"x": audio[:, 0]})
     assert list(replaced) == ["x"] and replaced["x"].shape == (2, 40, 51)
 
