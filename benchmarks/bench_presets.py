@@ -324,15 +324,17 @@ def _torch_stft(preset, clips, ncores):
     return run
 
 
-def _knf_fbank(opts, clips) -> list[np.ndarray]:
+def _knf_fbank(opts, clips, online=None) -> list[np.ndarray]:
+    """kaldi-native-fbank's features of each clip: ``online`` (default ``OnlineFbank``) fed the whole clip."""
     import kaldi_native_fbank as knf
 
+    online = online or knf.OnlineFbank
     out = []
     for clip in clips:
-        fbank = knf.OnlineFbank(opts)
-        fbank.accept_waveform(SAMPLING_RATE, clip.tolist())
-        fbank.input_finished()
-        out.append(np.stack([fbank.get_frame(i) for i in range(fbank.num_frames_ready)]))
+        features = online(opts)
+        features.accept_waveform(SAMPLING_RATE, clip.tolist())
+        features.input_finished()
+        out.append(np.stack([features.get_frame(i) for i in range(features.num_frames_ready)]))
     return out
 
 
@@ -390,17 +392,7 @@ def _knf_mfcc(preset, clips, ncores):
 
     opts = knf.MfccOptions()
     opts.frame_opts.dither = 0.0
-
-    def run():
-        out = []
-        for clip in clips:
-            mfcc = knf.OnlineMfcc(opts)
-            mfcc.accept_waveform(SAMPLING_RATE, clip.tolist())
-            mfcc.input_finished()
-            out.append(np.stack([mfcc.get_frame(i) for i in range(mfcc.num_frames_ready)]))
-        return out
-
-    return run
+    return lambda: _knf_fbank(opts, clips, knf.OnlineMfcc)
 
 
 def _librosa(preset, clips, ncores):

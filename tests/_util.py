@@ -44,3 +44,33 @@ def run_python(code: str, env: dict | None = None, timeout: int = 300, cwd=ROOT)
     )
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc
+
+
+def assert_batching_consistent(fx, clips, dtype) -> None:
+    """2-D, N-D and ragged input to ``fx`` give each clip's 1-D result bit for bit (floors are per clip).
+
+    ``clips``: 1-D arrays of ``dtype``, the first one the longest.
+    """
+    singles = [fx(c) for c in clips]
+    for clip, single in zip(clips, singles, strict=True):
+        assert single.dtype == dtype
+        assert single.shape == fx.compute_output_shape(clip.shape)
+    ragged = fx(clips)
+    assert isinstance(ragged, list)
+    assert len(ragged) == len(clips)
+    for got, single in zip(ragged, singles, strict=True):
+        assert got.dtype == dtype
+        assert got.shape == single.shape
+        np.testing.assert_array_equal(got, single)
+    long = clips[0]
+    rows = np.stack([long, long[::-1] * dtype(0.5), np.roll(long, 1234)])
+    batched = fx(rows)
+    assert batched.dtype == dtype
+    assert batched.shape == (3, *singles[0].shape)
+    np.testing.assert_array_equal(batched[0], singles[0])
+    for row, clip in zip(batched[1:], rows[1:], strict=True):
+        np.testing.assert_array_equal(row, fx(clip))
+    cube = fx(rows[[0, 1, 2, 0]].reshape(2, 2, -1))
+    assert cube.dtype == dtype
+    assert cube.shape == (2, 2, *singles[0].shape)
+    np.testing.assert_array_equal(cube.reshape(batched[[0, 1, 2, 0]].shape), batched[[0, 1, 2, 0]])

@@ -34,6 +34,7 @@ import melplug
 from melplug import kernels
 from tests import reference_kaldi as rk
 from tests import reference_torchaudio as rt
+from tests._util import assert_batching_consistent
 from tests.test_presets import make_signal, max_error
 
 # ----------------------------------------------------------------------------- tolerances (stated once)
@@ -388,28 +389,7 @@ def test_batched_equals_one_by_one(name, dtype):
     """2-D, 3-D and ragged input give each clip's 1-D result bit for bit."""
     fx = make_preset(name)
     clips = _batch_clips(name, dtype)
-    singles = [fx(c) for c in clips]
-    for clip, single in zip(clips, singles, strict=True):
-        assert single.dtype == dtype
-        assert single.shape == fx.compute_output_shape(clip.shape)
-    ragged = fx(clips)
-    assert isinstance(ragged, list) and len(ragged) == len(clips)
-    for got, single in zip(ragged, singles, strict=True):
-        assert got.dtype == dtype
-        np.testing.assert_array_equal(got, single)
-    long = clips[0]
-    rows = np.stack([long, long[::-1] * dtype(0.5), np.roll(long, 1234)])
-    batched = fx(rows)
-    assert batched.dtype == dtype
-    assert batched.shape == (3, *singles[0].shape)
-    np.testing.assert_array_equal(batched[0], singles[0])
-    for row, clip in zip(batched[1:], rows[1:], strict=True):
-        np.testing.assert_array_equal(row, fx(clip))
-    cube = fx(rows[[0, 1, 2, 0]].reshape(2, 2, -1))
-    assert cube.shape == (2, 2, *singles[0].shape)
-    np.testing.assert_array_equal(cube.reshape(batched[[0, 1, 2, 0]].shape), batched[[0, 1, 2, 0]])
-    short = np.stack([clips[1], clips[1][::-1]])
-    np.testing.assert_array_equal(fx(short)[1], fx(np.ascontiguousarray(clips[1][::-1])))
+    assert_batching_consistent(fx, clips, dtype)
 
 
 @pytest.mark.parametrize(
