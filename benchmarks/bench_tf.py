@@ -15,8 +15,10 @@ by tf.data's and ``tf.numpy_function``'s per-call overhead, which holds the GIL 
 The per-call table splits a per-clip map of 1 s clips into its layers, in microseconds per clip
 (wall time of the best pass) of a serial map and of an AUTOTUNE map: the tf.data floor (a TensorFlow op
 giving an output of the same shape), ``tf.numpy_function`` with a function that returns a preallocated
-array, melplug.tf, and Keras' layer; and, called directly outside tf.data, melplug's kernel call
-(phase 1 and its arrays, ``Driver.lean``) and the adapter's whole call (plus melplug's Python).
+array, melplug.tf (its custom op when it is available), melplug.tf through ``tf.numpy_function`` (the
+fallback), and Keras' layer; and, called directly outside tf.data, melplug's kernel call (phase 1 and
+its arrays, ``Driver.lean``), the adapter's numpy_function call (plus melplug's Python) and the op's C
+entry point (the whole pipeline in one C call, ``melplug._cabi``).
 
     python benchmarks/bench_tf.py            # 1 s and 10 s clips
     python benchmarks/bench_tf.py --quick    # fewer clips, one repeat (the smoke test)
@@ -86,10 +88,13 @@ def per_call(clips: np.ndarray, repeats: int, keras_layer) -> dict:
         return out
 
     size = int(np.prod(shape))
+    fallback = melplug.tf.MelSpectrogram(**CONFIG)
+    fallback._use_op = False  # what MELPLUG_TF_OP=0 (or an op that cannot be built) gives
     contestants = {
         "tf.data floor (a TensorFlow op)": lambda x: tf.reshape(x[:size], shape),
         "tf.numpy_function returning an array": noop,
         "melplug.tf": mel,
+        "melplug.tf via tf.numpy_function (its fallback)": fallback,
         "keras": keras_layer,
     }
     rows = {}
@@ -116,6 +121,14 @@ def per_call(clips: np.ndarray, repeats: int, keras_layer) -> dict:
     rows["direct: the adapter's call (kernel + melplug's Python)"] = call_us(
         lambda: melplug.tf._call_core(mel.mel, 1, "audio", clip)
     )
+    if melplug.tf._op() is not None:  # the op's C entry point called directly (ctypes releases the GIL)
+        import ctypes
+
+        packed, entry = melplug.tf._entry(mel.mel.plan, clip.dtype)
+        c_entry = ctypes.CFUNCTYPE(ctypes.c_int64, *[ctypes.c_int64] * 7)(entry)
+        out, flags = np.empty(size, clip.dtype), np.zeros(1, np.uint8)
+        args = (*packed.addresses, clip.ctypes.data, 1, clip.shape[0], out.ctypes.data, flags.ctypes.data)
+        rows["direct: the op's C entry point (ctypes)"] = call_us(lambda: c_entry(*args))
     return rows
 
 
@@ -142,6 +155,9 @@ def main(argv=None) -> int:
         f"(backend {keras.backend.backend()}), melplug {melplug.__version__}, {cores} cores; "
         f"clips/s, best of {repeats} pass(es)"
     )
+    t0 = time.perf_counter()
+    path = "custom op" if melplug.tf._op() is not None else f"tf.numpy_function ({melplug._tfop.failure()})"
+    print(f"melplug.tf runs graphs through: {path}; op ready in {time.perf_counter() - t0:.2f} s")
     rng = np.random.default_rng(0)
     workloads = {"1 s": (1, 64 if args.quick else 1024), "10 s": (10, 16 if args.quick else 128)}
     results: dict = {"workloads": {}, "scaling": {}, "per_call": {}}

@@ -94,39 +94,15 @@ def mel_spectrogram(audio2d, plan):
         raise ValueError("audio2d must have at least 1 sample per example")
     if not audio2d.flags.c_contiguous:
         raise ValueError("audio2d must be C-contiguous (np.ascontiguousarray(audio2d))")
-    computed, rows = _kernels._plan_frames(plan, n)
+    rows = _kernels._plan_frames(plan, n)[1]
     M = _plan.out_width(plan)
     out = np.empty((batch, M * rows), dtype=audio2d.dtype)
-    n_frames = np.full(batch, computed, dtype=np.int64)
-    unit_ex, unit_f0, first_unit = _kernels._units(n_frames, plan.block_frames)
-    layout = Layout(
-        np.arange(batch) * (n * audio2d.itemsize) + audio2d.ctypes.data,
-        np.full(batch, n, dtype=np.int64),
-        n_frames,
-        np.arange(batch) * (M * rows),
-        unit_ex,
-        unit_f0,
-        first_unit,
-        np.arange(batch) * ((plan.num_mel_bins + plan.energy_c0) * computed),
-    )
-    window = plan.window.astype(audio2d.dtype)
-    weights = plan.band_weights.astype(audio2d.dtype)
-    dct = plan.dct.astype(audio2d.dtype)
-    bad = _kernels._mel_serial(layout, out.reshape(-1), plan, window, weights, dct)
-    if computed == 0:  # clips shorter than one frame (Kaldi framing): padding only
-        out[:] = plan.pad_value
-        for e in range(batch):
-            if not np.isfinite(audio2d[e]).all():
-                bad[e] = _kernels.BAD_INPUT
-    if bad.any():
-        if not plan.propagate_nonfinite:
-            raise ValueError(
-                "audio contains NaN or Inf samples, or gives non-finite values (samples too large); "
-                "make the plan with on_nonfinite='propagate' to get NaN output instead"
-            )
-        for e in range(batch):
-            if bad[e]:
-                out[e] = np.nan
+    bad = np.zeros(batch, dtype=np.uint8)
+    if _mel_into(audio2d, plan, out.reshape(-1), bad):
+        raise ValueError(
+            "audio contains NaN or Inf samples, or gives non-finite values (samples too large); "
+            "make the plan with on_nonfinite='propagate' to get NaN output instead"
+        )
     if plan.stack_frames > 1:  # consecutive frames side by side (w2v-bert): a reshape of the frames-major rows
         return out.reshape((batch, rows // plan.stack_frames, M * plan.stack_frames))
     if plan.frames_major:
@@ -177,3 +153,49 @@ def apply_top_db(mel, plan):
             if flat[i] < floor:
                 flat[i] = floor
     return mel
+
+
+@jit
+def _mel_into(audio2d, plan, out, flags):
+    """:func:`mel_spectrogram`'s computation into ``out`` (flat, ``batch * width * rows``), in the calling thread.
+
+    ``audio2d`` is C-contiguous ``(batch, samples)`` with ``samples >= 1``.
+    Writes each example's flags (``_kernels.BAD_INPUT``/``BAD_OUTPUT``) to
+    ``flags`` and returns ``True`` when some example is flagged and the plan
+    raises (``on_nonfinite="raise"``; ``out`` is then incomplete); with
+    ``"propagate"`` flagged examples are NaN and it returns ``False``.  The C
+    entry point of :mod:`melplug._cabi` (the TensorFlow op) runs this too.
+    """
+    batch, n = audio2d.shape
+    computed, rows = _kernels._plan_frames(plan, n)
+    M = _plan.out_width(plan)
+    n_frames = np.full(batch, computed, dtype=np.int64)
+    unit_ex, unit_f0, first_unit = _kernels._units(n_frames, plan.block_frames)
+    layout = Layout(
+        np.arange(batch) * (n * audio2d.itemsize) + audio2d.ctypes.data,
+        np.full(batch, n, dtype=np.int64),
+        n_frames,
+        np.arange(batch) * (M * rows),
+        unit_ex,
+        unit_f0,
+        first_unit,
+        np.arange(batch) * ((plan.num_mel_bins + plan.energy_c0) * computed),
+    )
+    window = plan.window.astype(audio2d.dtype)
+    weights = plan.band_weights.astype(audio2d.dtype)
+    dct = plan.dct.astype(audio2d.dtype)
+    bad = _kernels._mel_serial(layout, out, plan, window, weights, dct)
+    size = M * rows
+    if computed == 0:  # clips shorter than one frame (Kaldi framing): padding only
+        out[:] = plan.pad_value
+        for e in range(batch):
+            if not np.isfinite(audio2d[e]).all():
+                bad[e] = _kernels.BAD_INPUT
+    flagged = False
+    for e in range(batch):
+        flags[e] = bad[e]
+        if bad[e]:
+            flagged = True
+            if plan.propagate_nonfinite:
+                out[e * size : (e + 1) * size] = np.nan
+    return flagged and not plan.propagate_nonfinite

@@ -34,8 +34,23 @@ An explicit ``num_threads=k`` is always honoured (e.g. a pipeline that turns
 ``map_parallelization`` off and maps large batches one at a time).
 ``docs/tf.md`` has the measurements behind this choice.
 
+The custom op
+-------------
+In graphs (``Dataset.map``, ``tf.function``) with one thread per call, the
+adapter runs melplug's TensorFlow custom op instead of ``tf.numpy_function``:
+the whole computation in one C call (``melplug._cabi``, a ``numba.cfunc``),
+no Python and no GIL per element, the same numbers bit for bit and the same
+error messages.  Its C++ source ships in ``melplug/_tfop`` and is compiled
+with ``g++`` (``$CXX``) on first use, once per machine and TensorFlow version
+(a few seconds; cached under ``~/.cache/melplug/tfop``, or
+``$MELPLUG_TF_OP_CACHE``).  Without a compiler, or if the build fails, the
+adapter warns once and uses ``tf.numpy_function``; ``MELPLUG_TF_OP=0``
+chooses that path silently.  Eager calls, ``num_threads > 1`` and stand-in
+extractors always use ``tf.numpy_function``.
+
 Limits
 ------
+The op's attributes hold addresses in this process, and
 ``tf.numpy_function`` runs Python: a graph holding it cannot be serialised
 (no SavedModel export, no tf.data service, no TPU); it runs in the process
 that built it.  Use melplug in the input pipeline, not inside an exported model.
@@ -44,6 +59,10 @@ that built it.  Use melplug in the input pipeline, not inside an exported model.
 from __future__ import annotations
 
 import functools
+import hashlib
+import pickle
+import threading
+import warnings
 from collections.abc import Hashable, Mapping
 from typing import Any
 
@@ -54,7 +73,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without tensorflow
     raise ImportError("melplug.tf needs TensorFlow; install it with `pip install 'melplug[tf]'`") from exc
 
-from . import core
+from . import _cabi, _plan, _tfop, core
 from ._validate import check_keys
 from .presets import adapter_extractor, adapter_signature
 
@@ -110,6 +129,9 @@ class MelSpectrogram:
     >>> batch["mel"].shape, batch["label"].numpy().tolist()
     (TensorShape([2, 40, 11]), [0, 1])
     """
+
+    #: Whether graphs may use the custom op (tests and benchmarks set ``False`` to time tf.numpy_function).
+    _use_op = True
 
     def __init__(
         self,
@@ -230,6 +252,12 @@ class MelSpectrogram:
         threads = self._mel.num_threads
         if threads is None and not tf.executing_eagerly():
             threads = 1  # tf.data runs calls side by side: one thread each (module docstring)
+        if threads == 1 and self._use_op and not tf.executing_eagerly():
+            out = _op_call(self._mel, audio, what)  # the custom op: no Python per call
+            if out is not None:
+                if shape.rank is not None:
+                    out.set_shape(self._mel.compute_output_shape(tuple(shape)))
+                return out
         fn = functools.partial(_call_core, self._mel, threads, what)
         out = tf.numpy_function(fn, [audio], out_dtype, stateful=False, name="melplug_mel_spectrogram")
         if shape.rank is not None:
@@ -258,6 +286,95 @@ def _call_core(mel: core.FeatureExtractor, threads: int | None, what: str, audio
         if what != "audio":
             message = message.replace("audio", what, 1)
         raise type(exc)(f"melplug.tf.MelSpectrogram: {message}") from exc
+
+
+_op_lock = threading.Lock()
+_op_state: dict = {}  # "failure" once the op is known to be unusable in this process
+_packed: dict = {}  # plan key -> (PackedPlan, {dtype: entry address}), kept for the process's lifetime
+
+
+def _op():
+    """The custom op's module, or ``None`` (the first time: built or loaded now; a failure warns once)."""
+    if "failure" in _op_state:
+        return None
+    module = _tfop.load()
+    if module is None:
+        _op_unusable(_tfop.failure() or "unknown reason", warn=not _tfop.disabled())
+    return module
+
+
+def _op_unusable(reason: str, warn: bool = True) -> None:
+    with _op_lock:
+        if "failure" in _op_state:
+            return
+        _op_state["failure"] = reason
+    if warn:
+        warnings.warn(
+            f"melplug.tf: the TensorFlow custom op is unavailable ({reason}); using tf.numpy_function, which "
+            "costs tens of microseconds of Python per call (set MELPLUG_TF_OP=0 to choose this path silently)",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
+
+def _op_applies(mel) -> bool:
+    """Whether ``mel`` is an extractor whose array call the op reproduces (not a stand-in or a subclass changing it)."""
+    cls = type(mel)
+    return (
+        isinstance(mel, core.FeatureExtractor)
+        and cls.__call__ is core.FeatureExtractor.__call__
+        and cls._call_array is core.FeatureExtractor._call_array
+        and cls._check_length is core.FeatureExtractor._check_length
+    )
+
+
+def _entry(plan, dtype: np.dtype):
+    """``(packed plan, entry address)`` for ``plan`` and ``dtype``; both live as long as the process.
+
+    Graphs hold the addresses as attrs, and a dataset outlives the adapter that
+    traced its map: the packed plan is interned, never freed (a few kB per configuration).
+    """
+    key = hashlib.sha256(pickle.dumps(tuple(plan), protocol=4)).hexdigest()
+    with _op_lock:
+        packed, entries = _packed.get(key) or _packed.setdefault(key, (_cabi.PackedPlan(plan), {}))
+        if dtype not in entries:
+            entries[dtype] = _cabi.entry_address(dtype)  # compiled (or loaded from Numba's cache) once
+        return packed, entries[dtype]
+
+
+def _op_call(mel, audio: tf.Tensor, what: str):
+    """The op on ``audio`` (already in the compute dtype), or ``None`` where the op is not used."""
+    if not _op_applies(mel):
+        return None
+    module = _op()
+    if module is None:
+        return None
+    plan = mel.plan
+    try:
+        packed, entry = _entry(plan, np.dtype(audio.dtype.as_numpy_dtype))
+    except Exception as exc:  # noqa: BLE001 - Numba could not compile the C entry point: the numpy path
+        _op_unusable(f"compiling melplug's C entry point failed: {type(exc).__name__}: {exc}")
+        return None
+    plan_i, plan_f = packed.addresses
+    return module.melplug_mel_spectrogram(
+        audio,
+        entry=entry,
+        plan_i=plan_i,
+        plan_f=plan_f,
+        width=int(_plan.out_width(plan)),
+        frame_length=plan.frame_length,
+        hop=plan.sequence_stride,
+        pad=plan.pad,
+        input_length=plan.input_length,
+        out_frames=plan.out_frames,
+        stack_frames=plan.stack_frames,
+        layout=2 if plan.stack_frames > 1 else int(plan.frames_major),
+        reflect_once=plan.pad_mode == _plan.PAD_MODES["reflect_once"],
+        normalize_ddof=plan.normalize_ddof if plan.normalize else -1,
+        raise_nonfinite=not plan.propagate_nonfinite,
+        what=what,
+        name="melplug_mel_spectrogram",
+    )
 
 
 MelSpectrogram.__init__.__signature__ = adapter_signature("key", "out_key")
