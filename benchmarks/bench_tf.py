@@ -9,8 +9,8 @@ uses the TensorFlow backend (set here, before Keras is imported).  Settings: 16 
 
 The scaling table times melplug alone: a truly serial map (``map_parallelization`` off, one call at a
 time) against AUTOTUNE, with 1 thread per call (the adapter's default in tf.data) and with every core
-per call (what oversubscription costs), per clip and per batch.  Per-clip maps of short clips are bound
-by tf.data's and ``tf.numpy_function``'s per-call overhead, which holds the GIL (docs/tf.md).
+per call (what oversubscription costs), per clip and per batch.  In graphs melplug.tf runs its custom
+op (no Python per call); its ``tf.numpy_function`` fallback is timed in the per-call table (docs/tf.md).
 
 The per-call table splits a per-clip map of 1 s clips into its layers, in microseconds per clip
 (wall time of the best pass) of a serial map and of an AUTOTUNE map: the tf.data floor (a TensorFlow op

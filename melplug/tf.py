@@ -2,8 +2,9 @@
 
 A thin layer over :class:`melplug.MelSpectrogram` (or any extractor): it
 picks the audio tensor out of an element (a tensor, or a field of a dict),
-runs the core object on it through ``tf.numpy_function`` and puts the result
-back with its static shape set.  All arguments are forwarded to the core
+runs the core object's computation on it (in graphs through melplug's custom
+op, see below; else through ``tf.numpy_function``) and puts the result back
+with its static shape set.  All arguments are forwarded to the core
 object, which validates them.  ``import melplug`` does not import
 TensorFlow; ``import melplug.tf`` does.
 
