@@ -46,7 +46,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without grain
 
 from . import _parallel, core
 from ._validate import check_keys
-from .presets import adapter_extractor, adapter_signature
+from .presets import adapter_extractor, adapter_repr, adapter_signature
 
 __all__ = ["MelSpectrogram", "in_grain_worker"]
 
@@ -143,8 +143,7 @@ class MelSpectrogram(grain.transforms.Map):
         return {**self._mel.get_config(), "key": self.key, "out_key": self.out_key}
 
     def __repr__(self) -> str:
-        core_args = repr(self._mel).partition("(")[2][:-1]
-        return f"melplug.grain.MelSpectrogram(key={self.key!r}, out_key={self.out_key!r}, {core_args})"
+        return adapter_repr("melplug.grain.MelSpectrogram", {"key": self.key, "out_key": self.out_key}, self._mel)
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, MelSpectrogram):

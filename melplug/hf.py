@@ -42,7 +42,7 @@ from ._parallel import in_worker_process
 from ._validate import check_choice, check_name
 from .core import FeatureExtractor as _FeatureExtractor
 from .core import MelSpectrogram as _CoreMelSpectrogram
-from .presets import adapter_config, adapter_extractor, adapter_from_config
+from .presets import adapter_config, adapter_extractor, adapter_from_config, adapter_repr
 
 __all__ = ["MelSpectrogram"]
 
@@ -245,10 +245,8 @@ class MelSpectrogram:
         return type(self).from_config(config)
 
     def __repr__(self) -> str:
-        core = repr(self._mel)
-        inner = core[core.index("(") + 1 : -1]
-        own = ", ".join(f"{name}={getattr(self, name)!r}" for name in HF_DEFAULTS)
-        return f"melplug.hf.{type(self).__name__}({own}, {inner})"
+        own = {name: getattr(self, name) for name in HF_DEFAULTS}
+        return adapter_repr(f"melplug.hf.{type(self).__name__}", own, self._mel)
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, MelSpectrogram):

@@ -47,6 +47,7 @@ __all__ = [
     "adapter_config",
     "adapter_extractor",
     "adapter_from_config",
+    "adapter_repr",
     "adapter_signature",
     "as_extractor",
     "extractor_from_config",
@@ -355,6 +356,13 @@ def adapter_from_config(config: Mapping[str, Any], defaults: Mapping[str, Any]):
     if core is not config and config:
         raise TypeError(f"config has unknown key(s) {sorted(config)} beside 'extractor'")
     return extractor_from_config(core), own
+
+
+def adapter_repr(name: str, own: Mapping[str, Any], extractor: FeatureExtractor) -> str:
+    """An adapter's repr: ``name(<own options>, <the extractor's arguments>)``."""
+    inner = repr(extractor).partition("(")[2][:-1]
+    parts = ", ".join(f"{key}={value!r}" for key, value in own.items())
+    return f"{name}({parts}, {inner})"
 
 
 def adapter_signature(*names: str) -> inspect.Signature:

@@ -37,7 +37,7 @@ from . import _audio
 from ._validate import as_clip, check_choice, check_name
 from .core import FeatureExtractor as _FeatureExtractor
 from .core import MelSpectrogram as _CoreMelSpectrogram
-from .presets import adapter_config, adapter_extractor, adapter_from_config
+from .presets import adapter_config, adapter_extractor, adapter_from_config, adapter_repr
 
 __all__ = ["MelSpectrogram", "assigned_cpus"]
 
@@ -220,10 +220,8 @@ class MelSpectrogram:
         return obj
 
     def __repr__(self) -> str:
-        core = repr(self._mel)
-        inner = core[core.index("(") + 1 : -1]
-        own = ", ".join(f"{name}={getattr(self, name)!r}" for name in RAY_DEFAULTS)
-        return f"melplug.ray.{type(self).__name__}({own}, {inner})"
+        own = {name: getattr(self, name) for name in RAY_DEFAULTS}
+        return adapter_repr(f"melplug.ray.{type(self).__name__}", own, self._mel)
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, MelSpectrogram):

@@ -76,7 +76,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without tensorfl
 
 from . import _cabi, _plan, _tfop, core
 from ._validate import check_keys
-from .presets import adapter_extractor, adapter_signature
+from .presets import adapter_extractor, adapter_repr, adapter_signature
 
 __all__ = ["MelSpectrogram"]
 
@@ -179,8 +179,7 @@ class MelSpectrogram:
         return {**self._mel.get_config(), "key": self.key, "out_key": self.out_key}
 
     def __repr__(self) -> str:
-        core_args = repr(self._mel).partition("(")[2][:-1]
-        return f"melplug.tf.MelSpectrogram(key={self.key!r}, out_key={self.out_key!r}, {core_args})"
+        return adapter_repr("melplug.tf.MelSpectrogram", {"key": self.key, "out_key": self.out_key}, self._mel)
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, MelSpectrogram):
