@@ -71,7 +71,7 @@ class _Work(NamedTuple):
     costs: np.ndarray  # frames per unit
     frames: int  # all frames
     out_size: int
-    max_frames: int
+    spans: bool  # a top_db floor needs more than one unit (_plan.floor_spans_units): phase 2 applies it
     frameless: bool  # some example is too short for one frame
     scratch_size: int  # elements of the stash of deferred cepstra (0: none needed)
 
@@ -89,8 +89,9 @@ def _work(x_rel, x_len, plan: MelPlan) -> _Work:
     sizes = _plan.out_width(plan) * np.broadcast_to(rows, x_len.shape).astype(np.int64)
     unit_ex, unit_f0, first_unit = _kernels._units(computed, plan.block_frames)
     costs = np.minimum(computed[unit_ex] - unit_f0, plan.block_frames)
+    spans = bool(_plan.floor_spans_units(plan, computed.max()))
     stash = np.zeros(0, dtype=np.int64)
-    if _plan.deferred_cepstra(plan) and (plan.batch_top_db or computed.max() > plan.block_frames):
+    if spans and _plan.deferred_cepstra(plan):
         stash = (plan.num_mel_bins + plan.energy_c0) * computed
     s_off = _offsets(stash) if stash.size else np.zeros(len(x_len), dtype=np.int64)
     layout = Layout(x_rel, x_len, computed, _offsets(sizes), unit_ex, unit_f0, first_unit, s_off)
@@ -99,7 +100,7 @@ def _work(x_rel, x_len, plan: MelPlan) -> _Work:
         costs,
         int(computed.sum()),
         int(sizes.sum()),
-        int(computed.max()),
+        spans,
         bool(computed.min() == 0),
         int(stash.sum()),
     )
@@ -185,10 +186,8 @@ class Driver:
         if threads is None:
             threads = _parallel.default_num_threads()
         # The conditions of _run: one range in the calling thread, and nothing for _finish to do.
-        floored = plan.power_to_db and plan.top_db < np.inf
-        spans = floored and (plan.batch_top_db or work.max_frames > plan.block_frames)
         serial = threads == 1 or work.frames * plan.fft_length < SERIAL_WORK
-        if not serial or spans or plan.normalize or work.frameless:
+        if not serial or work.spans or plan.normalize or work.frameless:
             return None
         x_rel, rest = work.layout.x_addr, tuple(work.layout)[1:]
         window, weights, dct = self._cast[dtype.type]
@@ -228,9 +227,6 @@ class Driver:
         _parallel.run(_kernels._mel_units, bounds, layout, out, scratch, plan, window, weights, dct, unit_max, unit_bad)
         extra = self._frameless(layout, out, signals) if work.frameless else None
         any_bad = bool(unit_bad.any()) or extra is not None
-        floored = plan.power_to_db and plan.top_db < np.inf
-        # A unit that is a whole example floored itself in phase 1.
-        spans = floored and (plan.batch_top_db or work.max_frames > plan.block_frames)
         if out.dtype not in _finish_loaded:
             _finish_loaded.add(out.dtype)
             if _kernels._mel_units.stats.cache_hits:
@@ -248,7 +244,7 @@ class Driver:
                 flags |= extra
             if not plan.propagate_nonfinite:
                 return flags  # the caller raises: no need to finish
-        if any_bad or spans:
+        if any_bad or work.spans:
             _parallel.run(_kernels._finish, bounds, layout, out, scratch, plan, dct, unit_max, unit_bad, False)
         if plan.normalize:  # needs whole examples: split by example, about equal frames each
             n = len(layout.n_frames)

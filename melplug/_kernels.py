@@ -703,13 +703,8 @@ def _mel_serial(layout, out, plan, window, weights, dct):
 @jit
 def _scratch_size(layout, plan):
     """Elements of the stash that deferred cepstra need (0 when every example is one unit, or none wait)."""
-    if not _plan.deferred_cepstra(plan):
-        return 0
     n = layout.n_frames.shape[0]
-    spans = plan.batch_top_db
-    for e in range(n):
-        spans |= layout.n_frames[e] > plan.block_frames
-    if not spans or n == 0:
+    if n == 0 or not _plan.deferred_cepstra(plan) or not _plan.floor_spans_units(plan, layout.n_frames.max()):
         return 0
     return layout.s_off[n - 1] + (plan.num_mel_bins + plan.energy_c0) * layout.n_frames[n - 1]
 

@@ -196,6 +196,18 @@ def out_width(plan: MelPlan) -> int:
 
 
 @register_jitable
+def floor_spans_units(plan: MelPlan, max_frames) -> bool:
+    """Whether a ``top_db`` floor needs more than one work unit's maximum (phase 2 applies it).
+
+    It does when it hangs from the batch, or from a clip longer than one
+    block (``max_frames``: the most frames of any clip in the call); a unit
+    that is a whole clip floors itself in phase 1.
+    """
+    floored = plan.power_to_db and plan.top_db < np.inf
+    return floored and (plan.batch_top_db or max_frames > plan.block_frames)
+
+
+@register_jitable
 def deferred_cepstra(plan: MelPlan) -> bool:
     """Whether cepstra wait for a floor that needs more than their frames (``top_db``).
 
