@@ -285,7 +285,7 @@ class FeatureExtractor:
 
     def _example_shape(self, frames) -> tuple:
         """Per-example output shape for ``frames`` output frames (stacked rows for ``stack_frames > 1``)."""
-        M, k = _plan.out_width(self._plan), self._plan.stack_frames
+        M, k = self.num_features, self._plan.stack_frames
         if k > 1:
             return (None if frames is None else frames // k, M * k)
         return (frames, M) if self._plan.frames_major else (M, frames)
@@ -408,7 +408,7 @@ class FeatureExtractor:
                 return f"audio example {index}"
 
             raise_nonfinite(flags, where, "examples", dtype)
-        frames = out.size // (x.shape[0] * _plan.out_width(self._plan))  # output frames per example
+        frames = out.size // (x.shape[0] * self.num_features)  # output frames per example
         return out.reshape(*lead, *self._example_shape(frames))
 
     def _call_clips(self, audio, threads):
@@ -419,7 +419,7 @@ class FeatureExtractor:
         out, flags, o_off, rows = self._driver.clips(clips, dtype, threads)
         if flags is not None and self.on_nonfinite == "raise":
             raise_nonfinite(flags, lambda first: f"audio[{first}]", "clips", dtype)
-        M = _plan.out_width(self._plan)
+        M = self.num_features
         return [
             out[o : o + M * r].reshape(self._example_shape(r))
             for o, r in zip(o_off.tolist(), rows.tolist(), strict=True)
