@@ -465,7 +465,7 @@ def _rfft_bound(preset, clips, ncores):
     length = plan.frame_length
     # where the frame sits in the FFT buffer: at its start (Kaldi) or centred
     start = 0 if fx.get_config()["window_position"] == "start" else (plan.fft_length - length) // 2
-    frames = np.lib.stride_tricks.sliding_window_view(x, length, axis=-1)[:, :: plan.sequence_stride][:, :computed]
+    frames = np.lib.stride_tricks.sliding_window_view(x, length, axis=-1)[:, :: plan.hop_length][:, :computed]
     buf = np.zeros((x.shape[0] * computed, plan.fft_length), dtype=np.float32)
     buf[:, start : start + length] = frames.reshape(-1, length) * plan.window[start : start + length]
     return lambda: scipy.fft.rfft(buf, axis=-1, workers=ncores)

@@ -46,7 +46,7 @@ def njit_rfft(frames):
 @numba.njit
 def frames_blockwise(x, plan, block, n_blocks):
     """``windowed_frames`` on successive chunks that each yield ``block`` (+1) frames."""
-    span = block * plan.sequence_stride
+    span = block * plan.hop_length
     acc = 0.0
     for b in range(n_blocks):
         s = b * span

@@ -50,7 +50,7 @@ def main(argv=None) -> int:
         clip = speech_like(int(fx.sampling_rate), seconds)  # each preset at its reference's default rate
         out = fx(clip)
         image = out.T if fx.plan.frames_major or fx.plan.stack_frames > 1 else out  # (features, time)
-        linear = not fx.plan.power_to_db and not fx.plan.normalize
+        linear = not fx.plan.log_kind != 0 and not fx.plan.normalize
         if linear:  # librosa and torchaudio return power: show it in dB
             image = 10 * np.log10(np.maximum(image, 1e-10))
         ax.imshow(image, origin="lower", aspect="auto", interpolation="nearest", cmap="magma")

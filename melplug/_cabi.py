@@ -33,7 +33,7 @@ __all__ = ["PackedPlan", "entry_address"]
 #: Kinds of MelPlan's fields, in order: "i" int, "b" bool, "f" float, "a1"/"ai"/"a2" float64/int64/2-D float64 arrays.
 FIELD_KINDS = {
     "fft_length": "i",
-    "sequence_stride": "i",
+    "hop_length": "i",
     "frame_length": "i",
     "pad": "i",
     "pad_mode": "i",
@@ -52,10 +52,10 @@ FIELD_KINDS = {
     "band_weights": "a1",
     "bin_start": "i",
     "bin_stop": "i",
-    "mag_exp": "f",
-    "power_to_db": "b",
+    "magnitude_power": "f",
+    "log_kind": "i",
     "log_scale": "f",
-    "min_power": "f",
+    "log_floor": "f",
     "ref_db": "f",
     "top_db": "f",
     "batch_top_db": "b",
@@ -127,7 +127,7 @@ def _unpack(pi_addr, pf_addr):
     f = _carray(pf_addr, (N_FLOATS,), np.float64)
     return MelPlan(
         i[0],  # fft_length
-        i[1],  # sequence_stride
+        i[1],  # hop_length
         i[2],  # frame_length
         i[3],  # pad
         i[4],  # pad_mode
@@ -146,10 +146,10 @@ def _unpack(pi_addr, pf_addr):
         _carray(i[19], (i[20],), np.float64),  # band_weights
         i[21],  # bin_start
         i[22],  # bin_stop
-        f[2],  # mag_exp
-        i[23] != 0,  # power_to_db
+        f[2],  # magnitude_power
+        i[23],  # log_kind
         f[3],  # log_scale
-        f[4],  # min_power
+        f[4],  # log_floor
         f[5],  # ref_db
         f[6],  # top_db
         i[24] != 0,  # batch_top_db

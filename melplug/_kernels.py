@@ -13,7 +13,7 @@ One call handles many signals, described by a :class:`melplug._driver.Layout`
   starting at ``first_unit[e]``.
 
 Phase 1 (:func:`_mel_units`) frames, windows, FFTs (single-threaded
-rocket-fft into a per-call scratch block), applies ``|X|**mag_exp``, the
+rocket-fft into a per-call scratch block), applies ``|X|**magnitude_power``, the
 sparse mel weights and the dB conversion, and writes straight into ``out``.
 It records each unit's maximum and flags (1: NaN/Inf among its share of the
 samples, 2: the samples are finite but the result is not, e.g. an overflowing
@@ -133,7 +133,7 @@ def _gauss(seed, frame, i):
 def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
     """Write ``nf`` windowed frames of the 1-D signal ``sig`` into ``frames[:nf]``.
 
-    Frame ``f`` starts at padded position ``f * sequence_stride``.  Only
+    Frame ``f`` starts at padded position ``f * hop_length``.  Only
     ``frames[:, win_start:win_stop]`` is written; the rest must already be
     zero.  With ``dither``, ``remove_dc`` or ``preemphasis`` the raw frame is
     first corrected (Kaldi's order: dither, DC offset, pre-emphasis, window).
@@ -149,7 +149,7 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
     # Loops run over slices with 0-based indices: Numba then knows no index is
     # negative, drops its wraparound handling and emits plain SIMD loops.
     for j in range(nf):
-        start = (first_frame + j) * plan.sequence_stride - plan.pad + ws
+        start = (first_frame + j) * plan.hop_length - plan.pad + ws
         row = frames[j, ws : ws + width]
         if start >= 0 and start + width <= limit:
             src = sig[start : start + width]
@@ -209,38 +209,50 @@ _F32_TINY = 1.1754943508222875e-38  # smallest normal float32
 
 
 @jit
-def _db_exact(row, nf, min_power, log_scale, ref_db):
-    """``row[:nf] = log_scale * ln(max(row, min_power)) - ref_db`` with libm's log; whether all were finite."""
+def _db_exact(row, nf, log_floor, log_kind, log_scale, ref_db):
+    """``row[:nf] = log(max(row, log_floor)) - ref_db`` with libm's logarithms; whether all were finite.
+
+    Decibels are ``10 log10`` (so float64 silence at ``log_floor=1e-10`` is
+    exactly -100 dB, as in Keras), ``log10`` is ``log10`` and ``ln`` is
+    ``log_scale * ln``.
+    """
     finite = True
     for j in range(nf):
         v = row[j]
         finite &= v < np.inf  # False for +inf and NaN (powers are never -inf)
-        if v < min_power:
-            v = min_power
-        row[j] = log_scale * np.log(v) - ref_db
+        row[j] = log_floor if v < log_floor else v
+    if log_kind == 1:
+        for j in range(nf):
+            row[j] = 10.0 * np.log10(row[j]) - ref_db
+    elif log_kind == 3:
+        for j in range(nf):
+            row[j] = np.log10(row[j]) - ref_db
+    else:
+        for j in range(nf):
+            row[j] = log_scale * np.log(row[j]) - ref_db
     return finite
 
 
 @jit
-def _db_fast_f32(row, nf, min_power, log_scale, ref_db, ebuf):
-    """float32 ``log_scale * ln(max(row, min_power)) - ref_db`` in three SIMD-friendly passes.
+def _db_fast_f32(row, nf, log_floor, log_kind, log_scale, ref_db, ebuf):
+    """float32 ``log_scale * ln(max(row, log_floor)) - ref_db`` in three SIMD-friendly passes.
 
     ``ln v = e ln 2 + ln m`` with ``v = m 2**e``, ``m`` in ``[sqrt(1/2), sqrt(2))``
     and ``ln m = 2 atanh((m - 1) / (m + 1))`` from its odd series to ``t**9``
     (truncation below 1e-9).  Error below 1e-5 dB, far inside float32's own
-    rounding of the result.  Needs a normal ``min_power``; rows holding ``inf``
+    rounding of the result.  Needs a normal ``log_floor``; rows holding ``inf``
     or NaN are handed to :func:`_db_exact` (NaN examples are overwritten later).
     Returns whether every value was finite.
     """
     bits = row[:nf].view(np.int32)
-    mp = np.float32(min_power)
+    mp = np.float32(log_floor)
     special = False
     for j in range(nf):
         v = row[j]
         special |= not (v < np.inf)
         row[j] = mp if v < mp else v  # NaN stays NaN (as in _db_exact): never clamped to a silent floor
     if special:
-        _db_exact(row, nf, min_power, log_scale, ref_db)
+        _db_exact(row, nf, log_floor, log_kind, log_scale, ref_db)
         return False
     for j in range(nf):
         b = bits[j]
@@ -278,21 +290,21 @@ def _db_row_impl(row, nf, plan, ebuf):
     if row.dtype == types.float32:
 
         def impl(row, nf, plan, ebuf):
-            if plan.min_power >= _F32_TINY:
-                return _db_fast_f32(row, nf, plan.min_power, plan.log_scale, plan.ref_db, ebuf)
-            return _db_exact(row, nf, plan.min_power, plan.log_scale, plan.ref_db)
+            if plan.log_floor >= _F32_TINY:
+                return _db_fast_f32(row, nf, plan.log_floor, plan.log_kind, plan.log_scale, plan.ref_db, ebuf)
+            return _db_exact(row, nf, plan.log_floor, plan.log_kind, plan.log_scale, plan.ref_db)
 
         return impl
 
     def impl(row, nf, plan, ebuf):
-        return _db_exact(row, nf, plan.min_power, plan.log_scale, plan.ref_db)
+        return _db_exact(row, nf, plan.log_floor, plan.log_kind, plan.log_scale, plan.ref_db)
 
     return impl
 
 
 @jit
 def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
-    """``|spec|**mag_exp`` -> sparse mel -> dB for ``nf`` frames.
+    """``|spec|**magnitude_power`` -> sparse mel -> dB for ``nf`` frames.
 
     ``spec`` is ``(>= nf, fft_length // 2 + 1)`` complex.  Scratch ``power_t``
     is ``(fft_length // 2 + 1, >= nf)`` (bins major, so the mel sums run over
@@ -303,22 +315,22 @@ def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
     logarithm was finite.
     """
     k0 = plan.bin_start
-    mag_exp = plan.mag_exp
+    power = plan.magnitude_power
     used = spec[:nf, k0 : plan.bin_stop]  # 0-based loops over slices: no wraparound, SIMD
     for kk in range(used.shape[1]):
         prow = power_t[k0 + kk, :nf]
-        if mag_exp == 2.0:
+        if power == 2.0:
             for j in range(nf):
                 c = used[j, kk]
                 prow[j] = c.real * c.real + c.imag * c.imag
-        elif mag_exp == 1.0:
+        elif power == 1.0:
             for j in range(nf):
                 c = used[j, kk]
                 prow[j] = np.sqrt(c.real * c.real + c.imag * c.imag)
         else:
             for j in range(nf):
                 c = used[j, kk]
-                prow[j] = np.sqrt(c.real * c.real + c.imag * c.imag) ** mag_exp
+                prow[j] = np.sqrt(c.real * c.real + c.imag * c.imag) ** power
     M = plan.num_mel_bins
     for m in range(M):
         row = mel_t[m, :nf]
@@ -333,7 +345,7 @@ def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
                 row[j] += w * prow[j]
     mx = -np.inf
     finite = True  # the logarithm's pass finds inf/NaN powers; without one, a pass of its own
-    if plan.power_to_db:
+    if plan.log_kind != 0:
         if nf == mel_t.shape[1]:  # the block is contiguous: one long pass vectorises best
             flat = mel_t.reshape(-1)
             finite = _db_row(flat, M * nf, plan, ebuf)
@@ -376,7 +388,7 @@ def _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_
     M = plan.num_mel_bins
     C = plan.num_ceps
     K = plan.block_frames
-    stride = plan.sequence_stride
+    stride = plan.hop_length
     pad = plan.pad
     unit_ex = layout.unit_ex
     unit_f0 = layout.unit_f0
@@ -421,7 +433,7 @@ def _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_
         unit_bad[u] = flags
         unit_max[u] = mx
         whole = nf == F and not plan.batch_top_db
-        if whole and plan.power_to_db and plan.top_db < np.inf:
+        if whole and plan.log_kind != 0 and plan.top_db < np.inf:
             # The unit is the whole example: its floor is known now, phase 2 can be skipped.
             _floor_block(mel_t, nf, out.dtype.type(mx) - out.dtype.type(plan.top_db))
         if C > 0 and deferred and not whole:
@@ -463,10 +475,10 @@ def _cepstra(mel_t, energy, nf, plan, dct, cep_t):
                 out[j] += w * src[j]
     if plan.energy_c0:
         c0 = cep_t[0, :nf]
-        floor = energy.dtype.type(plan.min_power)
+        floor = energy.dtype.type(plan.log_floor)
         for j in range(nf):
             v = max(energy[j], floor)
-            c0[j] = plan.log_scale * np.log(v) - plan.ref_db if plan.power_to_db else v
+            c0[j] = plan.log_scale * np.log(v) - plan.ref_db if plan.log_kind != 0 else v
 
 
 @jit_inline
@@ -571,7 +583,7 @@ def _finish_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end):
     M = _plan.out_width(plan)
     dt = out.dtype.type
     nan = dt(np.nan)
-    floored = plan.power_to_db and plan.top_db < np.inf
+    floored = plan.log_kind != 0 and plan.top_db < np.inf
     deferred = _plan.deferred_cepstra(plan)
     affine = (plan.out_scale != 1.0 or plan.out_offset != 0.0) and not plan.normalize
     if deferred:

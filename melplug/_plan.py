@@ -34,8 +34,8 @@ class MelPlan(NamedTuple):
     ----------
     fft_length : int
         FFT size; ``fft_length // 2 + 1`` bins.
-    sequence_stride : int
-        Samples between successive frames (the hop).
+    hop_length : int
+        Samples between successive frames.
     frame_length : int
         Samples per frame (``<= fft_length``; the FFT buffer is zero-padded).
     pad : int
@@ -69,14 +69,15 @@ class MelPlan(NamedTuple):
         The non-zero run of each column of the mel weight matrix.
     bin_start, bin_stop : int
         The FFT bins that feed any band (others are never computed).
-    mag_exp : float
-        Exponent applied to the magnitude.
-    power_to_db : bool
-        Whether to take a logarithm (decibels, ln or log10).
+    magnitude_power : float
+        Exponent applied to the magnitude (2: power).
+    log_kind : int
+        The logarithm taken (:data:`LOG_KINDS`): 0 none, 1 decibels
+        ``10 log10(max(M, log_floor)) - ref_db``, 2 ``ln``, 3 ``log10``.
     log_scale : float
-        The logarithm is ``log_scale * ln(max(M, min_power)) - ref_db``
-        (``10 / ln 10`` for decibels, 1 for ln, ``1 / ln 10`` for log10).
-    min_power, ref_db, top_db : float
+        The logarithm as a multiple of ``ln``: ``10 / ln 10`` for decibels, 1
+        for ln, ``1 / ln 10`` for log10 (the float32 fast path uses it).
+    log_floor, ref_db, top_db : float
         Clamp before the logarithm, offset after it, and the floor below the
         maximum (``inf`` for no floor), in the logarithm's units.
     batch_top_db : bool
@@ -114,7 +115,7 @@ class MelPlan(NamedTuple):
     """
 
     fft_length: int
-    sequence_stride: int
+    hop_length: int
     frame_length: int
     pad: int
     pad_mode: int
@@ -133,10 +134,10 @@ class MelPlan(NamedTuple):
     band_weights: np.ndarray
     bin_start: int
     bin_stop: int
-    mag_exp: float
-    power_to_db: bool
+    magnitude_power: float
+    log_kind: int
     log_scale: float
-    min_power: float
+    log_floor: float
     ref_db: float
     top_db: float
     batch_top_db: bool
@@ -183,7 +184,7 @@ def plan_frames(plan: MelPlan, num_samples):
     Works on ints, elementwise on integer arrays, and compiled in the kernels.
     """
     n = num_samples if plan.input_length == 0 else num_samples * 0 + plan.input_length
-    computed = frame_count(n, plan.frame_length, plan.sequence_stride, plan.pad)
+    computed = frame_count(n, plan.frame_length, plan.hop_length, plan.pad)
     if plan.out_frames > 0:
         computed = np.minimum(computed, plan.out_frames)
     return computed, output_rows(plan, computed)
@@ -203,7 +204,7 @@ def floor_spans_units(plan: MelPlan, max_frames) -> bool:
     block (``max_frames``: the most frames of any clip in the call); a unit
     that is a whole clip floors itself in phase 1.
     """
-    floored = plan.power_to_db and plan.top_db < np.inf
+    floored = plan.log_kind != 0 and plan.top_db < np.inf
     return floored and (plan.batch_top_db or max_frames > plan.block_frames)
 
 
@@ -216,7 +217,7 @@ def deferred_cepstra(plan: MelPlan) -> bool:
     batch's) maximum, phase 1 leaves the floored-to-be bands in a scratch
     buffer and the finishing phase applies the floor and the DCT.
     """
-    return plan.num_ceps > 0 and plan.power_to_db and plan.top_db < np.inf
+    return plan.num_ceps > 0 and plan.log_kind != 0 and plan.top_db < np.inf
 
 
 @register_jitable
@@ -235,6 +236,8 @@ def output_rows(plan: MelPlan, computed):
 PAD_MODES = {"reflect": 0, "constant": 1, "reflect_once": 2}
 _LN10 = math.log(10.0)
 LOG_SCALES = {"db": 10.0 / _LN10, "ln": 1.0, "log10": 1.0 / _LN10}
+#: The plan's ``log_kind`` per engine ``log`` option.
+LOG_KINDS = {None: 0, "db": 1, "ln": 2, "log10": 3}
 
 
 def samples(value, unit: str, sampling_rate) -> int:
@@ -281,7 +284,7 @@ def build_plan(config: Mapping[str, Any]) -> MelPlan:
         pad_value = scale * pad_value + offset
     return MelPlan(
         fft_length=fft,
-        sequence_stride=hop,
+        hop_length=hop,
         frame_length=frame,
         pad=frame // 2 if config["framing"] == "center" else 0,
         pad_mode=PAD_MODES[config["pad_mode"]],
@@ -300,10 +303,10 @@ def build_plan(config: Mapping[str, Any]) -> MelPlan:
         band_weights=band_weights,
         bin_start=bin_start,
         bin_stop=bin_stop,
-        mag_exp=config["magnitude_power"],
-        power_to_db=log is not None,
+        magnitude_power=config["magnitude_power"],
+        log_kind=LOG_KINDS[log],
         log_scale=LOG_SCALES.get(log, 1.0),
-        min_power=config["log_floor"],
+        log_floor=config["log_floor"],
         ref_db=ref_db,
         top_db=math.inf if top_db is None or log is None else top_db,
         batch_top_db=config["top_db_scope"] == "batch",

@@ -370,7 +370,7 @@ class FeatureExtractor:
             return
         computed = int(_plan.plan_frames(plan, num_samples)[0])
         if plan.normalize and computed <= plan.normalize_ddof:
-            shortest = plan.frame_length - 2 * plan.pad + plan.normalize_ddof * plan.sequence_stride
+            shortest = plan.frame_length - 2 * plan.pad + plan.normalize_ddof * plan.hop_length
             raise ValueError(
                 f"{where} has {num_samples} samples, {computed} frame(s); per-clip normalisation "
                 f"(normalize_ddof={plan.normalize_ddof}) needs more than {plan.normalize_ddof}: clips of at least "

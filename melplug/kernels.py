@@ -127,7 +127,7 @@ def windowed_frames(signal, plan):
 
 @jit
 def spectra_to_mel(spectra, plan):
-    """``|X| ** mag_exp`` -> mel weights -> dB (per the plan) for a block of spectra.
+    """``|X| ** magnitude_power`` -> mel weights -> dB (per the plan) for a block of spectra.
 
     ``spectra`` is ``(frames, fft_length // 2 + 1)`` complex64/complex128;
     returns ``(num_mel_bins, frames)`` of the matching real dtype.  The
@@ -146,7 +146,7 @@ def spectra_to_mel(spectra, plan):
 @jit
 def apply_top_db(mel, plan):
     """In place: ``mel = max(mel, mel.max() - top_db)`` if the plan converts to dB with a finite ``top_db``."""
-    if plan.power_to_db and plan.top_db < np.inf:
+    if plan.log_kind != 0 and plan.top_db < np.inf:
         floor = mel.max() - mel.dtype.type(plan.top_db)
         flat = mel.reshape(-1)
         for i in range(flat.shape[0]):

@@ -363,7 +363,7 @@ def _op_call(mel, audio: tf.Tensor, what: str):
         plan_f=plan_f,
         width=int(_plan.out_width(plan)),
         frame_length=plan.frame_length,
-        hop=plan.sequence_stride,
+        hop=plan.hop_length,
         pad=plan.pad,
         input_length=plan.input_length,
         out_frames=plan.out_frames,

@@ -298,7 +298,7 @@ def test_one_frame_count_formula():
 
     plan = melplug.MelSpectrogram(**KW).plan
     n = np.arange(1, 2000)
-    expected = _plan.num_frames(n, plan.fft_length, plan.sequence_stride)
+    expected = _plan.num_frames(n, plan.fft_length, plan.hop_length)
     assert _kernels._frame_count.py_func is _plan.frame_count
     assert [kernels.num_frames(int(k), plan) for k in n[::97]] == expected[::97].tolist()
 
