@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _kernels, _parallel, _plan
+from ._kernels import Layout
 from ._plan import MelPlan
 
 __all__ = ["SERIAL_WORK", "Driver", "Layout"]
@@ -32,36 +33,6 @@ __all__ = ["SERIAL_WORK", "Driver", "Layout"]
 SERIAL_WORK = 1 << 17
 #: Output dtypes whose finishing kernel this process has loaded (see Driver._run).
 _finish_loaded: set = set()
-
-
-class Layout(NamedTuple):
-    """Where the signals and their outputs are, and the work units: what the kernels read.
-
-    Attributes
-    ----------
-    x_addr : ndarray of int64, shape (examples,)
-        Address of each signal's first sample (compute dtype, contiguous).
-    x_len, n_frames, o_off : ndarray of int64, shape (examples,)
-        Samples, frames and output offset (in elements of the flat output) of
-        each signal; its ``(num_mel_bins, n_frames)`` result is row-major there.
-    unit_ex, unit_f0 : ndarray of int64, shape (units,)
-        Work unit ``u`` is frames ``[unit_f0[u], unit_f0[u] + block_frames)``
-        (clipped) of signal ``unit_ex[u]``.
-    first_unit : ndarray of int64, shape (examples,)
-        Each signal's first unit (its units are consecutive).
-    s_off : ndarray of int64, shape (examples,)
-        Offset of each signal's stash of mel bands in the scratch buffer of
-        cepstra that wait for a floor (``_plan.deferred_cepstra``); zeros otherwise.
-    """
-
-    x_addr: np.ndarray
-    x_len: np.ndarray
-    n_frames: np.ndarray
-    o_off: np.ndarray
-    unit_ex: np.ndarray
-    unit_f0: np.ndarray
-    first_unit: np.ndarray
-    s_off: np.ndarray
 
 
 class _Work(NamedTuple):

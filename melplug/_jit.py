@@ -9,7 +9,8 @@ running nogil kernels on its own Python thread pool, which makes it independent
 of Numba's threading layers (see ``docs/design.md``).
 
 Each kernel's cache entry is stamped with a hash of every module whose code
-the kernels compile in (Numba stamps only the function's own file), and the
+it can compile in, derived from the imports (Numba stamps only the
+function's own file; :func:`kernel_sources`), and the
 disk cache recovers from damage: a truncated or otherwise unreadable
 index (``.nbi``) or data (``.nbc``) file is dropped, the kernel is recompiled
 and the cache rewritten, with one ``RuntimeWarning`` naming the directory
@@ -18,6 +19,7 @@ and the cache rewritten, with one ``RuntimeWarning`` naming the directory
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 import warnings
@@ -78,37 +80,92 @@ def _warn_corrupt(path, exc: BaseException) -> None:
     )
 
 
-#: The modules whose code ends up inside compiled kernels (called or inlined from them).
-_KERNEL_SOURCES = ("_jit.py", "_plan.py", "_driver.py", "_kernels.py", "kernels.py")
-_package_stamp_value: str | None = None
+_stamps: dict[str, str] = {}
 
 
-def _package_stamp() -> str:
-    """A hash of every module whose code the kernels compile in.
+def _module_file(name: str) -> str | None:
+    """The source file of melplug module ``name`` (``"melplug._kernels._phases"``), or ``None``."""
+    root = os.path.dirname(os.path.abspath(__file__))
+    parts = name.split(".")[1:]
+    base = os.path.join(root, *parts)
+    for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def _melplug_imports(name: str, path: str) -> set[str]:
+    """The melplug modules that module ``name`` (at ``path``) imports, read from its source (not executed)."""
+    with open(path, "rb") as f:
+        tree = ast.parse(f.read(), filename=path)
+    package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != "melplug":
+                continue
+            for alias in node.names:  # `from . import _plan` names a module, `from ._jit import jit` an attribute
+                sub = f"{target}.{alias.name}"
+                found.add(sub if _module_file(sub) is not None else target)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.split(".")[0] == "melplug")
+    return {m for m in found if _module_file(m) is not None}
+
+
+def kernel_sources(module: str) -> list[str]:
+    """The files whose code can end up in a kernel defined in ``module``: it and what it imports from melplug.
+
+    Derived from the import statements, transitively (a package's
+    ``__init__`` counts when it is imported), so a new kernel module or a
+    new helper module is stamped without a hand-kept list; modules the
+    kernels never import (the driver, the core, the adapters) are not, so
+    editing them keeps the compiled kernels.
+    """
+    seen: dict[str, str] = {}
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        path = _module_file(name)
+        if name in seen or path is None:
+            continue
+        seen[name] = path
+        todo.extend(_melplug_imports(name, path) - set(seen))
+    return sorted(set(seen.values()))
+
+
+def _source_stamp(module: str) -> str:
+    """A hash of :func:`kernel_sources` of ``module`` (computed once per module and process).
 
     Numba stamps a cached function with its own file only, so a kernel that
-    calls or inlines code from another module (the frame formula in
-    ``_plan``, the private kernels under ``kernels``) would load stale machine
-    code after that module changed.  Every melplug kernel's stamp includes
-    this hash instead.
+    calls or inlines code from another module (the frame formula, the steps
+    of another kernel module) would load stale machine code after that module
+    changed.  Every melplug kernel's cache entry carries this hash too.
     """
-    global _package_stamp_value
-    if _package_stamp_value is None:
+    stamp = _stamps.get(module)
+    if stamp is None:
+        root = os.path.dirname(os.path.abspath(__file__))
         digest = hashlib.sha256()
-        here = os.path.dirname(os.path.abspath(__file__))
-        for name in _KERNEL_SOURCES:
-            with open(os.path.join(here, name), "rb") as f:
+        for path in kernel_sources(module):
+            digest.update(os.path.relpath(path, root).encode() + b"\0")
+            with open(path, "rb") as f:
                 digest.update(f.read())
-        _package_stamp_value = digest.hexdigest()
-    return _package_stamp_value
+        stamp = _stamps[module] = digest.hexdigest()
+    return stamp
 
 
 def _recovering(dispatcher):
     """Give ``dispatcher`` the recovering, package-stamped disk cache (a no-op where Numba's internals differ)."""
     cache = getattr(dispatcher, "_cache", None)
-    if type(cache) is FunctionCache and hasattr(cache, "_cache_file"):
+    func = getattr(dispatcher, "py_func", None) or getattr(dispatcher, "_pyfunc", None)
+    if type(cache) is FunctionCache and hasattr(cache, "_cache_file") and func is not None:
         cache.__class__ = _RecoveringCache
-        cache._cache_file._source_stamp = (cache._cache_file._source_stamp, _package_stamp())
+        cache._cache_file._source_stamp = (cache._cache_file._source_stamp, _source_stamp(func.__module__))
     return dispatcher
 
 

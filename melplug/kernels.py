@@ -52,8 +52,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels, _plan
-from ._driver import Layout
 from ._jit import jit
+from ._kernels import Layout
 
 __all__ = ["apply_top_db", "mel_spectrogram", "num_frames", "spectra_to_mel", "windowed_frames"]
 

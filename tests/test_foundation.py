@@ -230,7 +230,7 @@ def test_bug8_a_damaged_cache_is_recompiled_and_rewritten(tmp_path, damage):
     """
     first = json.loads(run_python(code, env).stdout)
     assert first["misses"] >= 1 and not first["warnings"]
-    files = sorted(cache.rglob(f"_kernels._mel_units-*{damage}"))
+    files = sorted(cache.rglob(f"*._mel_units-*{damage}"))
     assert files, sorted(p.name for p in cache.rglob("*"))
     for path in files:
         path.write_bytes(path.read_bytes()[:7])  # truncated

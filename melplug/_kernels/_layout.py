@@ -1,0 +1,95 @@
+"""Where a call's signals and outputs are (:class:`Layout`), its work units, and the flags the kernels report.
+
+Kernel-level bookkeeping shared by the phases, the public ``@njit`` entry
+points and the driver; it holds no policy (the driver decides the layout).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numba
+import numpy as np
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+
+from .. import _plan
+from .._jit import jit
+
+
+class Layout(NamedTuple):
+    """Where the signals and their outputs are, and the work units: what the kernels read.
+
+    Attributes
+    ----------
+    x_addr : ndarray of int64, shape (examples,)
+        Address of each signal's first sample (compute dtype, contiguous).
+    x_len, n_frames, o_off : ndarray of int64, shape (examples,)
+        Samples, frames and output offset (in elements of the flat output) of
+        each signal; its ``(num_mel_bins, n_frames)`` result is row-major there.
+    unit_ex, unit_f0 : ndarray of int64, shape (units,)
+        Work unit ``u`` is frames ``[unit_f0[u], unit_f0[u] + block_frames)``
+        (clipped) of signal ``unit_ex[u]``.
+    first_unit : ndarray of int64, shape (examples,)
+        Each signal's first unit (its units are consecutive).
+    s_off : ndarray of int64, shape (examples,)
+        Offset of each signal's stash of mel bands in the scratch buffer of
+        cepstra that wait for a floor (``_plan.deferred_cepstra``); zeros otherwise.
+    """
+
+    x_addr: np.ndarray
+    x_len: np.ndarray
+    n_frames: np.ndarray
+    o_off: np.ndarray
+    unit_ex: np.ndarray
+    unit_f0: np.ndarray
+    first_unit: np.ndarray
+    s_off: np.ndarray
+
+
+#: Per-unit and per-example flags (bits).
+
+BAD_INPUT = 1  # NaN/Inf among the samples
+
+BAD_OUTPUT = 2  # finite samples, non-finite result (e.g. the power overflows the dtype)
+
+_frame_count = jit(_plan.frame_count)
+
+_plan_frames = jit(_plan.plan_frames)
+
+
+@intrinsic
+def _pointer(typingctx, address):
+    """An ``int64`` address as a ``void*``, for :func:`numba.carray`."""
+    sig = types.voidptr(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], cgutils.voidptr_t)
+
+    return sig, codegen
+
+
+@jit
+def _signal(layout, e, like):
+    """Signal ``e`` of ``layout`` as a 1-D array of ``like``'s dtype (a view of the caller's memory)."""
+    return numba.carray(_pointer(layout.x_addr[e]), (layout.x_len[e],), like.dtype)
+
+
+@jit
+def _units(n_frames, block_frames):
+    """The work units of signals with ``n_frames`` frames each: ``(unit_ex, unit_f0, first_unit)``."""
+    n_examples = n_frames.shape[0]
+    first_unit = np.empty(n_examples, dtype=np.int64)
+    total = 0
+    for e in range(n_examples):
+        first_unit[e] = total
+        total += (n_frames[e] + block_frames - 1) // block_frames
+    unit_ex = np.empty(total, dtype=np.int64)
+    unit_f0 = np.empty(total, dtype=np.int64)
+    u = 0
+    for e in range(n_examples):
+        for f0 in range(0, n_frames[e], block_frames):
+            unit_ex[u] = e
+            unit_f0[u] = f0
+            u += 1
+    return unit_ex, unit_f0, first_unit

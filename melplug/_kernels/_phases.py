@@ -1,0 +1,248 @@
+"""The phases of a call: phase 1 over work units, the per-example summary, phase 2 (floors, NaN) and phase 3.
+
+Phase 1 (:func:`_mel_units`) frames, windows, FFTs (single-threaded
+rocket-fft into a per-call scratch block), applies the power, the sparse mel
+weights, the logarithm and the cepstra, and writes straight into ``out``.
+It records each unit's maximum and flags (:data:`BAD_INPUT`: NaN/Inf among
+its share of the samples, :data:`BAD_OUTPUT`: the samples are finite but the
+result is not, e.g. an overflowing power); a unit that is a whole example
+applies its own ``top_db`` floor.  :func:`_finish` is the one entry point
+after it: it reduces those to per-example flags and floor peaks
+(:func:`_summarise`), then runs phase 2 (:func:`_finish_units`: the floors
+that need more than one unit, NaN propagation) on a unit range, or phase 3
+(:func:`melplug._kernels._output._normalize_examples`) on an example range.
+Every phase takes a range so that the caller can split the work across
+threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rocket_fft import r2c
+
+from .. import _plan
+from .._jit import jit
+from ._cepstra import _cepstra, _stash_block
+from ._frames import _fill_frames
+from ._layout import BAD_INPUT, BAD_OUTPUT, _signal
+from ._output import _normalize_examples, _write_block
+from ._spectra import _complex_scratch, _floor_block, _spectra_to_mel
+
+
+@jit
+def _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_bad, u_begin, u_end):
+    """Phase 1 for units ``[u_begin, u_end)``: write mel (dB) values or cepstra into ``out``.
+
+    Fills ``unit_max[u]`` (maximum dB of the unit, ``-inf`` without dB) and
+    ``unit_bad[u]`` (:data:`BAD_INPUT` if the unit's share of the samples
+    holds NaN/Inf, :data:`BAD_OUTPUT` if its result does although the samples
+    it reads are finite).  Each signal's samples are partitioned between its
+    units, so every sample is checked exactly once, including samples no
+    frame reads.  A unit that is a whole example already applies its
+    per-example ``top_db`` floor.  Cepstra (``num_ceps``) are the DCT of the
+    block's mel bands, in the same pass; when they wait for a floor that
+    spans units (:func:`melplug._plan.deferred_cepstra`), the unit writes its
+    mel bands (and energies) to ``scratch`` at ``layout.s_off`` instead.
+    """
+    L = plan.fft_length
+    nbins = L // 2 + 1
+    M = plan.num_mel_bins
+    C = plan.num_ceps
+    K = plan.block_frames
+    stride = plan.hop_length
+    pad = plan.pad
+    unit_ex = layout.unit_ex
+    unit_f0 = layout.unit_f0
+    n_frames = layout.n_frames
+    rows = 1  # scratch rows: no more than the largest unit in this range
+    for u in range(u_begin, u_end):
+        rows = max(rows, min(K, n_frames[unit_ex[u]] - unit_f0[u]))
+    frames = np.empty((rows, L), dtype=out.dtype)
+    for j in range(rows):  # only the columns outside the window stay zero; the rest is rewritten
+        frames[j, : plan.win_start] = 0.0
+        frames[j, plan.win_stop :] = 0.0
+    spec = _complex_scratch(out, rows, nbins)
+    power_t = np.empty((nbins, rows), dtype=out.dtype)
+    mel_t = np.empty((M, rows), dtype=out.dtype)
+    cep_t = np.empty((C, rows), dtype=out.dtype)
+    energy = np.empty(rows if plan.energy_c0 else 0, dtype=out.dtype)
+    ebuf = np.empty(M * rows, dtype=np.int32)
+    axes = np.array([1], dtype=np.int64)
+    zero = out.dtype.type(0.0)
+    deferred = _plan.deferred_cepstra(plan)
+    for u in range(u_begin, u_end):
+        e = unit_ex[u]
+        f0 = unit_f0[u]
+        F = n_frames[e]
+        f1 = min(f0 + K, F)
+        nf = f1 - f0
+        sig = _signal(layout, e, out)
+        n = sig.shape[0]
+        # NaN/Inf check over this unit's share of the samples.
+        s0 = 0 if f0 == 0 else min(max(f0 * stride - pad, 0), n)
+        s1 = n if f1 == F else min(max(f1 * stride - pad, 0), n)
+        share = sig[s0:s1]
+        acc = zero
+        for i in range(share.shape[0]):
+            acc += share[i] * zero
+        flags = 0 if acc == zero else BAD_INPUT
+        _fill_frames(sig, f0, nf, plan, window, frames, energy)
+        r2c(frames[:nf], spec[:nf], axes, True, 1.0, 1)
+        mx, finite = _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf)
+        if not finite and flags == 0:
+            flags = BAD_OUTPUT
+        unit_bad[u] = flags
+        unit_max[u] = mx
+        whole = nf == F and not plan.batch_top_db
+        if whole and plan.log_kind != 0 and plan.top_db < np.inf:
+            # The unit is the whole example: its floor is known now, phase 2 can be skipped.
+            _floor_block(mel_t, nf, out.dtype.type(mx) - out.dtype.type(plan.top_db))
+        if C > 0 and deferred and not whole:
+            _stash_block(scratch, layout.s_off[e], f0, nf, F, plan, mel_t, energy)
+            continue
+        block = mel_t
+        if C > 0:
+            _cepstra(mel_t, energy, nf, plan, dct, cep_t)
+            block = cep_t
+        _write_block(out, layout.o_off[e], f0, nf, F, plan, block)
+
+
+@jit
+def _summarise(layout, unit_max, unit_bad, batch_peak):
+    """Per-example flags (uint8, the OR of its units') and floor peaks, each computed once.
+
+    ``peaks[e]`` is the maximum dB of example ``e``'s units, or with
+    ``batch_peak`` the maximum over every example not flagged, for all.
+    """
+    n_examples = layout.first_unit.shape[0]
+    n_units = layout.unit_ex.shape[0]
+    bad = np.zeros(n_examples, dtype=np.uint8)
+    peaks = np.empty(n_examples)
+    for e in range(n_examples):
+        stop = layout.first_unit[e + 1] if e + 1 < n_examples else n_units
+        flags = 0
+        peak = -np.inf
+        for u in range(layout.first_unit[e], stop):
+            flags |= unit_bad[u]
+            peak = max(peak, unit_max[u])
+        bad[e] = flags
+        peaks[e] = peak
+    if batch_peak:
+        peak = -np.inf
+        for e in range(n_examples):
+            if not bad[e]:
+                peak = max(peak, peaks[e])
+        peaks[:] = peak
+    return bad, peaks
+
+
+@jit
+def _finish_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end):
+    """Phase 2 for units ``[u_begin, u_end)``: ``top_db`` floor and NaN propagation.
+
+    The floor of example ``e`` hangs from ``peaks[e]`` (see :func:`_summarise`)
+    and is computed in the output dtype, as Keras does, so
+    ``out.min() >= out.max() - top_db`` holds exactly; with an affine map the
+    floor is mapped too (``scale > 0`` keeps the order).  Deferred cepstra
+    are floored in ``scratch`` and only then transformed and written.  A
+    flagged example with ``on_nonfinite="propagate"`` becomes NaN entirely,
+    padding included.
+    """
+    K = plan.block_frames
+    M = _plan.out_width(plan)
+    dt = out.dtype.type
+    nan = dt(np.nan)
+    floored = plan.log_kind != 0 and plan.top_db < np.inf
+    deferred = _plan.deferred_cepstra(plan)
+    affine = (plan.out_scale != 1.0 or plan.out_offset != 0.0) and not plan.normalize
+    if deferred:
+        mel_t = np.empty((plan.num_mel_bins, K), dtype=out.dtype)
+        cep_t = np.empty((plan.num_ceps, K), dtype=out.dtype)
+        energy = np.empty(K if plan.energy_c0 else 0, dtype=out.dtype)
+    else:
+        mel_t = np.empty((0, 0), dtype=out.dtype)
+        cep_t = mel_t
+        energy = np.empty(0, dtype=out.dtype)
+    for u in range(u_begin, u_end):
+        e = layout.unit_ex[u]
+        F = layout.n_frames[e]
+        R = _plan.output_rows(plan, F)
+        f0 = layout.unit_f0[u]
+        f1 = min(f0 + K, F)
+        o = layout.o_off[e]
+        propagate = bad[e] and plan.propagate_nonfinite
+        if deferred and not propagate:
+            if F <= K and not plan.batch_top_db:
+                continue  # a whole-example unit: phase 1 wrote it
+            nf = f1 - f0
+            s = layout.s_off[e]
+            for m in range(plan.num_mel_bins):
+                src = scratch[s + m * F + f0 : s + m * F + f1]
+                for j in range(nf):
+                    mel_t[m, j] = src[j]
+            if plan.energy_c0:
+                src = scratch[s + plan.num_mel_bins * F + f0 : s + plan.num_mel_bins * F + f1]
+                for j in range(nf):
+                    energy[j] = src[j]
+            _floor_block(mel_t, nf, dt(peaks[e]) - dt(plan.top_db))
+            _cepstra(mel_t, energy, nf, plan, dct, cep_t)
+            _write_block(out, o, f0, nf, F, plan, cep_t)
+            continue
+        if f1 == F:
+            f1 = R  # the last unit also owns the padding
+        if not (propagate or floored):
+            continue
+        fl = dt(peaks[e]) - dt(plan.top_db)
+        if affine:
+            fl = fl * dt(plan.out_scale) + dt(plan.out_offset)
+        value = nan if propagate else fl
+        stop = f1 if propagate else min(f1, F)
+        for m in range(M if not plan.frames_major else 1):
+            if plan.frames_major:
+                seg = out[o + f0 * M : o + stop * M]
+            else:
+                seg = out[o + m * R + f0 : o + m * R + stop]
+            if propagate:
+                for j in range(seg.shape[0]):
+                    seg[j] = value
+            else:
+                for j in range(seg.shape[0]):
+                    seg[j] = max(seg[j], value)
+
+
+@jit
+def _mel_serial(layout, out, plan, window, weights, dct):
+    """Both phases over every signal in the calling thread; returns per-example flags."""
+    n_units = layout.unit_ex.shape[0]
+    unit_max = np.empty(n_units)
+    unit_bad = np.zeros(n_units, dtype=np.uint8)
+    scratch = np.empty(_scratch_size(layout, plan), dtype=out.dtype)
+    _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_bad, 0, n_units)
+    _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, False, 0, n_units)
+    if plan.normalize:
+        _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, True, 0, layout.n_frames.shape[0])
+    return _summarise(layout, unit_max, unit_bad, plan.batch_top_db)[0]
+
+
+@jit
+def _scratch_size(layout, plan):
+    """Elements of the stash that deferred cepstra need (0 when every example is one unit, or none wait)."""
+    n = layout.n_frames.shape[0]
+    if n == 0 or not _plan.deferred_cepstra(plan) or not _plan.floor_spans_units(plan, layout.n_frames.max()):
+        return 0
+    return layout.s_off[n - 1] + (plan.num_mel_bins + plan.energy_c0) * layout.n_frames[n - 1]
+
+
+@jit
+def _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, normalise, lo, hi):
+    """Phase 2 on units ``[lo, hi)``, or with ``normalise`` phase 3 on examples ``[lo, hi)``.
+
+    The one entry point after phase 1 (so a first call loads or compiles one
+    kernel, whichever steps a preset uses).  Each call reduces the per-unit
+    maxima and flags itself (:func:`_summarise`, linear in the units).
+    """
+    flags, peaks = _summarise(layout, unit_max, unit_bad, plan.batch_top_db)
+    if normalise:
+        _normalize_examples(layout, out, plan, flags, lo, hi)
+    else:
+        _finish_units(layout, out, scratch, plan, dct, peaks, flags, lo, hi)
