@@ -38,6 +38,7 @@ FIELD_KINDS = {
     "pad": "i",
     "pad_mode": "i",
     "input_length": "i",
+    "input_gain": "f",
     "num_mel_bins": "i",
     "window": "a1",
     "win_start": "i",
@@ -76,7 +77,7 @@ FIELD_KINDS = {
 }
 _ARRAY_DTYPES = {"a1": np.float64, "ai": np.int64, "a2": np.float64}
 #: Lengths of the packed buffers: ints, bools and each array's address and shape; floats.
-N_INTS, N_FLOATS = 37, 11
+N_INTS, N_FLOATS = 37, 12
 
 
 class PackedPlan:
@@ -132,13 +133,14 @@ def _unpack(pi_addr, pf_addr):
         i[3],  # pad
         i[4],  # pad_mode
         i[5],  # input_length
+        f[0],  # input_gain
         i[6],  # num_mel_bins
         _carray(i[7], (i[8],), np.float64),  # window
         i[9],  # win_start
         i[10],  # win_stop
         i[11] != 0,  # remove_dc
-        f[0],  # preemphasis
-        f[1],  # dither
+        f[1],  # preemphasis
+        f[2],  # dither
         i[12],  # dither_seed
         _carray(i[13], (i[14],), np.int64),  # band_start
         _carray(i[15], (i[16],), np.int64),  # band_stop
@@ -146,24 +148,24 @@ def _unpack(pi_addr, pf_addr):
         _carray(i[19], (i[20],), np.float64),  # band_weights
         i[21],  # bin_start
         i[22],  # bin_stop
-        f[2],  # magnitude_power
+        f[3],  # magnitude_power
         i[23],  # log_kind
-        f[3],  # log_scale
-        f[4],  # log_floor
-        f[5],  # ref_db
-        f[6],  # top_db
+        f[4],  # log_scale
+        f[5],  # log_floor
+        f[6],  # ref_db
+        f[7],  # top_db
         i[24] != 0,  # batch_top_db
         i[25],  # num_ceps
         _carray(i[26], (i[27], i[28]), np.float64),  # dct
         i[29] != 0,  # energy_c0
-        f[7],  # out_scale
-        f[8],  # out_offset
+        f[8],  # out_scale
+        f[9],  # out_offset
         i[30],  # out_frames
-        f[9],  # pad_value
+        f[10],  # pad_value
         i[31] != 0,  # frames_major
         i[32] != 0,  # normalize
         i[33],  # normalize_ddof
-        f[10],  # normalize_eps
+        f[11],  # normalize_eps
         i[34],  # stack_frames
         i[35] != 0,  # propagate_nonfinite
         i[36],  # block_frames

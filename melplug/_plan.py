@@ -46,10 +46,13 @@ class MelPlan(NamedTuple):
         reflect (the same values; the caller refuses clips not longer than ``pad``).
     input_length : int
         0, or the fixed length every signal is zero-padded or cut to first.
+    input_gain : float
+        Factor applied to every sample first (before dither, DC removal,
+        the log energy and the window).
     num_mel_bins : int
         Mel bands.
     window : ndarray, shape (fft_length,)
-        The window (times the input gain) in its place in the FFT buffer.
+        The window in its place in the FFT buffer.
     win_start, win_stop : int
         The part of the FFT buffer that is written (outside it it is zero).
     remove_dc : bool
@@ -120,6 +123,7 @@ class MelPlan(NamedTuple):
     pad: int
     pad_mode: int
     input_length: int
+    input_gain: float
     num_mel_bins: int
     window: np.ndarray
     win_start: int
@@ -267,7 +271,7 @@ def build_plan(config: Mapping[str, Any]) -> MelPlan:
     frame = samples(config["frame_length"], config["frame_unit"], rate)
     hop = samples(config["hop_length"], config["frame_unit"], rate)
     fft = fft_size(config)
-    window = placed_window(config, frame, fft) * config["input_gain"]
+    window = placed_window(config, frame, fft)
     whole = config["remove_dc"] or config["preemphasis"] != 0.0 or config["dither"] != 0.0 or config["energy_c0"]
     if whole:
         win_start, win_stop = 0, frame  # the whole frame is read: its mean, energy and neighbours matter
@@ -289,6 +293,7 @@ def build_plan(config: Mapping[str, Any]) -> MelPlan:
         pad=frame // 2 if config["framing"] == "center" else 0,
         pad_mode=PAD_MODES[config["pad_mode"]],
         input_length=config["input_length"] or 0,
+        input_gain=config["input_gain"],
         num_mel_bins=config["num_mel_bins"],
         window=window,
         win_start=win_start,

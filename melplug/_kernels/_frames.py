@@ -66,8 +66,9 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
 
     Frame ``f`` starts at padded position ``f * hop_length``.  Only
     ``frames[:, win_start:win_stop]`` is written; the rest must already be
-    zero.  With ``dither``, ``remove_dc`` or ``preemphasis`` the raw frame is
-    first corrected (Kaldi's order: dither, DC offset, pre-emphasis, window).
+    zero.  Samples are multiplied by ``input_gain`` first; with ``dither``,
+    ``remove_dc`` or ``preemphasis`` the frame is then corrected (Kaldi's
+    order: dither, DC offset, pre-emphasis, window).
     With ``energy_c0``, ``energy[j]`` receives frame ``j``'s energy ``sum x**2``
     after the DC removal and before pre-emphasis (Kaldi's raw energy).
     """
@@ -77,6 +78,8 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
     width = plan.win_stop - ws
     win = window[ws : ws + width]
     plain = not plan.remove_dc and plan.preemphasis == 0.0 and plan.dither == 0.0 and not plan.energy_c0
+    scaled = plan.input_gain != 1.0
+    gain = frames.dtype.type(plan.input_gain)
     # Loops run over slices with 0-based indices: Numba then knows no index is
     # negative, drops its wraparound handling and emits plain SIMD loops.
     for j in range(nf):
@@ -84,7 +87,10 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
         row = frames[j, ws : ws + width]
         if start >= 0 and start + width <= limit:
             src = sig[start : start + width]
-            if plain:
+            if plain and scaled:
+                for i in range(width):
+                    row[i] = (src[i] * gain) * win[i]
+            elif plain:
                 for i in range(width):
                     row[i] = src[i] * win[i]
             else:
@@ -109,10 +115,16 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
                 row[i] = 0.0
             for i in range(c, width):
                 row[i] = _sample(sig, start + i, n_eff, zero_pad)
-            if plain:
+            if plain and scaled:
+                for i in range(width):
+                    row[i] = (row[i] * gain) * win[i]
+            elif plain:
                 for i in range(width):
                     row[i] *= win[i]
         if not plain:
+            if scaled:
+                for i in range(width):
+                    row[i] *= gain
             if plan.dither != 0.0:
                 for i in range(width):
                     row[i] += plan.dither * _gauss(plan.dither_seed, first_frame + j, i)
