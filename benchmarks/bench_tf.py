@@ -17,7 +17,7 @@ The per-call table splits a per-clip map of 1 s clips into its layers, in micros
 giving an output of the same shape), ``tf.numpy_function`` with a function that returns a preallocated
 array, melplug.tf (its custom op when it is available), melplug.tf through ``tf.numpy_function`` (the
 fallback), and Keras' layer; and, called directly outside tf.data, melplug's kernel call (phase 1 and
-its arrays, ``Driver.lean``), the adapter's numpy_function call (plus melplug's Python) and the op's C
+its arrays, ``Driver.array``), the adapter's numpy_function call (plus melplug's Python) and the op's C
 entry point (the whole pipeline in one C call, ``melplug._cabi``).
 
     python benchmarks/bench_tf.py            # 1 s and 10 s clips
@@ -116,8 +116,8 @@ def per_call(clips: np.ndarray, repeats: int, keras_layer) -> dict:
 
     clip = clips[1]
     melplug.tf._call_core(mel.mel, 1, "audio", clip)  # prepares the fast path for this shape
-    run = mel.mel._driver.lean(1, clip.shape[0], clip.dtype, 1)
-    rows["direct: the kernel call (Driver.lean)"] = call_us(lambda: run(clip))
+    driver, row = mel.mel._driver, clip[None]
+    rows["direct: the kernel call (Driver.array)"] = call_us(lambda: driver.array(row, 1))
     rows["direct: the adapter's call (kernel + melplug's Python)"] = call_us(
         lambda: melplug.tf._call_core(mel.mel, 1, "audio", clip)
     )

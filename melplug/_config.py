@@ -15,6 +15,7 @@ The defaults themselves have one home, the signature of
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -22,11 +23,15 @@ import numpy as np
 
 from ._validate import (
     check_choice,
+    check_choice_or_none,
     check_dtype_option,
+    check_flag,
     check_int,
+    check_max_freq,
     check_num_threads,
     check_real,
-    is_int,
+    check_sampling_rate,
+    check_top_db,
     is_keras_dtype_policy,
 )
 
@@ -50,26 +55,14 @@ def resolve(args: Mapping[str, Any]) -> dict[str, Any]:
     c["fft_length"] = fft_length = check_int("fft_length", args["fft_length"], 1)
     c["sequence_stride"] = check_int("sequence_stride", args["sequence_stride"], 1)
     c["sequence_length"] = seq = _sequence_length(args["sequence_length"], fft_length)
-    c["window"] = _window(args["window"], seq)
-    rate = args["sampling_rate"]
-    c["sampling_rate"] = check_real(
-        "sampling_rate", rate, "it must be a finite number > 0 (Hz)", minimum=0.0, strict=True
-    )
-    if is_int(rate):
-        c["sampling_rate"] = int(rate)
+    c["window"] = None if args["window"] is None else _window(args["window"], seq, WINDOWS, "sequence_length")
+    c["sampling_rate"] = check_sampling_rate(args["sampling_rate"])
     c["num_mel_bins"] = check_int("num_mel_bins", args["num_mel_bins"], 1)
     c["min_freq"] = check_real("min_freq", args["min_freq"], "it must be a finite frequency >= 0 (Hz)", minimum=0.0)
-    c["max_freq"] = _max_freq(args["max_freq"], c["sampling_rate"], c["min_freq"])
-    power_to_db = args["power_to_db"]
-    if not isinstance(power_to_db, (bool, np.bool_)):
-        raise TypeError(f"power_to_db must be True or False; received {power_to_db!r}")
-    c["power_to_db"] = bool(power_to_db)
-    top_db = args["top_db"]
-    c["top_db"] = (
-        None
-        if top_db is None
-        else check_real("top_db", top_db, "it must be None (no floor) or a number >= 0 (dB)", minimum=0.0, finite=False)
-    )
+    max_freq = int(c["sampling_rate"] / 2) if args["max_freq"] is None else args["max_freq"]  # Keras': an int
+    c["max_freq"] = check_max_freq(max_freq, c["min_freq"], c["sampling_rate"])
+    c["power_to_db"] = check_flag("power_to_db", args["power_to_db"])
+    c["top_db"] = check_top_db(args["top_db"], "dB")
     c["mag_exp"] = check_real(
         "mag_exp", args["mag_exp"], "it must be a finite number > 0 (2: power, 1: magnitude)", minimum=0.0, strict=True
     )
@@ -77,11 +70,16 @@ def resolve(args: Mapping[str, Any]) -> dict[str, Any]:
         "min_power", args["min_power"], "it must be a finite number > 0", minimum=0.0, strict=True
     )
     c["ref_power"] = check_real("ref_power", args["ref_power"], "it must be a finite number")
+    _call_options(args, c)
+    return c
+
+
+def _call_options(args: Mapping[str, Any], c: dict[str, Any]) -> None:
+    """How a call runs (both classes): the floor's scope, dtype, non-finite policy, threads."""
     c["top_db_scope"] = check_choice("top_db_scope", args["top_db_scope"], ("example", "batch"))
     c["dtype"] = check_dtype_option(args["dtype"])
     c["on_nonfinite"] = check_choice("on_nonfinite", args["on_nonfinite"], ("raise", "propagate"))
     c["num_threads"] = check_num_threads(args["num_threads"])
-    return c
 
 
 def _sequence_length(value, fft_length: int) -> int:
@@ -94,41 +92,23 @@ def _sequence_length(value, fft_length: int) -> int:
     return seq
 
 
-def _window(window, sequence_length: int):
-    if window is None:
-        return None
+def _window(window, length: int, names: tuple[str, ...], length_name: str):
+    """A window name among ``names``, or a finite real array of shape ``(length,)`` (read-only float64)."""
     if isinstance(window, str):
-        return check_choice("window", window, WINDOWS)
+        return check_choice("window", window, names)
     arr = np.asarray(window)
     if arr.dtype.kind not in "fiu":
-        raise TypeError(
-            f"window must be 'hann', 'hamming', None or a real array of shape ({sequence_length},); "
-            f"received dtype {arr.dtype}"
-        )
-    if arr.shape != (sequence_length,):
+        kinds = ", ".join(map(repr, names)) + (", None" if names == WINDOWS else "")
+        raise TypeError(f"window must be {kinds} or a real array of shape ({length},); received dtype {arr.dtype}")
+    if arr.shape != (length,):
         raise ValueError(
-            f"window has shape {arr.shape}; an array window must have shape (sequence_length,) = ({sequence_length},)"
+            f"window has shape {arr.shape}; an array window must have shape ({length_name},) = ({length},)"
         )
     arr = np.array(arr, dtype=np.float64)
     if not np.isfinite(arr).all():
         raise ValueError("window contains NaN or Inf; an array window must be finite")
     arr.setflags(write=False)
     return arr
-
-
-def _max_freq(value, sampling_rate, min_freq: float):
-    if value is None:
-        max_freq = int(sampling_rate / 2)  # Keras' default: an int
-    else:
-        max_freq = check_real("max_freq", value, "it must be None or a finite frequency > min_freq (Hz)")
-        if is_int(value):
-            max_freq = int(value)
-    if not max_freq > min_freq:
-        raise ValueError(
-            f"max_freq={max_freq!r} is invalid with min_freq={min_freq!r}: max_freq must be "
-            "greater than min_freq (None means sampling_rate / 2)"
-        )
-    return max_freq
 
 
 def from_mapping(config: Mapping[str, Any], known: Iterable[str]) -> dict[str, Any]:
@@ -153,6 +133,12 @@ def from_mapping(config: Mapping[str, Any], known: Iterable[str]) -> dict[str, A
 
 
 # --------------------------------------------------------------------------- the engine (FeatureExtractor)
+#
+# One validator per step family, in the order of the computation.  Each reads
+# the raw options it owns from ``args`` and writes the checked values to
+# ``c`` (later steps may read earlier ones, e.g. the frame size in samples).
+# A new step adds its options to the FeatureExtractor signature and a few
+# lines to its family here (or a family of its own in ENGINE_STEPS).
 
 FRAMINGS = ("center", "snip_edges")
 PAD_MODES = ("reflect", "reflect_once", "constant")
@@ -167,16 +153,13 @@ EMPTY_BANDS = ("warn", "raise", "ignore")
 LOGS = ("db", "ln", "log10", None)
 LAYOUTS = ("mels_frames", "frames_mels")
 LIFTER_STYLES = ("kaldi", "librosa")
+#: The largest ``dither_seed``: the noise generator and the C entry point hold it in 63 bits.
+MAX_SEED = 2**63 - 1
 
 
-def _choice_or_none(name: str, value, choices):
-    """One of ``choices``, where ``None`` is one of them."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or value not in choices:
-        options = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"{name}={value!r} is invalid: it must be one of {options}")
-    return value
+def _optional_int(name: str, value, allowed: str) -> int | None:
+    """``None``, or an integer >= 1 (``allowed`` says what the option means)."""
+    return None if value is None else check_int(name, value, 1, allowed)
 
 
 def _positive_length(name: str, value, unit: str) -> int | float:
@@ -185,35 +168,27 @@ def _positive_length(name: str, value, unit: str) -> int | float:
     return check_int(name, value, 1, "it must be an integer >= 1 (samples; pass frame_unit='ms' for milliseconds)")
 
 
-def resolve_engine(args: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate every :class:`melplug.FeatureExtractor` option; return the config in the same key order.
-
-    Values are kept as given (after type normalisation), so that
-    ``get_config()`` round-trips; derived sizes (frames in samples, the FFT
-    size) are computed by :func:`melplug._plan.build_plan`.
-    """
-    from . import _plan
-
-    c: dict[str, Any] = {}
-    rate = args["sampling_rate"]
-    c["sampling_rate"] = check_real(
-        "sampling_rate", rate, "it must be a finite number > 0 (Hz)", minimum=0.0, strict=True
-    )
-    if is_int(rate):
-        c["sampling_rate"] = int(rate)
-    c["input_gain"] = check_real("input_gain", args["input_gain"], "it must be a finite number != 0")
-    if c["input_gain"] == 0.0:
+def _input(args, c) -> None:
+    c["sampling_rate"] = check_sampling_rate(args["sampling_rate"])
+    gain = check_real("input_gain", args["input_gain"], "it must be a finite number != 0")
+    if gain == 0.0:
         raise ValueError("input_gain=0.0 is invalid: it must be a finite number != 0")
+    c["input_gain"] = gain
     c["input_length"] = _optional_int(
         "input_length", args["input_length"], "it must be None (as given) or an integer >= 1 (samples: pad or cut)"
     )
+
+
+def _framing(args, c) -> None:
+    from ._plan import samples
+
     c["framing"] = check_choice("framing", args["framing"], FRAMINGS)
     c["pad_mode"] = check_choice("pad_mode", args["pad_mode"], PAD_MODES)
     c["frame_unit"] = unit = check_choice("frame_unit", args["frame_unit"], FRAME_UNITS)
     c["frame_length"] = _positive_length("frame_length", args["frame_length"], unit)
     c["hop_length"] = _positive_length("hop_length", args["hop_length"], unit)
-    frame = _plan.samples(c["frame_length"], unit, c["sampling_rate"])
-    hop = _plan.samples(c["hop_length"], unit, c["sampling_rate"])
+    frame = samples(c["frame_length"], unit, c["sampling_rate"])
+    hop = samples(c["hop_length"], unit, c["sampling_rate"])
     if frame < 1 or hop < 1:
         raise ValueError(
             f"frame_length={c['frame_length']!r} ms and hop_length={c['hop_length']!r} ms give {frame} and {hop} "
@@ -230,7 +205,11 @@ def resolve_engine(args: Mapping[str, Any]) -> dict[str, Any]:
             f"it must be None (= frame_length, {frame} samples), "
             f"'pow2' or an integer >= frame_length ({frame} samples)",
         )
-    window = args["window"]
+    c["_frame_samples"] = frame  # for the window's check; dropped from the config
+
+
+def _window_step(args, c) -> None:
+    frame = c["_frame_samples"]
     c["window_length"] = wl = _optional_int(
         "window_length", args["window_length"], f"it must be None (= frame_length) or an integer in [1, {frame}]"
     )
@@ -239,24 +218,30 @@ def resolve_engine(args: Mapping[str, Any]) -> dict[str, Any]:
             f"window_length={wl!r} is invalid: it must be None (= frame_length) or an integer in "
             f"[1, frame_length={frame}]"
         )
-    if isinstance(window, str) or window is None:
-        c["window"] = check_choice("window", window, ENGINE_WINDOWS)
-    else:
-        c["window"] = _window(window, wl or frame)
-    periodic = args["window_periodic"]
-    if not isinstance(periodic, (bool, np.bool_)):
-        raise TypeError(
-            f"window_periodic must be True (periodic, as scipy/torch) or False (symmetric, as Kaldi); "
-            f"received {periodic!r}"
-        )
-    c["window_periodic"] = bool(periodic)
+    window = args["window"]
+    if window is None:
+        window = check_choice("window", window, ENGINE_WINDOWS)  # refused: 'rectangular' is the engine's name
+    c["window"] = _window(window, wl or frame, ENGINE_WINDOWS, "window_length")
+    c["window_periodic"] = check_flag(
+        "window_periodic", args["window_periodic"], "True (periodic, as scipy/torch) or False (symmetric, as Kaldi)"
+    )
     c["window_position"] = check_choice("window_position", args["window_position"], WINDOW_POSITIONS)
-    c["remove_dc"] = _flag("remove_dc", args["remove_dc"])
-    c["preemphasis"] = check_real("preemphasis", args["preemphasis"], "it must be a number in [0, 1]", minimum=0.0)
-    if c["preemphasis"] > 1.0:
-        raise ValueError(f"preemphasis={c['preemphasis']!r} is invalid: it must be a number in [0, 1]")
+
+
+def _frame_corrections(args, c) -> None:
+    c["remove_dc"] = check_flag("remove_dc", args["remove_dc"])
+    preemphasis = check_real("preemphasis", args["preemphasis"], "it must be a number in [0, 1]", minimum=0.0)
+    if preemphasis > 1.0:
+        raise ValueError(f"preemphasis={preemphasis!r} is invalid: it must be a number in [0, 1]")
+    c["preemphasis"] = preemphasis
     c["dither"] = check_real("dither", args["dither"], "it must be a finite number >= 0 (0: no dither)", minimum=0.0)
-    c["dither_seed"] = check_int("dither_seed", args["dither_seed"], 0)
+    seed = check_int("dither_seed", args["dither_seed"], 0, "it must be an integer in [0, 2**63 - 1]")
+    if seed > MAX_SEED:
+        raise ValueError(f"dither_seed={seed!r} is invalid: it must be an integer in [0, 2**63 - 1]")
+    c["dither_seed"] = seed
+
+
+def _spectrum(args, c) -> None:
     c["magnitude_power"] = check_real(
         "magnitude_power",
         args["magnitude_power"],
@@ -264,148 +249,144 @@ def resolve_engine(args: Mapping[str, Any]) -> dict[str, Any]:
         minimum=0.0,
         strict=True,
     )
+
+
+def _mel_filters(args, c) -> None:
     c["num_mel_bins"] = check_int("num_mel_bins", args["num_mel_bins"], 1)
     c["mel_scale"] = check_choice("mel_scale", args["mel_scale"], MEL_SCALES)
     c["mel_triangles"] = check_choice("mel_triangles", args["mel_triangles"], MEL_TRIANGLES)
     c["mel_grid"] = check_choice("mel_grid", args["mel_grid"], MEL_GRIDS)
-    c["mel_norm"] = _choice_or_none("mel_norm", args["mel_norm"], MEL_NORMS)
+    c["mel_norm"] = check_choice_or_none("mel_norm", args["mel_norm"], MEL_NORMS)
     c["min_freq"] = check_real("min_freq", args["min_freq"], "it must be a finite frequency >= 0 (Hz)", minimum=0.0)
-    max_freq = args["max_freq"]
-    if max_freq is None:
-        c["max_freq"] = None
-        top = c["sampling_rate"] / 2
-    else:
-        c["max_freq"] = top = check_real("max_freq", max_freq, "it must be None or a finite frequency > min_freq (Hz)")
-        if is_int(max_freq):
-            c["max_freq"] = int(max_freq)
-    if not top > c["min_freq"]:
-        raise ValueError(
-            f"max_freq={max_freq!r} is invalid with min_freq={c['min_freq']!r}: max_freq must be "
-            "greater than min_freq (None means sampling_rate / 2)"
-        )
+    c["max_freq"] = check_max_freq(args["max_freq"], c["min_freq"], c["sampling_rate"])
     c["empty_bands"] = check_choice("empty_bands", args["empty_bands"], EMPTY_BANDS)
-    c["log"] = _choice_or_none("log", args["log"], LOGS)
+
+
+def _logarithm(args, c) -> None:
+    c["log"] = check_choice_or_none("log", args["log"], LOGS)
     c["log_floor"] = check_real(
         "log_floor", args["log_floor"], "it must be a finite number > 0", minimum=0.0, strict=True
     )
     c["ref_power"] = check_real("ref_power", args["ref_power"], "it must be a finite number")
-    top_db = args["top_db"]
-    c["top_db"] = (
-        None
-        if top_db is None
-        else check_real(
-            "top_db",
-            top_db,
-            "it must be None (no floor) or a number >= 0 (in the log's units)",
-            minimum=0.0,
-            finite=False,
-        )
-    )
-    c["top_db_scope"] = check_choice("top_db_scope", args["top_db_scope"], ("example", "batch"))
+    c["top_db"] = check_top_db(args["top_db"], "the log's units")
+
+
+def _cepstra(args, c) -> None:
+    mels = c["num_mel_bins"]
     c["num_ceps"] = ceps = _optional_int(
         "num_ceps",
         args["num_ceps"],
-        f"it must be None (mel output) or an integer in [1, num_mel_bins={c['num_mel_bins']}] (cepstra kept)",
+        f"it must be None (mel output) or an integer in [1, num_mel_bins={mels}] (cepstra kept)",
     )
-    if ceps is not None and ceps > c["num_mel_bins"]:
+    if ceps is not None and ceps > mels:
         raise ValueError(
-            f"num_ceps={ceps!r} is invalid: the DCT of {c['num_mel_bins']} mel bands has at most "
-            f"num_mel_bins={c['num_mel_bins']} coefficients; lower num_ceps or raise num_mel_bins"
+            f"num_ceps={ceps!r} is invalid: the DCT of {mels} mel bands has at most "
+            f"num_mel_bins={mels} coefficients; lower num_ceps or raise num_mel_bins"
         )
     c["lifter"] = check_real("lifter", args["lifter"], "it must be a finite number >= 0 (0: no lifter)", minimum=0.0)
     c["lifter_style"] = check_choice("lifter_style", args["lifter_style"], LIFTER_STYLES)
-    c["energy_c0"] = _flag("energy_c0", args["energy_c0"])
+    c["energy_c0"] = check_flag("energy_c0", args["energy_c0"])
     if ceps is None and (c["lifter"] != 0.0 or c["energy_c0"]):
         raise ValueError(
             f"lifter={c['lifter']!r} and energy_c0={c['energy_c0']!r} apply to cepstra: they need num_ceps "
             "(an integer >= 1); received num_ceps=None"
         )
+
+
+def _output(args, c) -> None:
     c["scale"] = check_real("scale", args["scale"], "it must be a finite number > 0", minimum=0.0, strict=True)
     c["offset"] = check_real("offset", args["offset"], "it must be a finite number")
     c["output_frames"] = _optional_int(
         "output_frames", args["output_frames"], "it must be None (as computed) or an integer >= 1 (pad or cut to it)"
     )
     c["pad_value"] = check_real("pad_value", args["pad_value"], "it must be a finite number")
-    c["pad_before_scaling"] = _flag("pad_before_scaling", args["pad_before_scaling"])
+    c["pad_before_scaling"] = check_flag("pad_before_scaling", args["pad_before_scaling"])
     c["layout"] = check_choice("layout", args["layout"], LAYOUTS)
-    c["normalize"] = _flag("normalize", args["normalize"])
+
+
+def _normalisation(args, c) -> None:
+    c["normalize"] = check_flag("normalize", args["normalize"])
     c["normalize_ddof"] = check_int("normalize_ddof", args["normalize_ddof"], 0)
     c["normalize_eps"] = check_real(
         "normalize_eps", args["normalize_eps"], "it must be a finite number >= 0", minimum=0.0
     )
-    c["stack_frames"] = check_int("stack_frames", args["stack_frames"], 1)
-    if c["stack_frames"] > 1 and (c["layout"] != "frames_mels" or c["output_frames"] is not None):
+
+
+def _stacking(args, c) -> None:
+    c["stack_frames"] = k = check_int("stack_frames", args["stack_frames"], 1)
+    if k > 1 and (c["layout"] != "frames_mels" or c["output_frames"] is not None):
         raise ValueError(
-            f"stack_frames={c['stack_frames']!r} needs layout='frames_mels' and output_frames=None (rows of "
+            f"stack_frames={k!r} needs layout='frames_mels' and output_frames=None (rows of "
             f"stacked frames); received layout={c['layout']!r}, output_frames={c['output_frames']!r}"
         )
-    c["dtype"] = check_dtype_option(args["dtype"])
-    c["on_nonfinite"] = check_choice("on_nonfinite", args["on_nonfinite"], ("raise", "propagate"))
-    c["num_threads"] = check_num_threads(args["num_threads"])
-    return c
 
 
-def _optional_int(name: str, value, allowed: str) -> int | None:
-    """``None``, or an integer >= 1 (``allowed`` says what the option means)."""
-    return None if value is None else check_int(name, value, 1, allowed)
+#: The engine's validators, in the order of the computation (each may read what earlier ones wrote).
+ENGINE_STEPS = (
+    _input,
+    _framing,
+    _window_step,
+    _frame_corrections,
+    _spectrum,
+    _mel_filters,
+    _logarithm,
+    _cepstra,
+    _output,
+    _normalisation,
+    _stacking,
+    _call_options,
+)
 
 
-def _flag(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False; received {value!r}")
-    return bool(value)
+def resolve_engine(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate every :class:`melplug.FeatureExtractor` option; return the config in the signature's key order.
+
+    Values are kept as given (after type normalisation), so that
+    ``get_config()`` round-trips; derived sizes (frames in samples, the FFT
+    size) are computed by :func:`melplug._plan.build_plan`.
+    """
+    c: dict[str, Any] = {}
+    for step in ENGINE_STEPS:
+        step(args, c)
+    return {name: c[name] for name in args}
+
+
+def engine_defaults() -> dict[str, Any]:
+    """The engine's defaults, read from :class:`melplug.FeatureExtractor`'s signature (their one home)."""
+    global _ENGINE_DEFAULTS
+    if _ENGINE_DEFAULTS is None:
+        from .core import FeatureExtractor
+
+        params = inspect.signature(FeatureExtractor.__init__).parameters.values()
+        _ENGINE_DEFAULTS = {p.name: p.default for p in params if p.name != "self"}
+    return dict(_ENGINE_DEFAULTS)
+
+
+_ENGINE_DEFAULTS: dict[str, Any] | None = None
 
 
 def keras_to_engine(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The engine options that compute a resolved Keras config (:func:`resolve`) exactly."""
+    """The engine config that computes a resolved Keras config (:func:`resolve`) exactly.
+
+    The engine's defaults (they are Keras' where the two share a step), with
+    Keras' own options mapped onto the engine's names, validated by the same
+    :func:`resolve_engine` as any engine config.
+    """
     window = config["window"]
-    return {
+    keras = {
         "sampling_rate": config["sampling_rate"],
-        "input_gain": 1.0,
-        "input_length": None,
-        "framing": "center",
-        "pad_mode": "reflect",
-        "frame_unit": "samples",
         "frame_length": config["fft_length"],  # Keras frames are fft_length samples; the window sits inside
         "hop_length": config["sequence_stride"],
-        "fft_length": None,
         "window": "rectangular" if window is None else window,
         "window_length": config["sequence_length"],
-        "window_periodic": True,
-        "window_position": "center",
-        "remove_dc": False,
-        "preemphasis": 0.0,
-        "dither": 0.0,
-        "dither_seed": 0,
         "magnitude_power": config["mag_exp"],
         "num_mel_bins": config["num_mel_bins"],
-        "mel_scale": "keras",
-        "mel_triangles": "mel",
-        "mel_grid": "keras",
-        "mel_norm": None,
         "min_freq": config["min_freq"],
         "max_freq": config["max_freq"],
-        "empty_bands": "warn",
         "log": "db" if config["power_to_db"] else None,
         "log_floor": config["min_power"],
         "ref_power": config["ref_power"],
         "top_db": config["top_db"],
-        "top_db_scope": config["top_db_scope"],
-        "num_ceps": None,
-        "lifter": 0.0,
-        "lifter_style": "kaldi",
-        "energy_c0": False,
-        "scale": 1.0,
-        "offset": 0.0,
-        "output_frames": None,
-        "pad_value": 0.0,
-        "pad_before_scaling": False,
-        "layout": "mels_frames",
-        "normalize": False,
-        "normalize_ddof": 1,
-        "normalize_eps": 1e-7,
-        "stack_frames": 1,
-        "dtype": config["dtype"],
-        "on_nonfinite": config["on_nonfinite"],
-        "num_threads": config["num_threads"],
+        **{name: config[name] for name in ("top_db_scope", "dtype", "on_nonfinite", "num_threads")},
     }
+    return resolve_engine({**engine_defaults(), **keras})

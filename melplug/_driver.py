@@ -1,12 +1,12 @@
 """Driver layer: runs a plan's kernels over arrays and clip lists, on melplug's threads.
 
 A :class:`Driver` belongs to one plan.  For each call it describes where the
-signals are and where their outputs go (a :class:`Layout`, cached per shape
-for array input), splits the work units between threads of equal cost,
-runs phase 1 on every unit, reduces per-example flags and floor peaks once,
-and runs phase 2 only when something needs it (a floor spanning several
-units, the batch floor, NaN propagation).  It never validates: the core
-hands it C-contiguous arrays in the compute dtype.
+signals are and where their outputs go (a :class:`~melplug._kernels.Layout`,
+cached per shape for array input), splits the work units between threads of
+equal cost, runs phase 1 on every unit, reduces per-example flags and floor
+peaks once, and runs phase 2 only when something needs it (a floor spanning
+several units, the batch floor, NaN propagation).  It never validates: the
+core hands it C-contiguous arrays in the compute dtype.
 
 Memory (SPEC §4): the output plus one scratch block per thread; the input is
 read where it lies, a ragged list included (nothing is concatenated; only a
@@ -26,7 +26,7 @@ from . import _kernels, _parallel, _plan
 from ._kernels import Layout
 from ._plan import MelPlan
 
-__all__ = ["SERIAL_WORK", "Driver", "Layout"]
+__all__ = ["SERIAL_WORK", "Driver"]
 
 #: Below this many frame samples (frames x fft_length) a call runs in the
 #: calling thread: waking pool threads would cost more than it saves.
@@ -80,6 +80,13 @@ def _work(x_rel, x_len, plan: MelPlan) -> _Work:
 class Driver:
     """Runs :class:`~melplug.MelPlan` ``plan``'s kernels; thread-safe (no per-call state is kept).
 
+    Every call, an array's or a ragged list's, goes through :meth:`_run`, the
+    one home of the phase sequence.  The kernels are called through their
+    compiled entry points, resolved once per compute dtype (no per-call
+    typing of the plan's many fields), and the bookkeeping of an array shape
+    is made once (:class:`_Work`), so pipelines that repeat one shape pay
+    only for the kernels.
+
     Parameters
     ----------
     plan : MelPlan
@@ -93,17 +100,18 @@ class Driver:
             for dt in (np.float32, np.float64)
         }
         self._works: dict[tuple[int, int, int], _Work] = {}
+        self._entries: dict = {}  # (kernel, dtype) -> compiled entry point
 
     def num_frames(self, num_samples):
         """Output frames for signals of ``num_samples`` samples (int or integer array)."""
         return _plan.plan_frames(self.plan, num_samples)[1]
 
     def array(self, x: np.ndarray, threads: int | None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Mel spectrograms of the rows of ``x`` (C-contiguous ``(batch, samples)``, compute dtype).
+        """Features of the rows of ``x`` (C-contiguous ``(batch, samples)``, compute dtype).
 
-        Returns the flat output (``batch * num_mel_bins * frames``, row-major
-        ``(batch, num_mel_bins, frames)``) and the per-example flags (``None``
-        when no example is flagged).
+        Returns the flat output (``batch`` examples end to end, each in the
+        plan's layout) and the per-example flags (``None`` when no example is
+        flagged).
         """
         batch, n = x.shape
         key = (batch, n, x.itemsize)
@@ -120,7 +128,7 @@ class Driver:
         return out, self._run(layout, work, out, threads, x)
 
     def clips(self, clips: list[np.ndarray], dtype, threads: int | None):
-        """Mel spectrograms of 1-D clips of any lengths, in one parallel call.
+        """Features of 1-D clips of any lengths, in one parallel call.
 
         Returns ``(out, flags, o_off, rows)``: the flat output, the flags
         (or ``None``), where each clip's result starts in ``out`` and its
@@ -136,51 +144,16 @@ class Driver:
         rows = np.broadcast_to(self.num_frames(x_len), x_len.shape)
         return out, flags, work.layout.o_off, rows
 
-    def lean(self, batch: int, n: int, dtype, threads: int | None):
-        """:meth:`array` for one input shape ``(batch, n)``, compute dtype and thread count, made once.
-
-        For callers that repeat one shape thousands of times with little work
-        per call (tf.data maps of short clips): the layout, the thread and
-        phase-2 decisions and the kernel's compiled entry point (no per-call
-        Numba argument typing) are settled here.  Returns ``None`` if such calls
-        need more than phase 1 in the calling thread (several threads, a
-        ``top_db`` floor spanning units or the batch, normalisation, examples
-        without frames).  Otherwise a function ``x -> out``: for a C-contiguous
-        ``(batch, n)`` array ``x`` of that dtype, the flat output of
-        ``array(x, threads)`` (the same kernel call, bit for bit), or ``None``
-        when a call flags an example (non-finite samples or output): run
-        :meth:`array` for that call.  Thread-safe: each call has its own arrays.
-        """
-        plan, dtype = self.plan, np.dtype(dtype)
-        x_len = np.full(batch, n, dtype=np.int64)
-        work = _work(np.arange(batch, dtype=np.int64) * (n * dtype.itemsize), x_len, plan)
-        if threads is None:
-            threads = _parallel.default_num_threads()
-        # The conditions of _run: one range in the calling thread, and nothing for _finish to do.
-        serial = threads == 1 or work.frames * plan.fft_length < SERIAL_WORK
-        if not serial or work.spans or plan.normalize or work.frameless:
-            return None
-        x_rel, rest = work.layout.x_addr, tuple(work.layout)[1:]
-        window, weights, dct = self._cast[dtype.type]
-        units, size = len(work.layout.unit_ex), work.out_size
-        scratch = np.empty(0, dtype=dtype)  # never written: no floor spans units here (spans is False)
-
-        def phase1(layout, out, unit_bad):  # _run's phase 1 over all units (keep the two in step)
-            return (layout, out, scratch, plan, window, weights, dct, np.empty(units), unit_bad, 0, units)
-
-        probe = phase1(work.layout, np.empty(size, dtype), np.zeros(units, dtype=np.uint8))  # types only
-        kernel = _entry_point(_kernels._mel_units, probe)
-
-        def run(x: np.ndarray) -> np.ndarray | None:
-            out = np.empty(size, dtype=dtype)
-            unit_bad = np.zeros(units, dtype=np.uint8)
-            kernel(*phase1(Layout(x_rel + x.ctypes.data, *rest), out, unit_bad))
-            return None if np.count_nonzero(unit_bad) else out
-
-        return run
+    def _entry(self, kernel, args: tuple):
+        """``kernel``'s compiled entry point for ``args`` (without the range), resolved once per dtype."""
+        key = (kernel, args[1].dtype)  # args[1] is the output: its dtype is the compute dtype
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = _entry_point(kernel, (*args, 0, 0))
+        return entry
 
     def _run(self, layout: Layout, work: _Work, out: np.ndarray, threads: int | None, signals) -> np.ndarray | None:
-        """Phase 1 on every unit, then (only when needed) the flags, peaks and phase 2.
+        """Phase 1 on every unit, then (only when needed) the flags, peaks and phases 2 and 3.
 
         ``signals`` (the 2-D input or the list of clips) is only read here for
         examples too short for any frame, which no unit covers.
@@ -195,9 +168,11 @@ class Driver:
         serial = threads == 1 or work.frames * plan.fft_length < SERIAL_WORK
         bounds = (0, n_units) if serial else _parallel.split(work.costs, min(threads, n_units))
         scratch = np.empty(work.scratch_size, dtype=out.dtype)  # mel bands of deferred cepstra
-        _parallel.run(_kernels._mel_units, bounds, layout, out, scratch, plan, window, weights, dct, unit_max, unit_bad)
+        args = (layout, out, scratch, plan, window, weights, dct, unit_max, unit_bad)
+        _parallel.run(self._entry(_kernels._mel_units, args), bounds, *args)
         extra = self._frameless(layout, out, signals) if work.frameless else None
         any_bad = bool(unit_bad.any()) or extra is not None
+        finish_args = (layout, out, scratch, plan, dct, unit_max, unit_bad, False)
         if out.dtype not in _finish_loaded:
             _finish_loaded.add(out.dtype)
             if _kernels._mel_units.stats.cache_hits:
@@ -205,7 +180,7 @@ class Driver:
                 # a later call of another preset finds it loaded (and, if no earlier process needed it,
                 # compiles it here, once).  On a cold cache it compiles when first needed instead, which
                 # keeps the very first call's compile at phase 1's.
-                _kernels._finish(layout, out, scratch, plan, dct, unit_max, unit_bad, False, 0, 0)
+                self._entry(_kernels._finish, finish_args)
         flags = None
         if any_bad:
             flags = np.zeros(len(layout.n_frames), dtype=np.uint8)
@@ -216,11 +191,12 @@ class Driver:
             if not plan.propagate_nonfinite:
                 return flags  # the caller raises: no need to finish
         if any_bad or work.spans:
-            _parallel.run(_kernels._finish, bounds, layout, out, scratch, plan, dct, unit_max, unit_bad, False)
+            _parallel.run(self._entry(_kernels._finish, finish_args), bounds, *finish_args)
         if plan.normalize:  # needs whole examples: split by example, about equal frames each
             n = len(layout.n_frames)
             ex_bounds = (0, n) if serial or n == 1 else _parallel.split(layout.n_frames + 1, min(threads, n))
-            _parallel.run(_kernels._finish, ex_bounds, layout, out, scratch, plan, dct, unit_max, unit_bad, True)
+            normalise_args = (*finish_args[:-1], True)
+            _parallel.run(self._entry(_kernels._finish, finish_args), ex_bounds, *normalise_args)
         return flags
 
     def _frameless(self, layout: Layout, out: np.ndarray, signals) -> np.ndarray | None:

@@ -20,12 +20,17 @@ __all__ = [
     "as_clip",
     "check_audio_dtype",
     "check_choice",
+    "check_choice_or_none",
     "check_dtype_option",
+    "check_flag",
     "check_int",
     "check_keys",
+    "check_max_freq",
     "check_name",
     "check_num_threads",
     "check_real",
+    "check_sampling_rate",
+    "check_top_db",
     "is_clip_list",
     "is_int",
     "is_keras_dtype_policy",
@@ -70,6 +75,49 @@ def check_choice(name: str, value, choices: Sequence) -> Any:
         options = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name}={value!r} is invalid: it must be one of {options}")
     return value
+
+
+def check_choice_or_none(name: str, value, choices: Sequence) -> Any:
+    """:func:`check_choice` where ``None`` is one of ``choices``."""
+    if value is None and None in choices:
+        return None
+    return check_choice(name, value, choices)
+
+
+def check_flag(name: str, value, allowed: str = "True or False") -> bool:
+    """A ``bool`` (NumPy's too); anything else is a ``TypeError``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be {allowed}; received {value!r}")
+    return bool(value)
+
+
+def check_sampling_rate(value) -> int | float:
+    """``sampling_rate``: a finite number > 0 (Hz), kept an ``int`` when given as one."""
+    rate = check_real("sampling_rate", value, "it must be a finite number > 0 (Hz)", minimum=0.0, strict=True)
+    return int(value) if is_int(value) else rate
+
+
+def check_max_freq(value, min_freq: float, sampling_rate) -> int | float | None:
+    """``max_freq``: ``None`` (``sampling_rate / 2``) or a finite frequency above ``min_freq``; ints stay ints."""
+    allowed = "it must be None or a finite frequency > min_freq (Hz)"
+    top = sampling_rate / 2 if value is None else check_real("max_freq", value, allowed)
+    if not top > min_freq:
+        raise ValueError(
+            f"max_freq={value!r} is invalid with min_freq={min_freq!r}: max_freq must be "
+            "greater than min_freq (None means sampling_rate / 2)"
+        )
+    if value is None:
+        return None
+    return int(value) if is_int(value) else top
+
+
+def check_top_db(value, units: str) -> float | None:
+    """``top_db``: ``None`` (no floor) or a number >= 0 (``inf`` allowed) in ``units``."""
+    if value is None:
+        return None
+    return check_real(
+        "top_db", value, f"it must be None (no floor) or a number >= 0 ({units})", minimum=0.0, finite=False
+    )
 
 
 def check_name(name: str, value) -> str:

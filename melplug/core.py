@@ -1,10 +1,12 @@
-"""Core layer: the public :class:`MelSpectrogram`: validate and convert once, run the driver, shape the output.
+"""Core layer: the public :class:`FeatureExtractor` and :class:`MelSpectrogram`: options, shapes, pickling.
 
 Each layer has its own module: arguments are checked by :mod:`._validate`
 and resolved into a config by :mod:`._config`; :func:`._plan.build_plan`
-turns the config into arrays; :class:`._driver.Driver` lays out a call and
-runs the :mod:`._kernels` on :mod:`._parallel`'s threads.  This module only
-connects them and owns the public contract (SPEC §1-§3).
+turns the config into arrays; a call goes through :mod:`._call` (convert
+once, check, shape the output), whose :class:`._driver.Driver` lays the work
+out and runs the :mod:`._kernels` on :mod:`._parallel`'s threads.  This
+module only connects them and owns the public contract: the options (fixed
+once built), the output shapes, configs, equality and pickling.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from . import _config, _plan
-from ._driver import Driver, raise_nonfinite
+from . import _call, _config, _plan
+from ._driver import Driver
 from ._plan import MelPlan
-from ._validate import as_clip, check_audio_dtype, check_int, check_num_threads, is_clip_list
+from ._validate import check_int
 
 __all__ = ["EXTRA_DEFAULTS", "KERAS_DEFAULTS", "FeatureExtractor", "MelSpectrogram", "mel_spectrogram"]
 
@@ -210,7 +212,10 @@ class FeatureExtractor:
         num_threads: int | None = None,
     ) -> None:
         args = {name: value for name, value in locals().items() if name != "self"}
-        self._configure(_config.resolve_engine(args), None, warn=True)
+        self._configure(self._resolve(args), warn=True)
+
+    #: Validates every option (all of them, by name) into this class's config.
+    _resolve = staticmethod(_config.resolve_engine)
 
     @staticmethod
     def _engine(config: dict[str, Any]) -> dict[str, Any]:
@@ -218,23 +223,28 @@ class FeatureExtractor:
         return config
 
     @classmethod
-    def _config_keys(cls) -> list[str]:
+    def _defaults(cls) -> dict[str, Any]:
+        """The constructor's options and their defaults (their one home is the signature)."""
         params = inspect.signature(cls.__init__).parameters.values()
-        return [p.name for p in params if p.name != "self"]
+        return {p.name: p.default for p in params if p.name != "self"}
 
-    def _configure(self, config: dict[str, Any], plan: MelPlan | None, *, warn: bool) -> None:
-        """Adopt a resolved config (its values become attributes) and its plan."""
-        self.__dict__.update(config)
+    @classmethod
+    def _config_keys(cls) -> list[str]:
+        return list(cls._defaults())
+
+    def _configure(self, config: dict[str, Any], *, warn: bool) -> None:
+        """Adopt a resolved config and build its plan (the config is never changed afterwards)."""
         self._config = config
-        self._plan = _plan.build_plan(self._engine(config)) if plan is None else plan
+        self._engine_config = self._engine(config)
+        self._plan = _plan.build_plan(self._engine_config)
         self._driver = Driver(self._plan)
-        self._fast: dict = {}  # _fast_call's prepared calls, per (shape, dtype, threads)
+        self._fast: dict = {}  # _call.fast_call's output shapes, per (shape, dtype, threads)
         if warn:
             self._check_bands(stacklevel=4)
 
     def _check_bands(self, stacklevel: int) -> None:
         """Empty mel bands and ``max_freq`` above Nyquist: warn, raise or ignore, per ``empty_bands``."""
-        engine = self._engine(self._config)
+        engine = self._engine_config
         policy = engine["empty_bands"]
         message = _plan.construction_warning(engine, self._plan)
         if message is None or policy == "ignore":
@@ -242,6 +252,28 @@ class FeatureExtractor:
         if policy == "raise":
             raise ValueError(f"{message} (empty_bands='raise'; pass empty_bands='warn' or 'ignore' to allow them)")
         warnings.warn(message, UserWarning, stacklevel=stacklevel)
+
+    # ----------------------------------------------------------------- options as read-only attributes
+
+    def __getattr__(self, name: str):
+        # Only called when normal lookup fails: the options (fx.top_db, fx.num_threads, ...), read-only.
+        if not name.startswith("_"):
+            config = self.__dict__.get("_config")
+            if config is not None and name in config:
+                return config[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+            return
+        raise AttributeError(
+            f"{type(self).__name__}.{name} cannot be set: an extractor's options are fixed when it is built (its "
+            f"plan is made from them); make a new one with .replace({name}=...)"
+        )
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__}.{name} cannot be deleted: an extractor's options are fixed")
 
     # ----------------------------------------------------------------- public properties
 
@@ -258,7 +290,7 @@ class FeatureExtractor:
     @property
     def mel_weights(self) -> np.ndarray:
         """Keras' dense mel weight matrix, shape ``(fft_length // 2 + 1, num_mel_bins)``, float64."""
-        return _plan.mel_weights(self._engine(self._config))
+        return _plan.mel_weights(self._engine_config)
 
     def num_frames(self, num_samples: int) -> int:
         """Length of the output's time axis for a clip of ``num_samples`` samples (>= 1).
@@ -293,14 +325,14 @@ class FeatureExtractor:
     # ----------------------------------------------------------------- configuration
 
     def get_config(self) -> dict[str, Any]:
-        """Keras' keys (resolved, as Keras reports them) plus melplug's; JSON-serialisable."""
+        """Every option by name (Keras' keys for :class:`MelSpectrogram`, resolved); JSON-serialisable."""
         config = dict(self._config)
         if isinstance(config["window"], np.ndarray):
             config["window"] = config["window"].tolist()
         return config
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> MelSpectrogram:
+    def from_config(cls, config: Mapping[str, Any]) -> FeatureExtractor:
         """Build from :meth:`get_config` output or a Keras ``MelSpectrogram`` layer's config.
 
         Keras' layer keys (``name``, ``trainable``, ...) and a Keras dtype
@@ -308,6 +340,19 @@ class FeatureExtractor:
         like the constructor's; other unknown keys raise ``TypeError``.
         """
         return cls(**_config.from_mapping(config, cls._config_keys()))
+
+    def replace(self, **changes: Any) -> FeatureExtractor:
+        """A new extractor of the same class with some options changed (the others as they are).
+
+        >>> import melplug
+        >>> melplug.preset("kaldi").replace(num_mel_bins=80).num_mel_bins
+        80
+        """
+        known = self._config_keys()
+        unknown = sorted(set(changes) - set(known))
+        if unknown:
+            raise TypeError(f"replace() got unknown option(s) {unknown}; the options are {', '.join(known)}")
+        return type(self).from_config({**self.get_config(), **changes})
 
     def __repr__(self) -> str:
         parts = []
@@ -323,38 +368,30 @@ class FeatureExtractor:
             return NotImplemented
         return type(self) is type(other) and self.get_config() == other.get_config()
 
-    __hash__ = None  # mutable-looking configuration objects are not hashable
+    def __hash__(self) -> int:
+        return hash((type(self), repr(self)))  # the options are fixed, and equal objects have equal reprs
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"config": dict(self._config), "plan": self._plan}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        config = dict(state["config"])
-        if isinstance(config["window"], np.ndarray):
-            config["window"].setflags(write=False)
-        self._configure(config, MelPlan(*state["plan"]), warn=False)
+    def __reduce__(self):
+        # Pickles carry the options by name, never the plan: unpickling rebuilds the plan (in whatever
+        # melplug version loads it), so mixed versions cannot mis-assign plan fields.
+        return (_rebuild, (type(self), self.get_config()))
 
     # ----------------------------------------------------------------- computing
 
     def __call__(self, audio, *, num_threads: int | None = None):
-        """Mel spectrogram of ``audio``.
+        """Features of ``audio``.
 
         Parameters
         ----------
         audio : array_like of shape (..., samples), or list of 1-D array_like
             Real samples.  An array gives an array of shape
-            ``(..., num_mel_bins, frames)``; a list of clips (lengths may
-            differ) gives a list of ``(num_mel_bins, frames_i)`` arrays,
-            computed in one parallel call.
+            ``(..., num_mel_bins, frames)`` (or the extractor's per-example
+            layout); a list of clips (lengths may differ) gives a list of
+            per-clip arrays, computed in one parallel call.
         num_threads : int >= 1, optional
             Threads for this call only (default: the object's ``num_threads``).
         """
-        threads = check_num_threads(num_threads)
-        if threads is None:
-            threads = self.num_threads
-        if is_clip_list(audio):
-            return self._call_clips(audio, threads)
-        return self._call_array(audio, threads)
+        return _call.call(self, audio, num_threads)
 
     def _check_length(self, num_samples: int, where: str) -> None:
         """Refuse clips too short for their output: too few frames to normalise, or none for a fixed output."""
@@ -382,94 +419,9 @@ class FeatureExtractor:
                 f"for a fixed output of {plan.out_frames} frames; pad the clip to at least {plan.frame_length} samples"
             )
 
-    def _compute_dtype(self, dtypes) -> type:
-        if self.dtype is not None:
-            return np.float64 if self.dtype == "float64" else np.float32
-        return np.float64 if all(dt == np.float64 for dt in dtypes) else np.float32
-
-    def _call_array(self, audio, threads):
-        arr = np.asarray(audio)
-        check_audio_dtype(arr.dtype, "audio")
-        if arr.ndim == 0:
-            raise ValueError("audio is a scalar (0-d); pass an array of shape (..., samples)")
-        if arr.size == 0:
-            raise ValueError(f"audio is empty (shape {arr.shape}); it needs at least one example of >= 1 sample")
-        dtype = self._compute_dtype([arr.dtype])
-        lead, n = arr.shape[:-1], arr.shape[-1]
-        self._check_length(n, "audio")
-        x = np.ascontiguousarray(arr, dtype=dtype).reshape(-1, n)
-        out, flags = self._driver.array(x, threads)
-        if flags is not None and self.on_nonfinite == "raise":
-
-            def where(first: int) -> str:
-                if not lead:
-                    return "audio"
-                index = tuple(int(i) for i in np.unravel_index(first, lead)) if len(lead) > 1 else first
-                return f"audio example {index}"
-
-            raise_nonfinite(flags, where, "examples", dtype)
-        frames = out.size // (x.shape[0] * self.num_features)  # output frames per example
-        return out.reshape(*lead, *self._example_shape(frames))
-
-    def _call_clips(self, audio, threads):
-        clips = [as_clip(item, f"audio[{i}]") for i, item in enumerate(audio)]
-        for i, clip in enumerate(clips):
-            self._check_length(clip.shape[0], f"audio[{i}]")
-        dtype = self._compute_dtype([c.dtype for c in clips])
-        out, flags, o_off, rows = self._driver.clips(clips, dtype, threads)
-        if flags is not None and self.on_nonfinite == "raise":
-            raise_nonfinite(flags, lambda first: f"audio[{first}]", "clips", dtype)
-        M = self.num_features
-        return [
-            out[o : o + M * r].reshape(self._example_shape(r))
-            for o, r in zip(o_off.tolist(), rows.tolist(), strict=True)
-        ]
-
     def _fast_call(self, audio, threads: int | None):
-        """``self(audio, num_threads=threads)`` on an adapter's hot path, or ``None``: then make that call.
-
-        For an ``ndarray`` already C-contiguous in its compute dtype (what
-        ``tf.numpy_function`` passes), what its shape fixes (the checks, the
-        layout, the output shape: :meth:`._driver.Driver.lean`) is settled once
-        per shape, so a call only runs the kernel and looks at its flags.
-        ``None`` for any other input, for a shape whose calls need more than the
-        kernel's first phase, and for a call that flagged an example (NaN/Inf
-        samples, overflow): ``__call__`` reports those with its own words, or
-        propagates NaN, computing the same numbers (the kernels are deterministic).
-        """
-        if type(audio) is not np.ndarray or not audio.flags.c_contiguous:
-            return None
-        key = (audio.shape, audio.dtype, threads)
-        fast = self._fast.get(key)
-        if fast is None:
-            fast = self._prepare_fast(audio.shape, audio.dtype, threads) or False
-            if len(self._fast) >= 64:  # e.g. clips of many lengths
-                self._fast.clear()
-            self._fast[key] = fast
-        return fast(audio) if fast else None
-
-    def _prepare_fast(self, shape: tuple[int, ...], dtype: np.dtype, threads: int | None):
-        """The function behind :meth:`_fast_call` for one shape, dtype and thread count, or ``None``."""
-        if not shape or 0 in shape or dtype != self._compute_dtype([dtype]):
-            return None
-        if threads is not None and not (type(threads) is int and threads >= 1):
-            return None  # __call__ refuses it
-        n = shape[-1]
-        try:
-            self._check_length(n, "audio")
-        except ValueError:
-            return None  # __call__ raises it, every time
-        batch = int(np.prod(shape[:-1], dtype=np.int64))
-        run = self._driver.lean(batch, n, dtype, self.num_threads if threads is None else threads)
-        if run is None:
-            return None
-        out_shape = self.compute_output_shape(shape)
-
-        def call(x: np.ndarray) -> np.ndarray | None:
-            out = run(x)
-            return None if out is None else out.reshape(out_shape)
-
-        return call
+        """``self(audio, num_threads=threads)`` for adapters' hot paths, or ``None`` (see :func:`._call.fast_call`)."""
+        return _call.fast_call(self, audio, threads)
 
 
 class MelSpectrogram(FeatureExtractor):
@@ -558,13 +510,17 @@ class MelSpectrogram(FeatureExtractor):
         num_threads: int | None = None,
     ) -> None:
         args = {name: value for name, value in locals().items() if name != "self"}
-        self._configure(_config.resolve(args), None, warn=True)
+        self._configure(self._resolve(args), warn=True)
 
+    _resolve = staticmethod(_config.resolve)
     _engine = staticmethod(_config.keras_to_engine)
 
-    @classmethod
-    def _config_keys(cls) -> list[str]:
-        return [*KERAS_DEFAULTS, *EXTRA_DEFAULTS]
+
+def _rebuild(cls: type[FeatureExtractor], config: dict[str, Any]) -> FeatureExtractor:
+    """Unpickle: the extractor of ``config`` (validated again; no construction warning)."""
+    obj = cls.__new__(cls)
+    obj._configure(cls._resolve({**cls._defaults(), **_config.from_mapping(config, cls._config_keys())}), warn=False)
+    return obj
 
 
 def _defaults(kind) -> dict[str, Any]:

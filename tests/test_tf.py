@@ -151,12 +151,15 @@ def test_per_clip_maps_take_the_core_fast_path(core, clips):
         ):
             list(_serial(_slices(bad).map(mel)))
         assert calls == [1]  # the flagged call was redone by the full call, which raised
-    # what the fast path does not take goes the full way: batch floors, another dtype, empty input
-    assert not melplug.MelSpectrogram(**CONFIG, top_db_scope="batch")._prepare_fast(
-        (4, SAMPLES), np.dtype("float32"), 1
-    )
-    assert not core._prepare_fast((SAMPLES,), np.dtype("int16"), 1)
-    assert not core._prepare_fast((0, SAMPLES), np.dtype("float32"), 1)
+    # what the fast path does not take goes the full way: another dtype, empty input; a batch floor
+    # runs the driver's phases like any other call, so it takes the fast path too, with the same numbers
+    from melplug import _call
+
+    batch_floor = melplug.MelSpectrogram(**CONFIG, top_db_scope="batch")
+    assert _call._fast_shape(batch_floor, (4, SAMPLES), np.dtype("float32"), 1) == (4, *core(clips[0]).shape)
+    _assert_same(batch_floor._fast_call(clips[:4], 1), batch_floor(clips[:4]))
+    assert not _call._fast_shape(core, (SAMPLES,), np.dtype("int16"), 1)
+    assert not _call._fast_shape(core, (0, SAMPLES), np.dtype("float32"), 1)
 
 
 def test_parallel_calls_run_side_by_side():
