@@ -323,7 +323,6 @@ def _op_applies(mel) -> bool:
     return (
         isinstance(mel, core.FeatureExtractor)
         and cls.__call__ is core.FeatureExtractor.__call__
-        and cls._call_array is core.FeatureExtractor._call_array
         and cls._check_length is core.FeatureExtractor._check_length
     )
 
