@@ -33,7 +33,6 @@ for ``hop_length``.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -41,18 +40,7 @@ import numpy as np
 from ._validate import check_int, check_real
 from .core import FeatureExtractor, MelSpectrogram
 
-__all__ = [
-    "PRESETS",
-    "REFERENCE_OVERRIDES",
-    "adapter_config",
-    "adapter_extractor",
-    "adapter_from_config",
-    "adapter_repr",
-    "adapter_signature",
-    "as_extractor",
-    "extractor_from_config",
-    "preset",
-]
+__all__ = ["PRESETS", "REFERENCE_OVERRIDES", "preset"]
 
 _F32_EPS = float(np.finfo(np.float32).eps)  # Kaldi's log floor
 
@@ -304,71 +292,3 @@ def preset(name: str, **overrides: Any) -> FeatureExtractor:
     options = _BUILDERS[name](**reference)
     options.update(overrides)
     return FeatureExtractor(**options)
-
-
-def as_extractor(extractor) -> FeatureExtractor:
-    """``extractor=`` of the adapters: a preset name or a :class:`FeatureExtractor` (returned as is)."""
-    if isinstance(extractor, str):
-        return preset(extractor)
-    if isinstance(extractor, FeatureExtractor):
-        return extractor
-    raise TypeError(
-        f"extractor must be a preset name ({', '.join(map(repr, PRESETS))}) or a melplug.FeatureExtractor / "
-        f"MelSpectrogram object; received {extractor!r} of type {type(extractor).__name__}"
-    )
-
-
-def extractor_from_config(config) -> FeatureExtractor:
-    """The extractor a ``get_config()`` describes: engine options (``"framing"`` among them) or Keras' arguments."""
-    cls = FeatureExtractor if "framing" in config else MelSpectrogram
-    return cls.from_config(config)
-
-
-def adapter_extractor(extractor, args: tuple, kwargs: dict) -> FeatureExtractor:
-    """What an adapter computes: ``MelSpectrogram(*args, **kwargs)``, or ``extractor=`` (not both)."""
-    if extractor is None:
-        return MelSpectrogram(*args, **kwargs)
-    if args or kwargs:
-        raise TypeError(
-            f"pass either extractor= or MelSpectrogram's arguments, not both; received extractor={extractor!r} "
-            f"and {len(args)} positional, {sorted(kwargs)} keyword argument(s)"
-        )
-    return as_extractor(extractor)
-
-
-def adapter_config(extractor: FeatureExtractor, own: dict[str, Any]) -> dict[str, Any]:
-    """An adapter's ``get_config()``: a MelSpectrogram's keys flat (Keras' layout), others under ``"extractor"``.
-
-    Nesting keeps an extractor's own keys (``layout``, ...) apart from the adapter's.
-    """
-    if isinstance(extractor, MelSpectrogram):
-        return {**extractor.get_config(), **own}
-    return {"extractor": extractor.get_config(), **own}
-
-
-def adapter_from_config(config: Mapping[str, Any], defaults: Mapping[str, Any]):
-    """Split an adapter config (:func:`adapter_config`) into ``(extractor, own options)``."""
-    if not isinstance(config, Mapping):
-        raise TypeError(f"config must be a mapping (a dict from get_config()); received {type(config).__name__}")
-    config = dict(config)
-    own = {name: config.pop(name, default) for name, default in defaults.items()}
-    core = config.pop("extractor") if isinstance(config.get("extractor"), Mapping) else config
-    if core is not config and config:
-        raise TypeError(f"config has unknown key(s) {sorted(config)} beside 'extractor'")
-    return extractor_from_config(core), own
-
-
-def adapter_repr(name: str, own: Mapping[str, Any], extractor: FeatureExtractor) -> str:
-    """An adapter's repr: ``name(<own options>, <the extractor's arguments>)``."""
-    inner = repr(extractor).partition("(")[2][:-1]
-    parts = ", ".join(f"{key}={value!r}" for key, value in own.items())
-    return f"{name}({parts}, {inner})"
-
-
-def adapter_signature(*names: str) -> inspect.Signature:
-    """MelSpectrogram's signature plus ``extractor`` and the adapter's keyword-only ``names``, for ``help()``."""
-    params = list(inspect.signature(MelSpectrogram.__init__).parameters.values())
-    kw = inspect.Parameter.KEYWORD_ONLY
-    extra = [inspect.Parameter("extractor", kw, default=None, annotation="str | FeatureExtractor | None")]
-    extra += [inspect.Parameter(name, kw, default=None, annotation="Hashable | None") for name in names]
-    return inspect.Signature([*params, *extra])

@@ -229,7 +229,8 @@ def read_config(path: str) -> dict[str, Any]:
 
 def build_layer(args: argparse.Namespace) -> FeatureExtractor:
     """The extractor from ``--preset`` or ``--config`` and the flags; invalid settings are a :class:`UsageError`."""
-    from ..presets import extractor_from_config, preset
+    from .._adapter import extractor_from_config
+    from ..presets import preset
 
     name = getattr(args, "preset", "keras")
     given = {key: getattr(args, key) for key in MEL_KEYS if hasattr(args, key)}
