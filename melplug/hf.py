@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import _audio
+from . import _audio, _stamp
 from ._adapter import MULTICHANNEL, Adapter, adapter_extractor
 from ._validate import check_choice, check_name
 from .core import FeatureExtractor as _FeatureExtractor
@@ -198,14 +198,21 @@ class MelSpectrogram(Adapter):
         """What ``datasets`` hashes: everything that changes the stored values.
 
         The thread count is left out (it never changes a value, and ``datasets``
-        leaves ``num_proc`` out of its fingerprints for the same reason); the
-        melplug version is put in, so an upgrade does not reuse stale caches.
+        leaves ``num_proc`` out of its fingerprints for the same reason).  The
+        melplug version and a hash of its sources (:func:`melplug._stamp.package_stamp`)
+        are put in, so neither an upgrade nor an edit of an editable install
+        reuses stale caches.
         """
         import melplug
 
         config = self.get_config()
         config["extractor"].pop("num_threads")
-        return {"melplug": melplug.__version__, "class": type(self).__qualname__, "config": config}
+        return {
+            "melplug": melplug.__version__,
+            "sources": _stamp.package_stamp(),
+            "class": type(self).__qualname__,
+            "config": config,
+        }
 
     # ----------------------------------------------------------------- output features
 
