@@ -158,7 +158,7 @@ def test_cli_compute_preset_and_its_config(tmp_path, capsys, expected):
     assert "--top-db cannot be used with --preset kaldi" in capsys.readouterr().err
     hop = ["--fft-length", "1024", "--sequence-stride", "320"]  # the overrides every preset takes
     assert cli.main(["compute", str(data / "c0.wav"), "-o", str(tmp_path / "z"), "--preset", "kaldi", *hop, "-q"]) == 0
-    want = melplug.preset("kaldi", fft_length=1024, hop_length=320)(CLIPS[0])
+    want = melplug.preset("kaldi", fft_length=1024, sequence_stride=320)(CLIPS[0])  # samples
     np.testing.assert_array_equal(np.load(tmp_path / "z" / "c0.npy"), want)
     assert cli.main(["compute", str(data), "-o", str(tmp_path / "y"), "--preset", "kaldi", "--num-mel-bins", "2"]) == 2
     assert "num_mel_bins=2" in capsys.readouterr().err
