@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -74,9 +74,12 @@ def run(fn, bounds: np.ndarray, *args) -> None:
     """Call ``fn(*args, lo, hi)`` for each ``[lo, hi)`` in ``bounds``, in parallel.
 
     The calling thread runs the first range itself; the others go to the pool.
-    When a range fails, ranges not yet started are cancelled, every started
-    one is waited for (they write into the caller's arrays), and the failure
-    of the earliest failing range is raised.
+    Whatever ends the call (a range failing, ``KeyboardInterrupt``, a Ray task
+    cancelled), ranges not yet started are cancelled and every started one is
+    waited for before ``run`` returns or raises: they read the caller's input
+    and write into its arrays, which may be freed as soon as ``run`` is left.
+    The failure raised is the calling thread's own, else the earliest failing
+    range's.
     """
     if len(bounds) == 2:  # one range: no pool, no bookkeeping
         fn(*args, int(bounds[0]), int(bounds[1]))
@@ -87,24 +90,49 @@ def run(fn, bounds: np.ndarray, *args) -> None:
             fn(*args, lo, hi)
         return
     pool = _executor(len(ranges) - 1)
-    futures = [pool.submit(fn, *args, lo, hi) for lo, hi in ranges[1:]]
+    futures: list[Future] = []
     failure: BaseException | None = None
     try:
+        for lo, hi in ranges[1:]:
+            futures.append(pool.submit(fn, *args, lo, hi))
         fn(*args, *ranges[0])
-    except BaseException as exc:  # noqa: BLE001 - re-raised below, after the workers stopped
+    except BaseException as exc:  # noqa: BLE001 - re-raised below, once no range runs
         failure = exc
-        for fut in futures:
-            fut.cancel()
-    for fut in futures:
-        if fut.cancelled():
-            continue
-        exc = fut.exception()
-        if exc is not None and failure is None:
-            failure = exc
-            for other in futures:
-                other.cancel()
+    finally:
+        failure = _join(futures, failure)
     if failure is not None:
         raise failure
+
+
+def _join(futures: list[Future], failure: BaseException | None) -> BaseException | None:
+    """Wait until no future in ``futures`` runs; the failure to raise (``failure``, else the first range's).
+
+    Once anything failed, the futures not started are cancelled.  An interrupt
+    arriving while waiting (a second Ctrl-C, a Ray cancellation) does not
+    end the wait: it cancels what has not started and becomes the failure if
+    there was none.
+    """
+    if failure is not None:
+        _cancel(futures)
+    while True:
+        try:
+            for fut in futures:
+                if fut.cancelled():
+                    continue
+                exc = fut.exception()  # waits for the range to end
+                if exc is not None and failure is None:
+                    failure = exc
+                    _cancel(futures)
+            return failure
+        except BaseException as exc:  # noqa: BLE001 - interrupted while waiting: keep waiting, raise it after
+            if failure is None:
+                failure = exc
+            _cancel(futures)
+
+
+def _cancel(futures: list[Future]) -> None:
+    for fut in futures:
+        fut.cancel()
 
 
 def in_worker_process() -> bool:

@@ -28,13 +28,14 @@ the last axis is time and every leading axis (a batch, or channels) is kept
 as it is; ``(channels, samples)`` gives ``(channels, num_mel_bins, frames)``.
 Unlike the Hugging Face adapter, nothing guesses a channel layout here: a
 ``(samples, channels)`` array from soundfile must be transposed (or
-down-mixed) in an earlier ``Map``.
+down-mixed) in an earlier ``Map``.  The output is float32 (float64 only when
+the extractor forces ``dtype="float64"``), as from Keras' layer and the other
+adapters; float64 audio is computed in float64 and stored as float32.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Hashable, Mapping, MutableMapping
+from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
@@ -45,8 +46,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without grain
     raise ImportError("melplug.grain needs Google Grain; install it with `pip install 'melplug[grain]'`") from exc
 
 from . import _parallel, core
-from ._validate import check_keys
-from .presets import adapter_extractor, adapter_repr, adapter_signature
+from ._adapter import KeyedAdapter, adapter_extractor
 
 __all__ = ["MelSpectrogram", "in_grain_worker"]
 
@@ -74,7 +74,7 @@ def in_grain_worker() -> bool:
         return _parallel.in_worker_process()
 
 
-class MelSpectrogram(grain.transforms.Map):
+class MelSpectrogram(KeyedAdapter, grain.transforms.Map):
     """Keras-exact mel spectrograms as a Grain ``Map`` transform.
 
     Parameters
@@ -121,61 +121,18 @@ class MelSpectrogram(grain.transforms.Map):
         out_key: Hashable | None = None,
         **kwargs: Any,
     ):
-        check_keys(key, out_key, "mapping")
-        self._mel = adapter_extractor(extractor, args, kwargs)
-        self.key = key
-        self.out_key = out_key
+        self._adopt(adapter_extractor(extractor, args, kwargs), key=key, out_key=out_key)
 
-    # ----------------------------------------------------------------- configuration
-
-    @property
-    def mel(self) -> core.FeatureExtractor:
-        """The wrapped :class:`melplug.MelSpectrogram` that does the work."""
-        return self._mel
-
-    @property
-    def num_threads(self) -> int | None:
-        """Threads per call as configured (``None``: automatic, see the module docstring)."""
-        return self._mel.num_threads
-
-    def get_config(self) -> dict[str, Any]:
-        """The core object's configuration plus ``key`` and ``out_key``."""
-        return {**self._mel.get_config(), "key": self.key, "out_key": self.out_key}
-
-    def __repr__(self) -> str:
-        return adapter_repr("melplug.grain.MelSpectrogram", {"key": self.key, "out_key": self.out_key}, self._mel)
-
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, MelSpectrogram):
-            return NotImplemented
-        return (self.key, self.out_key) == (other.key, other.out_key) and self._mel == other._mel
-
-    __hash__ = None  # like the core object
+    def _auto_threads(self) -> int | None:
+        """One thread per call inside a Grain worker (the workers are the parallelism), else the core's default."""
+        return 1 if in_grain_worker() else None
 
     # ----------------------------------------------------------------- Grain hooks
 
     def map(self, element):
         """Mel spectrogram of one element (an array, or ``element[key]``)."""
-        if self.key is None:
-            if isinstance(element, Mapping):
-                keys = ", ".join(repr(k) for k in list(element)[:8])
-                raise TypeError(
-                    f"element is a {type(element).__name__} with keys [{keys}] but key=None; pass "
-                    "key=<the field holding the audio> (and optionally out_key=) to MelSpectrogram"
-                )
-            return self._compute(element)
-        if not isinstance(element, Mapping):
-            raise TypeError(
-                f"key={self.key!r} is set, so elements must be mappings; received {type(element).__name__}. "
-                "Use key=None for array elements"
-            )
-        if self.key not in element:
-            keys = ", ".join(repr(k) for k in list(element)[:16])
-            raise ValueError(
-                f"element has no key {self.key!r}; its keys are [{keys}]. Set key= to the field holding the audio"
-            )
-        out = self._compute(element[self.key])
-        return _with_item(element, self.key if self.out_key is None else self.out_key, out)
+        out = self._store(self._mel(self._pick(element), num_threads=self.threads_per_call))
+        return self._put(element, out)
 
     def output_spec(self, input_spec):
         """Grain's element-spec inference: the spec of ``map``'s output.
@@ -200,20 +157,8 @@ class MelSpectrogram(grain.transforms.Map):
         >>> t.output_spec(grain.experimental.ShapeDtypeStruct(shape=(8, 16000), dtype=np.float32))
         ShapeDtypeStruct(shape=(8, 40, 101), dtype=dtype('float32'))
         """
-        if self.key is None:
-            return self._array_spec(input_spec, "input_spec")
-        if not isinstance(input_spec, Mapping):
-            raise TypeError(
-                f"key={self.key!r} is set, so input_spec must be a mapping of specs; "
-                f"received {type(input_spec).__name__}"
-            )
-        if self.key not in input_spec:
-            keys = ", ".join(repr(k) for k in input_spec)
-            raise ValueError(f"input_spec has no key {self.key!r}; its keys are [{keys}]")
-        spec = self._array_spec(input_spec[self.key], f"input_spec[{self.key!r}]")
-        return _with_item(input_spec, self.key if self.out_key is None else self.out_key, spec)
-
-    def _array_spec(self, spec, where: str):
+        spec = self._pick(input_spec, "input spec")
+        where = "input_spec" if self.key is None else f"input_spec[{self.key!r}]"
         try:
             shape, dtype = tuple(spec.shape), np.dtype(spec.dtype)
         except (AttributeError, TypeError) as exc:
@@ -222,39 +167,5 @@ class MelSpectrogram(grain.transforms.Map):
             raise TypeError(f"{where} has dtype {dtype}; melplug needs real audio samples (float or integer)")
         if not shape:
             raise ValueError(f"{where} has shape (); audio needs shape (..., samples)")
-        samples = shape[-1]
-        example = self._mel.compute_output_shape((samples,))
-        if self._mel.dtype is not None:
-            out_dtype = np.dtype(self._mel.dtype)
-        else:
-            out_dtype = np.dtype(np.float64 if dtype == np.float64 else np.float32)
-        return grain.experimental.ShapeDtypeStruct(shape=(*shape[:-1], *example), dtype=out_dtype)
-
-    # ----------------------------------------------------------------- computing
-
-    def _threads_for_call(self) -> int | None:
-        """Threads for the next call: the configured count, else 1 in a Grain worker, else ``None`` (the core's)."""
-        if self._mel.num_threads is None and in_grain_worker():
-            return 1
-        return self._mel.num_threads
-
-    def _compute(self, audio):
-        return self._mel(audio, num_threads=self._threads_for_call())
-
-
-def _with_item(mapping: Mapping, key, value) -> Mapping:
-    """A new mapping of the same kind as ``mapping`` with ``key`` set; ``mapping`` is untouched."""
-    if type(mapping) is dict:
-        out = dict(mapping)
-    else:
-        try:
-            out = copy.copy(mapping)
-        except Exception:  # noqa: BLE001 - any failure to copy: fall back to a dict
-            out = None
-        if not isinstance(out, MutableMapping) or out is mapping:
-            out = dict(mapping)
-    out[key] = value
-    return out
-
-
-MelSpectrogram.__init__.__signature__ = adapter_signature("key", "out_key")
+        shape = self._mel.compute_output_shape(shape)
+        return self._put(input_spec, grain.experimental.ShapeDtypeStruct(shape=shape, dtype=self.output_dtype))

@@ -3,9 +3,10 @@
 :class:`MelSpectrogram` wraps a :class:`melplug.MelSpectrogram` and only
 translates dataset rows: it reads the audio column, checks sampling rates and
 channels, calls the core once per batch (clips of different lengths go through
-the core's ragged path, one parallel call) and writes float32 arrays to the
-output column.  ``datasets`` itself is imported only when an adapter is built
-(``import melplug.hf`` stays light).
+the core's ragged path, one parallel call) and writes float32 arrays (float64
+when the extractor forces ``dtype="float64"``) to the output column.
+``datasets`` itself is imported only when an adapter is built (``import
+melplug.hf`` stays light).
 
 Column values understood:
 
@@ -37,24 +38,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import _audio
-from ._parallel import in_worker_process
+from . import _audio, _stamp
+from ._adapter import MULTICHANNEL, Adapter, adapter_extractor
 from ._validate import check_choice, check_name
 from .core import FeatureExtractor as _FeatureExtractor
-from .core import MelSpectrogram as _CoreMelSpectrogram
-from .presets import adapter_config, adapter_extractor, adapter_from_config, adapter_repr
 
 __all__ = ["MelSpectrogram"]
 
 _LAYOUTS = ("mels_frames", "frames_mels")
-_MULTICHANNEL = ("mean", "raise")
-#: The adapter's own options and their defaults (the rest go to the core); ``None`` follows the extractor.
-HF_DEFAULTS: dict[str, Any] = {
-    "column": "audio",
-    "out_column": None,
-    "layout": None,
-    "multichannel": "mean",
-}
 
 
 def _lazy_types():
@@ -91,13 +82,16 @@ def _is_single_value(value) -> bool:
     return np.ndim(value) <= 1
 
 
-class MelSpectrogram:
+class MelSpectrogram(Adapter):
     """Mel spectrograms for ``datasets.Dataset.map`` and ``IterableDataset.map``.
 
     A callable ``example -> {out_column: mel}`` for
     ``ds.map(mel, batched=True|False, num_proc=N)``.  It wraps a
     :class:`melplug.MelSpectrogram` (available as :attr:`mel`), so the numbers
-    are exactly the core's; outputs are stored as float32.
+    are exactly the core's; outputs are stored as float32 (float64 when the
+    extractor forces ``dtype="float64"``).  Configuration (``get_config``
+    nests the extractor under ``"extractor"``), ``repr``, ``==``, pickling and
+    :meth:`replace` are those of every adapter (``melplug._adapter.Adapter``).
 
     Parameters
     ----------
@@ -162,6 +156,9 @@ class MelSpectrogram:
     [(40, 101), (40, 51)]
     """
 
+    #: The adapter's own options and their defaults (the rest go to the extractor); ``None`` follows the extractor.
+    OPTIONS = {"column": "audio", "out_column": None, "layout": None, "multichannel": "mean"}
+
     def __init__(
         self,
         *args,
@@ -173,31 +170,19 @@ class MelSpectrogram:
         **kwargs,
     ) -> None:
         core = adapter_extractor(extractor, args, kwargs)
-        self._adopt(core, column, out_column, layout, multichannel)
+        self._adopt(core, column=column, out_column=out_column, layout=layout, multichannel=multichannel)
 
-    def _adopt(self, core: _FeatureExtractor, column, out_column, layout, multichannel) -> None:
-        self._mel = core
-        native = "frames_mels" if core.plan.frames_major or core.plan.stack_frames > 1 else "mels_frames"
-        if out_column is None:
-            out_column = "mel" if isinstance(core, _CoreMelSpectrogram) else "input_features"
+    def _set_options(self, column, out_column, layout, multichannel) -> None:
+        plan = self._mel.plan
+        native = "frames_mels" if plan.frames_major or plan.stack_frames > 1 else "mels_frames"
         self.column = check_name("column", column)
-        self.out_column = check_name("out_column", out_column)
+        self.out_column = check_name("out_column", self._default_out_column() if out_column is None else out_column)
         self.layout = native if layout is None else check_choice("layout", layout, _LAYOUTS)
         self._transpose = self.layout != native
-        self.multichannel = check_choice("multichannel", multichannel, _MULTICHANNEL)
+        self.multichannel = check_choice("multichannel", multichannel, MULTICHANNEL)
         _register_fingerprint_reducer(type(self))
 
     # ----------------------------------------------------------------- configuration
-
-    @property
-    def mel(self) -> _FeatureExtractor:
-        """The wrapped extractor (a :class:`melplug.MelSpectrogram` for Keras' arguments)."""
-        return self._mel
-
-    @property
-    def sampling_rate(self) -> float:
-        """The sampling rate the audio must have (Hz)."""
-        return self._mel.sampling_rate
 
     @property
     def num_mel_bins(self) -> int:
@@ -209,68 +194,25 @@ class MelSpectrogram:
         """Values per stored frame: ``num_features`` (times the stacked frames, e.g. 160 for w2v-bert)."""
         return self._mel.num_features * self._mel.plan.stack_frames
 
-    @property
-    def num_threads(self) -> int | None:
-        """Threads per call as configured (``None``: automatic, see the class docs)."""
-        return self._mel.num_threads
-
-    def get_config(self) -> dict[str, Any]:
-        """The core's config plus ``column``, ``out_column``, ``layout`` and ``multichannel``.
-
-        A :class:`melplug.MelSpectrogram`'s keys are at the top level (Keras'
-        layout); any other extractor's config is nested under ``"extractor"``
-        (its own ``layout`` is not the adapter's).
-        """
-        return adapter_config(self._mel, {name: getattr(self, name) for name in HF_DEFAULTS})
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> MelSpectrogram:
-        """Build from :meth:`get_config` output (or a core / Keras layer config)."""
-        core, own = adapter_from_config(config, HF_DEFAULTS)
-        obj = cls.__new__(cls)
-        obj._adopt(core, **own)
-        return obj
-
-    def replace(self, **changes) -> MelSpectrogram:
-        """A copy with some arguments changed, e.g. ``mel.replace(num_threads=2)`` (adapter or extractor options)."""
-        config = self.get_config()
-        nested = config.get("extractor") if isinstance(config.get("extractor"), dict) else None
-        known = set(config) | set(nested or ())
-        unknown = set(changes) - known
-        if unknown:
-            raise TypeError(f"replace() got unknown argument(s) {sorted(unknown)}; known: {', '.join(sorted(known))}")
-        for key, value in changes.items():
-            target = config if nested is None or key in HF_DEFAULTS else nested
-            target[key] = value
-        return type(self).from_config(config)
-
-    def __repr__(self) -> str:
-        own = {name: getattr(self, name) for name in HF_DEFAULTS}
-        return adapter_repr(f"melplug.hf.{type(self).__name__}", own, self._mel)
-
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, MelSpectrogram):
-            return NotImplemented
-        return self.get_config() == other.get_config()
-
-    __hash__ = None
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        _register_fingerprint_reducer(type(self))
-
     def _fingerprint_state(self) -> dict[str, Any]:
         """What ``datasets`` hashes: everything that changes the stored values.
 
         The thread count is left out (it never changes a value, and ``datasets``
-        leaves ``num_proc`` out of its fingerprints for the same reason); the
-        melplug version is put in, so an upgrade does not reuse stale caches.
+        leaves ``num_proc`` out of its fingerprints for the same reason).  The
+        melplug version and a hash of its sources (:func:`melplug._stamp.package_stamp`)
+        are put in, so neither an upgrade nor an edit of an editable install
+        reuses stale caches.
         """
         import melplug
 
         config = self.get_config()
-        (config["extractor"] if "extractor" in config else config).pop("num_threads")
-        return {"melplug": melplug.__version__, "class": type(self).__qualname__, "config": config}
+        config["extractor"].pop("num_threads")
+        return {
+            "melplug": melplug.__version__,
+            "sources": _stamp.package_stamp(),
+            "class": type(self).__qualname__,
+            "config": config,
+        }
 
     # ----------------------------------------------------------------- output features
 
@@ -286,21 +228,22 @@ class MelSpectrogram:
             length (whisper's ``(80, 3000)``) whatever ``num_samples``.  Otherwise ``"frames_mels"`` gives
             ``Array2D(shape=(None, num_mel_bins))`` and ``"mels_frames"``
             ``List(List(Value("float32")), length=num_mel_bins)`` (Arrow's
-            ``Array2D`` cannot have a variable last dimension).
+            ``Array2D`` cannot have a variable last dimension); float64 in
+            place of float32 when the extractor forces ``dtype="float64"``.
         """
         from datasets import Array2D, List, Value
 
-        width = self.width
+        width, dtype = self.width, self.output_dtype.name
         plan = self._mel.plan
         if num_samples is None and plan.out_frames:  # a fixed output length (whisper: 3000 frames)
             num_samples = 1
         if num_samples is not None:
             frames = self._mel.num_frames(num_samples)
             shape = (width, frames) if self.layout == "mels_frames" else (frames, width)
-            return Array2D(shape=shape, dtype="float32")
+            return Array2D(shape=shape, dtype=dtype)
         if self.layout == "frames_mels":
-            return Array2D(shape=(None, width), dtype="float32")
-        return List(List(Value("float32")), length=width)
+            return Array2D(shape=(None, width), dtype=dtype)
+        return List(List(Value(dtype)), length=width)
 
     def features(self, features=None, *, remove_columns=None, num_samples: int | None = None):
         """Features of the mapped dataset, for ``ds.map(mel, features=...)``.
@@ -356,8 +299,9 @@ class MelSpectrogram:
     def __call__(self, example: Mapping[str, Any]) -> dict[str, Any]:
         """Mel spectrogram(s) of ``example[column]``: ``{out_column: ...}``.
 
-        A row gives one float32 array, a batch a list of them (or one 3-D
-        array when the batch is a 2-D array of equal-length clips).
+        A row gives one array (float32, see :attr:`output_dtype`), a batch a
+        list of them (or one 3-D array when the batch is a 2-D array of
+        equal-length clips).
         """
         if not isinstance(example, Mapping):
             raise TypeError(
@@ -372,7 +316,7 @@ class MelSpectrogram:
                 f"column={self.column!r} is not in the example; its columns are {keys}. "
                 "Pass column=... to melplug.hf.MelSpectrogram"
             ) from None
-        threads = self._threads()
+        threads = self.threads_per_call
         lazy = _lazy_types()
         if lazy is not None and isinstance(example, lazy[0]):
             batched = False
@@ -394,15 +338,8 @@ class MelSpectrogram:
         mels = self._mel(clips, num_threads=threads)
         return {self.out_column: [self._store(m) for m in mels]}
 
-    def _threads(self) -> int | None:
-        """Threads for a call: the configured count, else 1 in worker processes, else the core's default."""
-        threads = self._mel.num_threads
-        if threads is None and in_worker_process():
-            threads = 1
-        return threads
-
     def _store(self, mel: np.ndarray) -> np.ndarray:
-        mel = mel.astype(np.float32, copy=False)
+        mel = super()._store(mel)
         if self._transpose:
             mel = np.ascontiguousarray(np.swapaxes(mel, -1, -2))
         return mel
@@ -430,7 +367,7 @@ class MelSpectrogram:
             f" and multichannel='raise'; downmix when decoding, e.g. ds = ds.cast_column({self.column!r}, "
             "Audio(num_channels=1)), or pass multichannel='mean'"
         )
-        return _audio.select_channels(samples, self.multichannel, where=where, hint=hint)[0]
+        return self._mono(samples, where, hint)
 
     def _from_dict(self, value: Mapping, where: str) -> tuple[np.ndarray, Any]:
         """``(channels, samples)`` and the rate of an ``Audio`` dict: decoded ``array``, or ``bytes``/``path``."""

@@ -15,7 +15,10 @@ import numpy as np
 import numpy.typing as npt
 
 from ._io import atomic_write
-from ._plan import _MEL_BREAK_FREQUENCY_HERTZ, _MEL_HIGH_FREQUENCY_Q
+from ._plan import hz_to_mel, mel_to_hz
+
+#: The mel scales a spectrogram's bands may be placed on (``FeatureExtractor``'s ``mel_scale``).
+_MEL_SCALES = ("keras", "kaldi", "htk", "slaney")
 
 __all__ = ["mel_band_centres", "plot_mel"]
 
@@ -48,17 +51,9 @@ _TICKS_HZ = (
 )
 
 
-def _hz_to_mel(freq):
-    return _MEL_HIGH_FREQUENCY_Q * np.log1p(np.asarray(freq, dtype=np.float64) / _MEL_BREAK_FREQUENCY_HERTZ)
-
-
-def _mel_to_hz(mel):
-    return _MEL_BREAK_FREQUENCY_HERTZ * np.expm1(np.asarray(mel, dtype=np.float64) / _MEL_HIGH_FREQUENCY_Q)
-
-
-def _mel_edges(num_mel_bins: int, min_freq: float, max_freq: float) -> np.ndarray:
-    """The ``num_mel_bins + 2`` band edges in mel, equally spaced, as Keras builds its triangles."""
-    return np.linspace(_hz_to_mel(min_freq), _hz_to_mel(max_freq), num_mel_bins + 2)
+def _mel_edges(num_mel_bins: int, min_freq: float, max_freq: float, scale: str = "keras") -> np.ndarray:
+    """The ``num_mel_bins + 2`` band edges in mel on ``scale``, equally spaced, as the triangles are built."""
+    return np.linspace(hz_to_mel(min_freq, scale), hz_to_mel(max_freq, scale), num_mel_bins + 2)
 
 
 def mel_band_centres(num_mel_bins: int, min_freq: float = 20.0, max_freq: float = 8000) -> np.ndarray:
@@ -86,16 +81,16 @@ def mel_band_centres(num_mel_bins: int, min_freq: float = 20.0, max_freq: float 
     >>> mel_band_centres(3, min_freq=0.0, max_freq=8000).round(1)
     array([ 614.3, 1767.8, 3933.6])
     """
-    return _mel_to_hz(_mel_edges(num_mel_bins, min_freq, max_freq)[1:-1])
+    return mel_to_hz(_mel_edges(num_mel_bins, min_freq, max_freq)[1:-1], "keras")
 
 
-def _frequency_ticks(lo_mel: float, hi_mel: float) -> tuple[list[float], list[str]]:
+def _frequency_ticks(lo_mel: float, hi_mel: float, scale: str = "keras") -> tuple[list[float], list[str]]:
     """Round frequencies (Hz) inside ``[lo_mel, hi_mel]``, at least 6 % of the range apart on the mel axis."""
     span = hi_mel - lo_mel
     positions: list[float] = []
     labels: list[str] = []
     for hz in _TICKS_HZ:
-        m = float(_hz_to_mel(hz))
+        m = float(hz_to_mel(hz, scale))
         if m < lo_mel or m > hi_mel:
             continue
         if positions and m - positions[-1] < 0.06 * span:
@@ -117,18 +112,24 @@ def plot_mel(
     title: str | None = None,
     cmap: str = "magma",
     dpi: int = 100,
+    mel_scale: str = "keras",
+    kind: str = "mel",
+    label: str | None = None,
 ) -> Path:
-    """Write a PNG picture of one mel spectrogram.
+    """Write a PNG picture of one mel spectrogram (or of its cepstra).
 
     Time runs along x in seconds (frame ``i`` is centred on sample
     ``i * sequence_stride``, as with Keras' centre padding); the mel bands run
     up the y axis, lowest at the bottom, evenly spaced in mel and labelled in
-    Hz at Keras' band positions (HTK scale); a colour bar gives the values.
+    Hz at their positions on ``mel_scale`` (Keras': ``1127 ln(1 + f / 700)``);
+    a colour bar gives the values.  Cepstra (``kind="cepstra"``) are drawn
+    with the coefficient index up the y axis.
 
     Parameters
     ----------
     mel : array_like of shape (num_mel_bins, frames)
-        One spectrogram in melplug's / Keras' layout.  NaN values are left blank.
+        One spectrogram in melplug's / Keras' layout (``(num_ceps, frames)``
+        for cepstra).  NaN values are left blank.
     path : str or os.PathLike
         Where to write the PNG.  It is written to a temporary file in the same
         folder and renamed, so a failure leaves no partial file.
@@ -140,13 +141,23 @@ def plot_mel(
         The mel range the spectrogram was computed with (Hz).
     db : bool
         Whether the values are decibels (``power_to_db=True``); sets the
-        colour bar's label.
+        colour bar's label and its ``dB`` ticks.
     title : str, optional
         Title above the picture.
     cmap : str
         A matplotlib colour map name.
     dpi : int
         Resolution; the figure is 10 x 4 inches.
+    mel_scale : {"keras", "kaldi", "htk", "slaney"}
+        The scale the bands' edges were spaced evenly on (a
+        :class:`~melplug.FeatureExtractor`'s ``mel_scale``; keras and kaldi
+        are the same scale).
+    kind : {"mel", "cepstra"}
+        Mel bands (labelled in Hz), or cepstral coefficients (labelled by
+        index; ``min_freq``, ``max_freq`` and ``mel_scale`` are then unused).
+    label : str, optional
+        The colour bar's label; by default ``"Power (dB)"`` or ``"Mel power"``
+        per ``db``, ``"Cepstral coefficient"`` for cepstra.
 
     Returns
     -------
@@ -170,6 +181,10 @@ def plot_mel(
     values = np.asarray(mel, dtype=np.float64)
     if values.ndim != 2 or values.shape[0] < 1 or values.shape[1] < 1:
         raise ValueError(f"mel must have shape (num_mel_bins, frames) with both >= 1; received shape {np.shape(mel)}")
+    if kind not in ("mel", "cepstra"):
+        raise ValueError(f"kind={kind!r} is invalid: it must be 'mel' or 'cepstra'")
+    if mel_scale not in _MEL_SCALES:
+        raise ValueError(f"mel_scale={mel_scale!r} is invalid: it must be one of {', '.join(map(repr, _MEL_SCALES))}")
     if not sampling_rate > 0:
         raise ValueError(f"sampling_rate={sampling_rate!r} is invalid: it must be > 0 (Hz)")
     if not (isinstance(sequence_stride, (int, np.integer)) and sequence_stride >= 1):
@@ -182,10 +197,13 @@ def plot_mel(
         )
     num_mel_bins, frames = values.shape
 
-    # Band m is drawn as a cell of one mel step centred on its peak (edge m + 1).
-    edges = _mel_edges(num_mel_bins, min_freq, max_freq)
-    step = edges[1] - edges[0]
-    y_lo, y_hi = edges[1] - step / 2, edges[-2] + step / 2
+    if kind == "mel":
+        # Band m is drawn as a cell of one mel step centred on its peak (edge m + 1).
+        edges = _mel_edges(num_mel_bins, min_freq, max_freq, mel_scale)
+        step = edges[1] - edges[0]
+        y_lo, y_hi = edges[1] - step / 2, edges[-2] + step / 2
+    else:  # coefficient i is the cell [i - 0.5, i + 0.5]
+        y_lo, y_hi = -0.5, num_mel_bins - 0.5
     hop = sequence_stride / sampling_rate
     x_lo, x_hi = -hop / 2, (frames - 0.5) * hop
 
@@ -207,14 +225,20 @@ def plot_mel(
         vmin=vmin,
         vmax=vmax,
     )
-    positions, labels = _frequency_ticks(y_lo, y_hi)
-    ax.set_yticks(positions, labels)
-    ax.set_ylabel("Frequency (Hz, mel scale)")
+    if kind == "mel":
+        positions, labels = _frequency_ticks(y_lo, y_hi, mel_scale)
+        ax.set_yticks(positions, labels)
+        ax.set_ylabel("Frequency (Hz, mel scale)")
+    else:
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.set_ylabel("Cepstral coefficient")
     ax.set_xlabel("Time (s)")
     if title:
         ax.set_title(title)
     bar = fig.colorbar(image, ax=ax, pad=0.01)
-    bar.set_label("Power (dB)" if db else "Mel power")
+    if label is None:
+        label = "Cepstral coefficient" if kind == "cepstra" else "Power (dB)" if db else "Mel power"
+    bar.set_label(label)
     if db:
         bar.ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:+.0f} dB" if not math.isclose(v, 0.0) else "0 dB")
 

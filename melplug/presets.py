@@ -1,6 +1,6 @@
 """Presets: the front-ends models are trained on, as configurations of :class:`melplug.FeatureExtractor`.
 
-Each preset reproduces its reference library exactly (SPEC §5); the steps
+Each preset reproduces its reference library exactly; the steps
 below were read from the references' sources and are checked against them
 by the test suite.  A preset is a function of the two overrides every
 reference takes in its constructor (``sampling_rate``, ``num_mel_bins``),
@@ -26,33 +26,29 @@ reference's constructor (:data:`REFERENCE_OVERRIDES`): ``sampling_rate``,
 ``num_mel_bins``, and where the reference ties them, ``fft_length`` (the
 window and FFT size of librosa, torchaudio and whisper), ``hop_length``
 (torchaudio's default is half the FFT; whisper's output frames follow it) and
-``num_ceps`` (the MFCC count).  ``sequence_stride`` (Keras' name) is accepted
-for ``hop_length``.
+``num_ceps`` (the MFCC count).
+
+``sequence_stride`` (Keras' name) is the hop **in samples** for every preset.
+The presets timed in milliseconds (kaldi, ast, kaldi-mfcc: 25 ms frames every
+10 ms) then move to samples, their frame length converted as the engine
+converts it (``int(sr * ms / 1000)`` in float32, Kaldi's rounding), so
+``preset("kaldi", sequence_stride=160)`` at 16 kHz is the default kaldi.
+``hop_length`` is in the preset's own ``frame_unit``: milliseconds for those
+three (``hop_length=20.0`` is a 20 ms hop), samples for the others.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from . import _plan
 from ._validate import check_int, check_real
 from .core import FeatureExtractor, MelSpectrogram
 
-__all__ = [
-    "PRESETS",
-    "REFERENCE_OVERRIDES",
-    "adapter_config",
-    "adapter_extractor",
-    "adapter_from_config",
-    "adapter_repr",
-    "adapter_signature",
-    "as_extractor",
-    "extractor_from_config",
-    "preset",
-]
+__all__ = ["PRESETS", "REFERENCE_OVERRIDES", "preset"]
 
 _F32_EPS = float(np.finfo(np.float32).eps)  # Kaldi's log floor
 
@@ -247,7 +243,7 @@ _BUILDERS = {
 REFERENCE_OVERRIDES: dict[str, tuple[str, ...]] = {
     name: tuple(inspect.signature(builder).parameters) for name, builder in _BUILDERS.items()
 }
-#: The preset names, in the order of SPEC §5's table.
+#: The preset names, in the order of the table above.
 PRESETS: tuple[str, ...] = ("keras", *_BUILDERS)
 
 
@@ -263,8 +259,10 @@ def preset(name: str, **overrides: Any) -> FeatureExtractor:
         :data:`REFERENCE_OVERRIDES` (``fft_length``, ``hop_length``,
         ``num_ceps``) go where the reference's constructor takes them (e.g.
         whisper's 30 s input follows the rate, librosa's window follows
-        ``fft_length``); ``sequence_stride`` is accepted for ``hop_length``;
-        other :class:`FeatureExtractor` options replace the preset's value.
+        ``fft_length``); ``sequence_stride`` is the hop in samples (a preset
+        timed in ms moves to samples, see the module docstring), while
+        ``hop_length`` is in the preset's ``frame_unit``; other
+        :class:`FeatureExtractor` options replace the preset's value.
         For ``"keras"`` the options are :class:`MelSpectrogram`'s.
 
     Examples
@@ -276,6 +274,8 @@ def preset(name: str, **overrides: Any) -> FeatureExtractor:
     (80, 3000)
     >>> melplug.preset("kaldi", num_mel_bins=80)(np.zeros(16000, np.float32)).shape
     (98, 80)
+    >>> melplug.preset("kaldi", sequence_stride=320).num_frames(16000)  # samples, whatever the preset's unit
+    49
     >>> melplug.preset("librosa-mfcc")(np.zeros(22050, np.float32)).shape
     (20, 44)
     >>> melplug.preset("keras") == melplug.MelSpectrogram()
@@ -293,82 +293,44 @@ def preset(name: str, **overrides: Any) -> FeatureExtractor:
         )
     if name == "keras":
         return MelSpectrogram(**overrides)
-    if "sequence_stride" in overrides:  # Keras' name for the hop
+    stride = None
+    if "sequence_stride" in overrides:  # Keras' name for the hop: always samples
         if "hop_length" in overrides:
             raise ValueError(
                 f"preset {name!r} received both sequence_stride={overrides['sequence_stride']!r} and "
-                f"hop_length={overrides['hop_length']!r}; pass one (sequence_stride is Keras' name for hop_length)"
+                f"hop_length={overrides['hop_length']!r}; pass one (sequence_stride is Keras' name for the hop, "
+                "in samples; hop_length is in the preset's frame_unit)"
             )
-        overrides["hop_length"] = overrides.pop("sequence_stride")
+        stride = overrides.pop("sequence_stride")
+        if "hop_length" in REFERENCE_OVERRIDES[name]:  # whisper, torchaudio: samples, and their frames follow it
+            overrides["hop_length"], stride = stride, None
     reference = {k: overrides.pop(k) for k in REFERENCE_OVERRIDES[name] if k in overrides}
     options = _BUILDERS[name](**reference)
     options.update(overrides)
+    if stride is not None:
+        options.update(_hop_in_samples(options, stride))
     return FeatureExtractor(**options)
 
 
-def as_extractor(extractor) -> FeatureExtractor:
-    """``extractor=`` of the adapters: a preset name or a :class:`FeatureExtractor` (returned as is)."""
-    if isinstance(extractor, str):
-        return preset(extractor)
-    if isinstance(extractor, FeatureExtractor):
-        return extractor
-    raise TypeError(
-        f"extractor must be a preset name ({', '.join(map(repr, PRESETS))}) or a melplug.FeatureExtractor / "
-        f"MelSpectrogram object; received {extractor!r} of type {type(extractor).__name__}"
-    )
+def _hop_in_samples(options: dict[str, Any], stride) -> dict[str, Any]:
+    """The options that make the hop ``stride`` samples.
 
-
-def extractor_from_config(config) -> FeatureExtractor:
-    """The extractor a ``get_config()`` describes: engine options (``"framing"`` among them) or Keras' arguments."""
-    cls = FeatureExtractor if "framing" in config else MelSpectrogram
-    return cls.from_config(config)
-
-
-def adapter_extractor(extractor, args: tuple, kwargs: dict) -> FeatureExtractor:
-    """What an adapter computes: ``MelSpectrogram(*args, **kwargs)``, or ``extractor=`` (not both)."""
-    if extractor is None:
-        return MelSpectrogram(*args, **kwargs)
-    if args or kwargs:
-        raise TypeError(
-            f"pass either extractor= or MelSpectrogram's arguments, not both; received extractor={extractor!r} "
-            f"and {len(args)} positional, {sorted(kwargs)} keyword argument(s)"
-        )
-    return as_extractor(extractor)
-
-
-def adapter_config(extractor: FeatureExtractor, own: dict[str, Any]) -> dict[str, Any]:
-    """An adapter's ``get_config()``: a MelSpectrogram's keys flat (Keras' layout), others under ``"extractor"``.
-
-    Nesting keeps an extractor's own keys (``layout``, ...) apart from the adapter's.
+    A preset timed in milliseconds (kaldi, ast, kaldi-mfcc) moves to samples:
+    its frame length is converted as the engine converts it
+    (:func:`melplug._plan.samples`, Kaldi's rounding), so the frames stay the
+    same and only the hop is the one given.
     """
-    if isinstance(extractor, MelSpectrogram):
-        return {**extractor.get_config(), **own}
-    return {"extractor": extractor.get_config(), **own}
-
-
-def adapter_from_config(config: Mapping[str, Any], defaults: Mapping[str, Any]):
-    """Split an adapter config (:func:`adapter_config`) into ``(extractor, own options)``."""
-    if not isinstance(config, Mapping):
-        raise TypeError(f"config must be a mapping (a dict from get_config()); received {type(config).__name__}")
-    config = dict(config)
-    own = {name: config.pop(name, default) for name, default in defaults.items()}
-    core = config.pop("extractor") if isinstance(config.get("extractor"), Mapping) else config
-    if core is not config and config:
-        raise TypeError(f"config has unknown key(s) {sorted(config)} beside 'extractor'")
-    return extractor_from_config(core), own
-
-
-def adapter_repr(name: str, own: Mapping[str, Any], extractor: FeatureExtractor) -> str:
-    """An adapter's repr: ``name(<own options>, <the extractor's arguments>)``."""
-    inner = repr(extractor).partition("(")[2][:-1]
-    parts = ", ".join(f"{key}={value!r}" for key, value in own.items())
-    return f"{name}({parts}, {inner})"
-
-
-def adapter_signature(*names: str) -> inspect.Signature:
-    """MelSpectrogram's signature plus ``extractor`` and the adapter's keyword-only ``names``, for ``help()``."""
-    params = list(inspect.signature(MelSpectrogram.__init__).parameters.values())
-    kw = inspect.Parameter.KEYWORD_ONLY
-    extra = [inspect.Parameter("extractor", kw, default=None, annotation="str | FeatureExtractor | None")]
-    extra += [inspect.Parameter(name, kw, default=None, annotation="Hashable | None") for name in names]
-    return inspect.Signature([*params, *extra])
+    if options.get("frame_unit", "samples") != "ms":
+        return {"hop_length": stride}
+    frame = check_real(
+        "frame_length",
+        options["frame_length"],
+        "it must be a duration > 0 (ms, frame_unit='ms')",
+        minimum=0.0,
+        strict=True,
+    )
+    return {
+        "frame_unit": "samples",
+        "frame_length": _plan.samples(frame, "ms", options["sampling_rate"]),
+        "hop_length": stride,
+    }

@@ -29,26 +29,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
 from . import _audio
+from ._adapter import MULTICHANNEL, Adapter, adapter_extractor
 from ._validate import as_clip, check_choice, check_name
 from .core import FeatureExtractor as _FeatureExtractor
-from .core import MelSpectrogram as _CoreMelSpectrogram
-from .presets import adapter_config, adapter_extractor, adapter_from_config, adapter_repr
 
 __all__ = ["MelSpectrogram", "assigned_cpus"]
 
-_MULTICHANNEL = ("mean", "raise")
-#: The adapter's own options and their defaults (the rest go to the core); ``None`` follows the extractor.
-RAY_DEFAULTS: dict[str, Any] = {
-    "column": "amplitude",
-    "out_column": None,
-    "multichannel": "mean",
-    "rate_column": "sample_rate",
-}
 #: Columns that name a row in error messages, when the batch has one (``read_audio(include_paths=True)``).
 ROW_ID_COLUMNS = ("path", "id")
 
@@ -76,7 +67,7 @@ def assigned_cpus() -> float | None:
     return float(resources.get("CPU", 0.0))
 
 
-class MelSpectrogram:
+class MelSpectrogram(Adapter):
     """Mel spectrograms (or any preset's features) for ``ray.data.Dataset.map_batches``.
 
     Pass the class with ``compute=ray.data.ActorPoolStrategy(size=N)`` and
@@ -153,6 +144,9 @@ class MelSpectrogram:
                             fn_constructor_kwargs=dict(extractor="whisper"))
     """
 
+    #: The adapter's own options and their defaults (the rest go to the extractor); ``None`` follows the extractor.
+    OPTIONS = {"column": "amplitude", "out_column": None, "multichannel": "mean", "rate_column": "sample_rate"}
+
     def __init__(
         self,
         *args,
@@ -164,79 +158,18 @@ class MelSpectrogram:
         **kwargs,
     ) -> None:
         core = adapter_extractor(extractor, args, kwargs)
-        self._adopt(core, column, out_column, multichannel, rate_column)
+        self._adopt(core, column=column, out_column=out_column, multichannel=multichannel, rate_column=rate_column)
 
-    def _adopt(self, core: _FeatureExtractor, column, out_column, multichannel, rate_column) -> None:
-        self._mel = core
-        if out_column is None:
-            out_column = "mel" if isinstance(core, _CoreMelSpectrogram) else "input_features"
+    def _set_options(self, column, out_column, multichannel, rate_column) -> None:
         self.column = check_name("column", column)
-        self.out_column = check_name("out_column", out_column)
-        self.multichannel = check_choice("multichannel", multichannel, _MULTICHANNEL)
+        self.out_column = check_name("out_column", self._default_out_column() if out_column is None else out_column)
+        self.multichannel = check_choice("multichannel", multichannel, MULTICHANNEL)
         self.rate_column = None if rate_column is None else check_name("rate_column", rate_column)
 
-    # ----------------------------------------------------------------- configuration
-
-    @property
-    def mel(self) -> _FeatureExtractor:
-        """The wrapped extractor (a :class:`melplug.MelSpectrogram` for Keras' arguments)."""
-        return self._mel
-
-    @property
-    def sampling_rate(self) -> float:
-        """The sampling rate the audio must have (Hz)."""
-        return self._mel.sampling_rate
-
-    @property
-    def num_threads(self) -> int | None:
-        """Threads per call as configured (``None``: automatic, see the class docs)."""
-        return self._mel.num_threads
-
-    @property
-    def threads_per_call(self) -> int | None:
-        """Threads a call in this process uses: ``num_threads``, else Ray's CPUs for this worker, else ``None``.
-
-        ``None`` means the core's default (outside Ray workers).
-        """
-        if self._mel.num_threads is not None:
-            return self._mel.num_threads
+    def _auto_threads(self) -> int | None:
+        """Inside a Ray task or actor, the CPUs Ray assigned it (rounded down, at least 1); else the core's default."""
         cpus = assigned_cpus()
         return None if cpus is None else max(1, int(cpus))
-
-    def get_config(self) -> dict[str, Any]:
-        """The core's config plus ``column``, ``out_column``, ``multichannel`` and ``rate_column``.
-
-        A :class:`melplug.MelSpectrogram`'s keys are at the top level (Keras'
-        layout); any other extractor's config is nested under ``"extractor"``.
-        """
-        return adapter_config(self._mel, {name: getattr(self, name) for name in RAY_DEFAULTS})
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> MelSpectrogram:
-        """Build from :meth:`get_config` output (or a core / Keras layer config)."""
-        core, own = adapter_from_config(config, RAY_DEFAULTS)
-        obj = cls.__new__(cls)
-        obj._adopt(core, **own)
-        return obj
-
-    def __repr__(self) -> str:
-        own = {name: getattr(self, name) for name in RAY_DEFAULTS}
-        return adapter_repr(f"melplug.ray.{type(self).__name__}", own, self._mel)
-
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, MelSpectrogram):
-            return NotImplemented
-        return self.get_config() == other.get_config()
-
-    __hash__ = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        # The extractor pickles as its config and plan arrays (never a Numba dispatcher).
-        return {"mel": self._mel, **{name: getattr(self, name) for name in RAY_DEFAULTS}}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        self._adopt(state.pop("mel"), **state)
 
     # ----------------------------------------------------------------- computing
 
@@ -292,7 +225,7 @@ class MelSpectrogram:
         if isinstance(value, np.ndarray) and value.dtype != object and value.ndim in (2, 3):
             if value.shape[0] == 0:
                 frames_shape = self._mel.compute_output_shape((value.shape[-1],))
-                return np.empty((0, *frames_shape), self._out_dtype(value.dtype))
+                return np.empty((0, *frames_shape), self.output_dtype)
             if value.ndim == 3 and value.shape[1] == 1 and value.shape[2] > 1:  # mono read_audio block: a view
                 value = value[:, 0, :]
             if value.ndim == 2:
@@ -325,8 +258,7 @@ class MelSpectrogram:
             samples = np.stack(samples)  # nested lists from a pyarrow list<list<float>> column
         samples = _audio.channels_first(samples, where=where)
         hint = "; downmix the audio before this stage, or pass multichannel='mean' to average the channels"
-        mono = _audio.select_channels(samples, self.multichannel, where=where, hint=hint)[0]
-        return as_clip(mono, where)
+        return as_clip(self._mono(samples, where, hint), where)
 
     def _call(self, audio, where):
         """The core's call with this worker's threads; its NaN/Inf error re-worded to name the row."""
@@ -345,12 +277,6 @@ class MelSpectrogram:
                 f"({count} of {len(audio)} rows of the batch); drop or clean those rows before this stage "
                 "(e.g. ds.filter(...)), or build it with on_nonfinite='propagate' to get NaN features for them"
             ) from exc
-
-    def _out_dtype(self, dtype) -> type:
-        return np.float64 if self._mel.dtype == "float64" else np.float32
-
-    def _store(self, mel: np.ndarray) -> np.ndarray:
-        return mel.astype(self._out_dtype(mel.dtype), copy=False)
 
 
 def _first_nonfinite(audio) -> tuple[int, int] | None:

@@ -64,7 +64,7 @@ import hashlib
 import pickle
 import threading
 import warnings
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
@@ -75,13 +75,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without tensorfl
     raise ImportError("melplug.tf needs TensorFlow; install it with `pip install 'melplug[tf]'`") from exc
 
 from . import _cabi, _plan, _tfop, core
-from ._validate import check_keys
-from .presets import adapter_extractor, adapter_repr, adapter_signature
+from ._adapter import KeyedAdapter, adapter_extractor
 
 __all__ = ["MelSpectrogram"]
 
 
-class MelSpectrogram:
+class MelSpectrogram(KeyedAdapter):
     """Keras-exact mel spectrograms (or any preset) as a ``tf.data.Dataset.map`` function.
 
     Parameters
@@ -133,6 +132,8 @@ class MelSpectrogram:
 
     #: Whether graphs may use the custom op (tests and benchmarks set ``False`` to time tf.numpy_function).
     _use_op = True
+    _MAPPING = "dict"
+    _ARRAY = "tensor"
 
     def __init__(
         self,
@@ -142,49 +143,18 @@ class MelSpectrogram:
         out_key: Hashable | None = None,
         **kwargs: Any,
     ):
-        check_keys(key, out_key, "dict")
-        self._mel = adapter_extractor(extractor, args, kwargs)
-        self._key = key
-        self._out_key = out_key
+        self._adopt(adapter_extractor(extractor, args, kwargs), key=key, out_key=out_key)
 
     # ----------------------------------------------------------------- configuration
 
     @property
-    def key(self) -> Hashable | None:
-        """The dict field holding the audio (``None``: elements are tensors)."""
-        return self._key
-
-    @property
-    def out_key(self) -> Hashable | None:
-        """The dict field the output goes to (``None``: ``key``)."""
-        return self._out_key
-
-    @property
-    def mel(self) -> core.FeatureExtractor:
-        """The wrapped extractor that does the work."""
-        return self._mel
-
-    @property
-    def num_threads(self) -> int | None:
-        """Threads per call as configured (``None``: automatic, see the module docstring)."""
-        return self._mel.num_threads
-
-    @property
     def dtype(self) -> tf.DType:
         """The output dtype: ``tf.float64`` if the extractor forces ``dtype="float64"``, else ``tf.float32``."""
-        return tf.float64 if self._mel.dtype == "float64" else tf.float32
+        return tf.as_dtype(self.output_dtype)
 
-    def get_config(self) -> dict[str, Any]:
-        """The extractor's configuration plus ``key`` and ``out_key``."""
-        return {**self._mel.get_config(), "key": self.key, "out_key": self.out_key}
-
-    def __repr__(self) -> str:
-        return adapter_repr("melplug.tf.MelSpectrogram", {"key": self.key, "out_key": self.out_key}, self._mel)
-
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, MelSpectrogram):
-            return NotImplemented
-        return (self.key, self.out_key) == (other.key, other.out_key) and self._mel == other._mel
+    def _auto_threads(self) -> int | None:
+        """One thread per call in graphs (tf.data runs calls side by side), the core's default eagerly."""
+        return None if tf.executing_eagerly() else 1
 
     def __hash__(self) -> int:
         # tf.function(mel) keys its cache by the callable: hashable, consistent with __eq__ (the config is fixed).
@@ -205,27 +175,8 @@ class MelSpectrogram:
                 "arguments; map a function that picks the audio, e.g. "
                 "ds.map(lambda audio, label: (mel(audio), label)), or use dict elements with key="
             )
-        if self.key is None:
-            if isinstance(element, Mapping):
-                keys = ", ".join(repr(k) for k in list(element)[:16])
-                raise TypeError(
-                    f"element is a dict with keys [{keys}] but key=None; pass key=<the field holding the audio> "
-                    "(and optionally out_key=) to melplug.tf.MelSpectrogram"
-                )
-            return self._compute(element, "audio")
-        if not isinstance(element, Mapping):
-            raise TypeError(
-                f"key={self.key!r} is set, so elements must be dicts; received {type(element).__name__}. "
-                "Use key=None for tensor elements"
-            )
-        if self.key not in element:
-            keys = ", ".join(repr(k) for k in list(element)[:16])
-            raise ValueError(
-                f"element has no key {self.key!r}; its keys are [{keys}]. Set key= to the field holding the audio"
-            )
-        out = dict(element)
-        out[self.key if self.out_key is None else self.out_key] = self._compute(element[self.key], f"[{self.key!r}]")
-        return out
+        audio = self._pick(element)
+        return self._put(element, self._compute(audio, "audio" if self.key is None else f"[{self.key!r}]"))
 
     def _compute(self, audio, where: str):
         if isinstance(audio, (tf.RaggedTensor, tf.SparseTensor)):
@@ -249,9 +200,7 @@ class MelSpectrogram:
         out_dtype = self.dtype
         if in_dtype != out_dtype:
             audio = tf.cast(audio, out_dtype)  # integers: without scaling, as the core and Keras do
-        threads = self._mel.num_threads
-        if threads is None and not tf.executing_eagerly():
-            threads = 1  # tf.data runs calls side by side: one thread each (module docstring)
+        threads = self.threads_per_call  # one per call in graphs (module docstring)
         if threads == 1 and self._use_op and not tf.executing_eagerly():
             out = _op_call(self._mel, audio, what)  # the custom op: no Python per call
             if out is not None:
@@ -374,6 +323,3 @@ def _op_call(mel, audio: tf.Tensor, what: str):
         what=what,
         name="melplug_mel_spectrogram",
     )
-
-
-MelSpectrogram.__init__.__signature__ = adapter_signature("key", "out_key")

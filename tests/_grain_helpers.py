@@ -101,7 +101,7 @@ class Probe(grain.transforms.Map):
             **out,
             "pid": np.int64(os.getpid()),
             "in_worker": np.bool_(melplug.grain.in_grain_worker()),
-            "threads": np.int64(self.mel._threads_for_call() or 0),
+            "threads": np.int64(self.mel.threads_per_call or 0),
             "call_s": np.float64(seconds),
             "first_call": np.bool_(first),
             "cache_hits": np.int64(hits),

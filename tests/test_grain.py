@@ -87,7 +87,7 @@ def test_array_elements_1d_and_2d(core):
     out = t.map(batch)
     assert out.shape == (3, CONFIG["num_mel_bins"], FRAMES)
     _assert_mel(out, core(batch))
-    _assert_mel(t.map(x.astype(np.float64)), core(x.astype(np.float64)))
+    _assert_mel(t.map(x.astype(np.float64)), core(x.astype(np.float64)).astype(np.float32))  # float32 out
 
 
 def test_mapping_elements_key_and_out_key(core):
@@ -148,7 +148,7 @@ def test_forwards_every_core_argument():
     t = melplug.grain.MelSpectrogram(*args, **extras, key="a")
     direct = melplug.MelSpectrogram(*args, **extras)
     assert t.mel == direct
-    assert t.get_config() == {**direct.get_config(), "key": "a", "out_key": None}
+    assert t.get_config() == {"extractor": direct.get_config(), "key": "a", "out_key": None}
     assert t.num_threads == 2
     x = helpers.audio(5, 4000)
     _assert_mel(t.map({"a": x})["a"], direct(x))
@@ -201,7 +201,7 @@ def test_output_spec_for_arrays_and_mappings():
     spec = grain.experimental.ShapeDtypeStruct
     t = melplug.grain.MelSpectrogram(**CONFIG)
     assert t.output_spec(spec((4, SAMPLES), np.float32)) == spec((4, 32, FRAMES), np.dtype(np.float32))
-    assert t.output_spec(spec((SAMPLES,), np.float64)).dtype == np.float64
+    assert t.output_spec(spec((SAMPLES,), np.float64)).dtype == np.float32
     assert t.output_spec(spec((SAMPLES,), np.int16)).dtype == np.float32
     assert t.output_spec(spec((None, None), np.float32)).shape == (None, 32, None)
     forced = melplug.grain.MelSpectrogram(**CONFIG, dtype="float64")
@@ -288,8 +288,8 @@ def test_iter_dataset_with_default_read_threads(expected):
 
 def test_thread_default_in_the_main_process():
     assert not melplug.grain.in_grain_worker()
-    assert melplug.grain.MelSpectrogram(**CONFIG)._threads_for_call() is None  # the core's default
-    assert melplug.grain.MelSpectrogram(**CONFIG, num_threads=3)._threads_for_call() == 3
+    assert melplug.grain.MelSpectrogram(**CONFIG).threads_per_call is None  # the core's default
+    assert melplug.grain.MelSpectrogram(**CONFIG, num_threads=3).threads_per_call == 3
 
 
 def test_worker_detection_falls_back_to_any_worker_process(monkeypatch):
@@ -299,7 +299,7 @@ def test_worker_detection_falls_back_to_any_worker_process(monkeypatch):
     monkeypatch.delattr(process_prefetch, "is_in_worker_process")
     monkeypatch.setattr(melplug._parallel, "in_worker_process", lambda: True)
     assert melplug.grain.in_grain_worker()
-    assert melplug.grain.MelSpectrogram(**CONFIG)._threads_for_call() == 1
+    assert melplug.grain.MelSpectrogram(**CONFIG).threads_per_call == 1
     monkeypatch.setattr(melplug._parallel, "in_worker_process", lambda: False)
     assert not melplug.grain.in_grain_worker()
 

@@ -124,7 +124,7 @@ class ThreadProbe(melplug.hf.MelSpectrogram):
     def __call__(self, example):
         out = super().__call__(example)
         rows = len(out[self.out_column])
-        out["threads"] = [self._threads() or 0] * rows
+        out["threads"] = [self.threads_per_call or 0] * rows
         out["pid"] = [os.getpid()] * rows
         return out
 
@@ -293,7 +293,7 @@ def test_config_repr_pickle_roundtrips(mel, clips):
 
 
 def test_storage_is_float32_and_reads_back_as_numpy(ds, core, clips):
-    core64 = melplug.hf.MelSpectrogram(dtype="float64", layout="frames_mels", **KW)
+    core64 = melplug.hf.MelSpectrogram(layout="frames_mels", **KW)
     out = core64.map(ds.with_format("numpy"), batch_size=4)
     assert out.features["mel"] == datasets.Array2D(shape=(None, 40), dtype="float32")
     assert out.features["audio"] == ds.features["audio"]
@@ -301,6 +301,8 @@ def test_storage_is_float32_and_reads_back_as_numpy(ds, core, clips):
     assert str(arrow_type) == "list<item: list<item: float>>"  # Arrow's float is float32
     stored = out.with_format("numpy")[:]["mel"]
     assert_rows_equal(list(stored), [m.astype(np.float32) for m in core64.mel(clips)], "frames_mels")
+    forced = melplug.hf.MelSpectrogram(dtype="float64", layout="frames_mels", **KW)  # float64 only when forced
+    assert forced.map(ds, batch_size=4).features["mel"] == datasets.Array2D(shape=(None, 40), dtype="float64")
 
 
 @pytest.mark.parametrize("layout", ["mels_frames", "frames_mels"])
@@ -437,7 +439,7 @@ def test_num_proc_2_after_parent_use_without_oversubscription(saved, mel, core, 
     assert os.getpid() not in {int(p) for p in out["pid"]}  # computed in workers
     assert {int(t) for t in out["threads"]} == {3}
     # in the main process the core's default applies
-    assert probe._threads() is None
+    assert probe.threads_per_call is None
     out = mel.map(ds, num_proc=2, batch_size=2, remove_columns=["audio"])
     assert_rows_equal(list(out.with_format("numpy")["mel"]), core(clips))
     features = mel.features(ds.features, remove_columns=["audio"])

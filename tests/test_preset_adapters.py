@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import melplug
+from melplug._adapter import extractor_from_config
 from tests._util import make_audio
 
 CLIPS = [make_audio((n,), seed=n) for n in (16000, 9000, 4000)]
@@ -143,7 +144,7 @@ def test_cli_compute_preset_and_its_config(tmp_path, capsys, expected):
     out = tmp_path / "out"
     assert cli.main(["compute", str(data), "-o", str(out), "--preset", "kaldi", "-q"]) == 0
     config = json.loads((out / "melplug.json").read_text())
-    assert melplug.presets.extractor_from_config(config) == melplug.preset("kaldi")
+    assert extractor_from_config(config) == melplug.preset("kaldi")
     for i in range(len(CLIPS)):
         np.testing.assert_array_equal(np.load(out / f"c{i}.npy"), expected["kaldi"][i])
     # The saved settings compute the same again (--config with a preset's engine config).
@@ -157,7 +158,7 @@ def test_cli_compute_preset_and_its_config(tmp_path, capsys, expected):
     assert "--top-db cannot be used with --preset kaldi" in capsys.readouterr().err
     hop = ["--fft-length", "1024", "--sequence-stride", "320"]  # the overrides every preset takes
     assert cli.main(["compute", str(data / "c0.wav"), "-o", str(tmp_path / "z"), "--preset", "kaldi", *hop, "-q"]) == 0
-    want = melplug.preset("kaldi", fft_length=1024, hop_length=320)(CLIPS[0])
+    want = melplug.preset("kaldi", fft_length=1024, sequence_stride=320)(CLIPS[0])  # samples
     np.testing.assert_array_equal(np.load(tmp_path / "z" / "c0.npy"), want)
     assert cli.main(["compute", str(data), "-o", str(tmp_path / "y"), "--preset", "kaldi", "--num-mel-bins", "2"]) == 2
     assert "num_mel_bins=2" in capsys.readouterr().err
@@ -175,9 +176,7 @@ def test_cli_compute_librosa_mfcc(tmp_path):
         sf.write(data / f"c{i}.wav", clip, 22050, subtype="FLOAT")
     out = tmp_path / "out"
     assert cli.main(["compute", str(data), "-o", str(out), "--preset", "librosa-mfcc", "-q"]) == 0
-    assert melplug.presets.extractor_from_config(json.loads((out / "melplug.json").read_text())) == melplug.preset(
-        "librosa-mfcc"
-    )
+    assert extractor_from_config(json.loads((out / "melplug.json").read_text())) == melplug.preset("librosa-mfcc")
     for i, want in enumerate(melplug.preset("librosa-mfcc")(clips)):
         got = np.load(out / f"c{i}.npy")
         assert got.dtype == np.float32 and got.shape == want.shape == (20, 1 + len(clips[i]) // 512)

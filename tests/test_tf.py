@@ -309,7 +309,7 @@ def test_pickle_repr_config_and_equality(core, clips):
     text = repr(mel)
     assert text.startswith("melplug.tf.MelSpectrogram(key='audio', out_key='mel', ") and "num_mel_bins=40" in text
     config = mel.get_config()
-    assert config["key"] == "audio" and config["out_key"] == "mel" and config["fft_length"] == 512
+    assert config["key"] == "audio" and config["out_key"] == "mel" and config["extractor"]["fft_length"] == 512
     assert mel.mel == core and mel.num_threads is None
 
 

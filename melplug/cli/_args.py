@@ -177,8 +177,8 @@ def add_mel_arguments(parser: argparse.ArgumentParser, *, presets: bool = False)
             choices=PRESETS,
             default=s,
             help="compute a model's front-end instead of Keras' layer (see docs/presets.md); with a preset other "
-            "than keras only --sampling-rate, --num-mel-bins, --fft-length, --sequence-stride (the hop), --dtype "
-            "and --num-threads apply",
+            "than keras only --sampling-rate, --num-mel-bins, --fft-length, --sequence-stride (the hop, in samples "
+            "for every preset), --dtype and --num-threads apply",
         )
 
 
@@ -229,7 +229,8 @@ def read_config(path: str) -> dict[str, Any]:
 
 def build_layer(args: argparse.Namespace) -> FeatureExtractor:
     """The extractor from ``--preset`` or ``--config`` and the flags; invalid settings are a :class:`UsageError`."""
-    from ..presets import extractor_from_config, preset
+    from .._adapter import extractor_from_config
+    from ..presets import _hop_in_samples, preset
 
     name = getattr(args, "preset", "keras")
     given = {key: getattr(args, key) for key in MEL_KEYS if hasattr(args, key)}
@@ -251,7 +252,9 @@ def build_layer(args: argparse.Namespace) -> FeatureExtractor:
             else:
                 config = read_config(args.config) if hasattr(args, "config") else {}
                 if "framing" in config and given:  # an engine config (a preset's melplug.json)
-                    config.update({k: v for k, v in given.items() if k in PRESET_KEYS})
+                    config.update({k: v for k, v in given.items() if k in PRESET_KEYS and k != "sequence_stride"})
+                    if "sequence_stride" in given:  # the hop in samples, as for --preset
+                        config.update(_hop_in_samples(config, given["sequence_stride"]))
                 else:
                     config.update(given)
                 layer = extractor_from_config(config)
