@@ -32,9 +32,9 @@ import pytest
 
 import melplug
 from melplug import kernels
-from tests import reference_kaldi as rk
-from tests import reference_torchaudio as rt
 from tests._util import assert_batching_consistent
+from tests.references import kaldi_fbank as rk
+from tests.references import torchaudio_mel as rt
 from tests.test_presets import make_signal, max_error
 
 # ----------------------------------------------------------------------------- tolerances (stated once)

@@ -31,7 +31,7 @@ import pytest
 
 import melplug
 from melplug import kernels
-from tests import reference_kaldi as rk
+from tests.references import kaldi_fbank as rk
 
 # --------------------------------------------------------------------------- tolerances (stated once)
 

@@ -5,7 +5,7 @@ Actors get ``num_cpus=0.5``: actors holding every CPU of this 2-CPU cluster
 starve ``read_audio``'s read tasks forever (ray-project/ray#44687,
 FINDINGS.md).  Expected values come from melplug's NumPy API on the same
 samples (soundfile's decode, channels averaged) and from the float64
-reference in ``tests/reference.py``.
+reference in ``tests/references/mel.py``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ pytest.importorskip("ray.data", reason="melplug.ray needs Ray Data (ray[data], m
 
 import melplug  # noqa: E402
 import melplug.ray  # noqa: E402
+from tests.references import mel as reference  # noqa: E402
 
-from . import reference  # noqa: E402
 from ._util import DB_TOL, make_audio, run_python  # noqa: E402
 
 KW = {"num_mel_bins": 40, "sampling_rate": 16000, "fft_length": 512, "sequence_length": 400, "sequence_stride": 160}

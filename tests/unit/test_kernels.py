@@ -11,8 +11,8 @@ from melplug import kernels
 from tests._util import make_audio
 from tests.test_pipeline import run_python
 
-pytest.importorskip("scipy", reason="tests/reference.py builds its windows with scipy.signal (a test dependency)")
-from tests import reference  # noqa: E402
+pytest.importorskip("scipy", reason="tests/references/mel.py builds its windows with scipy.signal (a test dependency)")
+from tests.references import mel as reference  # noqa: E402
 
 KW = dict(fft_length=400, sequence_stride=150, num_mel_bins=32, sampling_rate=16000)
 
