@@ -563,3 +563,14 @@ def test_audio_feature_decoded_by_torchcodec(audio_files, mel, core):
     expected = core([np.asarray(d["array"], dtype=np.float32) for d in decoders])
     out = mel.map(ds, batch_size=2, remove_columns=["audio"])
     assert_rows_equal(list(out.with_format("numpy")["mel"]), expected)
+
+
+# --------------------------------------------------------------------------- bug 2 (issue 9): replace and dtype
+
+
+def test_bug2_hf_replace_dtype_goes_through_validation():
+    hf = pytest.importorskip("melplug.hf", reason="the HF adapter needs datasets (melplug[hf])")
+    mel = hf.MelSpectrogram(num_mel_bins=40)
+    assert mel.replace(dtype=np.float64).mel.dtype == "float64"
+    with pytest.raises(ValueError, match="dtype="):
+        mel.replace(dtype="float16")

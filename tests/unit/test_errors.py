@@ -10,6 +10,8 @@ import pytest
 import melplug
 from tests._util import make_audio
 
+KW = dict(fft_length=512, sequence_length=400, sequence_stride=160, num_mel_bins=40, min_freq=0.0)
+
 BAD_ARGS = [
     # (kwargs, exception, regex that must appear: argument name and received value)
     (dict(fft_length=0), ValueError, r"fft_length=0"),
@@ -187,3 +189,20 @@ def test_top_db_floor_invariant():
                 assert np.isclose(y.min(), y.max() - 30.0, atol=1e-4)
         else:
             assert out.min() >= out.max() - np.float32(30.0)
+
+
+# --------------------------------------------------------------------------- bug 5: NaN made inside the FFT (issue 9)
+
+
+@pytest.mark.parametrize("dtype, big", [(np.float32, 3e38), (np.float64, 1e300)])
+def test_bug5_finite_but_huge_audio_is_never_a_silent_floor(dtype, big):
+    mel = melplug.MelSpectrogram(**KW)
+    x = np.stack([make_audio((4000,), seed=1, dtype=dtype), np.full(4000, big, dtype=dtype)])
+    with pytest.raises(ValueError, match=r"audio example 1 gives non-finite values.*too large.*scale the audio"):
+        mel(x)
+    with pytest.raises(ValueError, match=r"audio\[1\] gives non-finite values"):
+        mel([x[0], x[1]])
+    out = melplug.MelSpectrogram(**KW, on_nonfinite="propagate")(x)
+    assert out.dtype == dtype
+    assert np.isnan(out[1]).all()
+    np.testing.assert_array_equal(out[0], mel(x[0]))

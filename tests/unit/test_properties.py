@@ -259,7 +259,7 @@ def test_matches_float64_reference(data):
     are zero but for rounding (a 1-sample signal pads to a constant) would
     otherwise compare rounding with rounding.  A compressive ``mag_exp < 1``
     lifts rounding ``r`` to ``r ** mag_exp`` (1e-7 becomes 2e-2 at 0.25), which
-    no tolerance in dB can hold: such exponents are left to test_parity, whose
+    no tolerance in dB can hold: such exponents are left to tests/presets/test_keras.py, whose
     audio has no spectral zeros.
     """
     pytest.importorskip("scipy", reason="tests/references/mel.py builds its windows with scipy.signal")
