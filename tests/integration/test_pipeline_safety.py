@@ -9,7 +9,6 @@ import multiprocessing
 import pickle
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,6 @@ import melplug
 from tests import _workers
 from tests._util import make_audio, run_python
 
-ROOT = Path(__file__).resolve().parents[1]
 KW = dict(fft_length=512, sequence_length=400, sequence_stride=160, num_mel_bins=40, min_freq=0.0)
 
 
