@@ -24,7 +24,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "melplug.plot.plot_mel": ("matplotlib",),
     "melplug.tf": ("tensorflow",),
     "tests._grain_helpers": ("grain",),
-    "tests.reference": ("scipy",),
+    "tests.references.mel": ("scipy",),
 }
 
 

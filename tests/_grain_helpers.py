@@ -1,4 +1,4 @@
-"""Importable helpers for tests/test_grain.py.
+"""Importable helpers for tests/adapters/test_grain.py.
 
 Grain's worker processes are spawned and receive the pipeline by cloudpickle,
 so data sources and probe transforms must live in an importable module (a

@@ -1,4 +1,4 @@
-"""Test helpers: tolerances (stated once) and deterministic test audio."""
+"""Test helpers: tolerances (stated once), deterministic test audio, comparisons, fresh interpreters."""
 
 from __future__ import annotations
 
@@ -74,3 +74,20 @@ def assert_batching_consistent(fx, clips, dtype) -> None:
     assert cube.dtype == dtype
     assert cube.shape == (2, 2, *singles[0].shape)
     np.testing.assert_array_equal(cube.reshape(batched[[0, 1, 2, 0]].shape), batched[[0, 1, 2, 0]])
+
+
+def max_error(got: np.ndarray, expected: np.ndarray) -> float:
+    """max |got - expected|, in float64 (0 for empty arrays)."""
+    return float(np.abs(got.astype(np.float64) - expected.astype(np.float64)).max(initial=0.0))
+
+
+def assert_within(got, want, tol, what):
+    """Equal shapes, then max |got - want| <= ``tol``; the message names ``what`` and the worst element."""
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
+    if got.size == 0:
+        return
+    err = np.abs(got.astype(np.float64) - want)
+    worst = np.unravel_index(np.argmax(err), err.shape)
+    assert err.max() <= tol, (
+        f"{what}: max |diff| {err.max():.3g} > {tol:.3g} at {worst} (got {got[worst]}, expected {want[worst]})"
+    )

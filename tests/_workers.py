@@ -1,4 +1,4 @@
-"""Functions run in worker processes by the pipeline tests (importable for spawn)."""
+"""Functions run in worker processes by tests/integration/test_pipeline_safety.py (importable for spawn)."""
 
 from __future__ import annotations
 

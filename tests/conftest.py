@@ -14,3 +14,13 @@ def keras():
     keras = pytest.importorskip("keras")
     assert keras.backend.backend() == "numpy"
     return keras
+
+
+@pytest.fixture(scope="module")
+def knf():
+    return pytest.importorskip("kaldi_native_fbank", reason="the Kaldi reference needs kaldi-native-fbank")
+
+
+@pytest.fixture(scope="module")
+def transformers():
+    return pytest.importorskip("transformers", reason="the ast and w2v-bert references are transformers' extractors")

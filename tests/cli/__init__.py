@@ -1,0 +1,1 @@
+"""The ``melplug`` command line: ``demo``, ``compute`` and ``plot`` (its atomic writes: tests/unit/test_io.py)."""

@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
+from tests._util import ROOT
+
 pytest.importorskip("ray.data", reason="the Ray scripts need Ray Data (melplug[ray])")
 pytest.importorskip("soundfile", reason="the Ray scripts write their audio files with soundfile (melplug[ray])")
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run(path, *args, cwd):

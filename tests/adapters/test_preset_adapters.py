@@ -1,6 +1,6 @@
 """Presets through every adapter: ``extractor=`` on Grain and HF datasets, ``melplug compute --preset``.
 
-The numbers are the core's (tested against the references in ``test_presets.py``);
+The numbers are the core's (tested against the references in ``tests/presets/``);
 here each adapter must hand the preset's exact output over, in its layout.
 """
 

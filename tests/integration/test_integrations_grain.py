@@ -9,14 +9,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests._util import ROOT
+
 pytest.importorskip("grain", reason="the Grain scripts need Google Grain (melplug[grain])")
 
-ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 240
 
 RUNS = {

@@ -14,11 +14,12 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_mel.py"
+from tests._util import ROOT
+
+BENCH = ROOT / "benchmarks" / "bench_mel.py"
 BENCH_PRESETS = BENCH.with_name("bench_presets.py")
 TIMEOUT_S = 300  # --quick takes ~30 s on an idle 2-core machine; most of it is the cold-compile measurement
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-USAGE = Path(__file__).resolve().parents[1] / "docs" / "usage.md"
+from tests._util import ROOT
+
+USAGE = ROOT / "docs" / "usage.md"
 
 
 def test_usage_examples_run(tmp_path, monkeypatch):

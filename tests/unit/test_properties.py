@@ -251,7 +251,7 @@ def test_threads_do_not_change_results(case, list_case):
 @FAST
 @given(st.data())
 def test_matches_float64_reference(data):
-    """Against the naive float64 reference (tests/reference.py), in dB to the dtype's tolerance (tests/_util.py).
+    """Against the naive float64 reference (tests/references/mel.py), in dB to the dtype's tolerance (tests/_util.py).
 
     Values below the dtype's rounding level (``FFT_RESOLUTION`` of the largest
     amplitude a bin can take, through ``mag_exp`` and the mel sums) are noise
@@ -259,11 +259,11 @@ def test_matches_float64_reference(data):
     are zero but for rounding (a 1-sample signal pads to a constant) would
     otherwise compare rounding with rounding.  A compressive ``mag_exp < 1``
     lifts rounding ``r`` to ``r ** mag_exp`` (1e-7 becomes 2e-2 at 0.25), which
-    no tolerance in dB can hold: such exponents are left to test_parity, whose
+    no tolerance in dB can hold: such exponents are left to tests/presets/test_keras.py, whose
     audio has no spectral zeros.
     """
-    pytest.importorskip("scipy", reason="tests/reference.py builds its windows with scipy.signal")
-    from tests import reference
+    pytest.importorskip("scipy", reason="tests/references/mel.py builds its windows with scipy.signal")
+    from tests.references import mel as reference
 
     dtype = data.draw(st.sampled_from(FLOATS), label="dtype")
     config = data.draw(configs(min_mag_exp=1.0), label="config")

@@ -8,13 +8,14 @@ import pytest
 
 import melplug
 from melplug import kernels
-from tests._util import make_audio
-from tests.test_pipeline import run_python
+from tests._util import make_audio, run_python
 
-pytest.importorskip("scipy", reason="tests/reference.py builds its windows with scipy.signal (a test dependency)")
-from tests import reference  # noqa: E402
+pytest.importorskip("scipy", reason="tests/references/mel.py builds its windows with scipy.signal (a test dependency)")
+from tests.references import mel as reference  # noqa: E402
 
 KW = dict(fft_length=400, sequence_stride=150, num_mel_bins=32, sampling_rate=16000)
+#: The configuration of the issue 9 regression test below (512-point FFT: 257 bins).
+KW_512 = dict(fft_length=512, sequence_length=400, sequence_stride=160, num_mel_bins=40, min_freq=0.0)
 
 
 @numba.njit
@@ -102,13 +103,13 @@ def test_kernel_in_user_prange_subprocess():
     assert run_python(code).stdout.startswith("ok")
 
 
-def test_plan_is_a_namedtuple_of_arrays_and_scalars():
-    plan = melplug.MelSpectrogram(**KW).plan
-    assert isinstance(plan, melplug.MelPlan)
-    assert plan.window.shape == (400,) and plan.window.dtype == np.float64
-    assert plan.band_start.shape == plan.band_stop.shape == (32,)
-    # each FFT bin feeds at most two bands
-    counts = np.zeros(201, int)
-    for m in range(32):
-        counts[plan.band_start[m] : plan.band_stop[m]] += 1
-    assert counts.max() <= 2
+def test_bug5_kernel_block_reports_non_finite_power_for_both_dtypes():
+    from melplug import kernels
+
+    plan = melplug.MelSpectrogram(**KW_512).plan
+    for dtype in (np.complex64, np.complex128):
+        spectra = np.zeros((3, 257), dtype=dtype)
+        spectra[1, 10] = np.nan
+        mel = kernels.spectra_to_mel(spectra, plan)
+        assert np.isnan(mel[:, 1]).any(), dtype  # the NaN reaches the output instead of becoming -100 dB
+        assert np.isfinite(mel[:, 0]).all()

@@ -7,7 +7,7 @@ power, a dense mel matrix built band by band as Kaldi's ``MelBanks`` builds it,
 mel bands, which stay at ``ln(eps)`` as in ``torchaudio.compliance.kaldi.fbank``;
 that is what the ``ast`` preset needs at 128 bins and 16 kHz.  It is checked
 against kaldi-native-fbank on the configurations that library accepts
-(``tests/test_presets_w2v_ast.py``), so it cannot drift unnoticed.
+(``tests/references/test_kaldi_fbank.py``), so it cannot drift unnoticed.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """melplug.grain.MelSpectrogram in real Grain pipelines.
 
 Outputs are compared with ``melplug.MelSpectrogram`` called directly (which
-test_parity.py checks against Keras).  Pipelines with worker processes use the
+tests/presets/test_keras.py checks against Keras).  Pipelines with worker processes use the
 importable helpers in tests/_grain_helpers.py.
 """
 

@@ -10,8 +10,8 @@ import pytest
 import melplug
 from tests._util import DB_TOL, KERAS_DB_TOL, make_audio
 
-pytest.importorskip("scipy", reason="tests/reference.py builds its windows with scipy.signal (a test dependency)")
-from tests import reference  # noqa: E402
+pytest.importorskip("scipy", reason="tests/references/mel.py builds its windows with scipy.signal (a test dependency)")
+from tests.references import mel as reference  # noqa: E402
 
 # (id, kwargs, audio shape)
 CASES = [

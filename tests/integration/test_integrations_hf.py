@@ -9,9 +9,10 @@ import sys
 
 import pytest
 
+from tests._util import ROOT
+
 pytest.importorskip("datasets", reason="the Hugging Face scripts need datasets (melplug[hf])")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(ROOT, "integrations")
 
 
@@ -22,7 +23,7 @@ def env(tmp_path):
         HF_DATASETS_CACHE=str(tmp_path / "hf-cache"),
         HF_HOME=str(tmp_path / "hf-home"),
         HF_HUB_OFFLINE="1",
-        PYTHONPATH=ROOT,
+        PYTHONPATH=str(ROOT),
     )
 
 

@@ -1,6 +1,6 @@
 """melplug.tf.MelSpectrogram in real tf.data pipelines, eagerly and in tf.function.
 
-Outputs are compared with ``melplug.MelSpectrogram`` called directly (which test_parity.py checks
+Outputs are compared with ``melplug.MelSpectrogram`` called directly (which tests/presets/test_keras.py checks
 against Keras on the numpy backend), and, in a subprocess, with ``keras.layers.MelSpectrogram`` on the
 TensorFlow backend inside tf.data (this test session imports Keras with the numpy backend, and Keras'
 backend is fixed per process).  The integration script and the benchmark are smoke-tested at the end.

@@ -1,6 +1,6 @@
 """melplug.tf's custom op (melplug/_tfop, melplug/_cabi): same numbers and words as the NumPy API, and its fallback.
 
-tests/test_tf.py runs every adapter test on both paths (the op, and tf.numpy_function); these tests
+tests/adapters/test_tf.py runs every adapter test on both paths (the op, and tf.numpy_function); these tests
 look at the op itself: bit-for-bit equality with the NumPy API for presets and dtypes, its error
 messages against the numpy_function path's, concurrency, and the fallback when it cannot be built.
 """

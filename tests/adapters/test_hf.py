@@ -17,13 +17,11 @@ datasets = pytest.importorskip("datasets", reason="melplug.hf needs Hugging Face
 import melplug  # noqa: E402
 import melplug.hf  # noqa: E402
 from melplug._parallel import default_num_threads  # noqa: E402
-
-from ._util import make_audio  # noqa: E402
+from tests._util import ROOT, make_audio  # noqa: E402
 
 KW = {"num_mel_bins": 40, "sampling_rate": 16000, "fft_length": 512, "sequence_length": 400, "sequence_stride": 160}
 LENGTHS = (4000, 1600, 3001, 800, 2500, 160)
 FIXED = 800  # crop length for equal-length tests (the 160-sample clip left out)
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -354,7 +352,7 @@ FINGERPRINT_SCRIPT = textwrap.dedent(
 def _run_fingerprint_process(saved, configs, seed, tmp_path):
     script = tmp_path / "fingerprint.py"
     script.write_text(FINGERPRINT_SCRIPT)
-    env = dict(os.environ, PYTHONHASHSEED=str(seed), PYTHONPATH=ROOT)
+    env = dict(os.environ, PYTHONHASHSEED=str(seed), PYTHONPATH=str(ROOT))
     proc = subprocess.run(
         [sys.executable, str(script), saved, json.dumps(configs)],
         capture_output=True,
@@ -565,3 +563,14 @@ def test_audio_feature_decoded_by_torchcodec(audio_files, mel, core):
     expected = core([np.asarray(d["array"], dtype=np.float32) for d in decoders])
     out = mel.map(ds, batch_size=2, remove_columns=["audio"])
     assert_rows_equal(list(out.with_format("numpy")["mel"]), expected)
+
+
+# --------------------------------------------------------------------------- bug 2 (issue 9): replace and dtype
+
+
+def test_bug2_hf_replace_dtype_goes_through_validation():
+    hf = pytest.importorskip("melplug.hf", reason="the HF adapter needs datasets (melplug[hf])")
+    mel = hf.MelSpectrogram(num_mel_bins=40)
+    assert mel.replace(dtype=np.float64).mel.dtype == "float64"
+    with pytest.raises(ValueError, match="dtype="):
+        mel.replace(dtype="float16")

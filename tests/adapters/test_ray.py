@@ -5,7 +5,7 @@ Actors get ``num_cpus=0.5``: actors holding every CPU of this 2-CPU cluster
 starve ``read_audio``'s read tasks forever (ray-project/ray#44687,
 FINDINGS.md).  Expected values come from melplug's NumPy API on the same
 samples (soundfile's decode, channels averaged) and from the float64
-reference in ``tests/reference.py``.
+reference in ``tests/references/mel.py``.
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ pytest.importorskip("ray.data", reason="melplug.ray needs Ray Data (ray[data], m
 
 import melplug  # noqa: E402
 import melplug.ray  # noqa: E402
-
-from . import reference  # noqa: E402
-from ._util import DB_TOL, make_audio, run_python  # noqa: E402
+from tests._util import DB_TOL, make_audio, run_python  # noqa: E402
+from tests.references import mel as reference  # noqa: E402
 
 KW = {"num_mel_bins": 40, "sampling_rate": 16000, "fft_length": 512, "sequence_length": 400, "sequence_stride": 160}
 #: (file name, channels, samples): mono and stereo, two lengths, WAV and FLAC
@@ -40,7 +39,8 @@ def core():
 
 @pytest.fixture(scope="module")
 def cluster():
-    # The module is imported as tests.test_ray; Ray workers could not import it, so its functions travel by value.
+    # The module is imported as tests.adapters.test_ray; Ray workers could not import it, so its functions
+    # travel by value.
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     context = ray.data.DataContext.get_current()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import math
 import warnings
 
 import numpy as np
@@ -9,6 +11,8 @@ import pytest
 
 import melplug
 from tests._util import make_audio
+
+KW = dict(fft_length=512, sequence_length=400, sequence_stride=160, num_mel_bins=40, min_freq=0.0)
 
 BAD_ARGS = [
     # (kwargs, exception, regex that must appear: argument name and received value)
@@ -187,3 +191,127 @@ def test_top_db_floor_invariant():
                 assert np.isclose(y.min(), y.max() - 30.0, atol=1e-4)
         else:
             assert out.min() >= out.max() - np.float32(30.0)
+
+
+# --------------------------------------------------------------------------- bug 5: NaN made inside the FFT (issue 9)
+
+
+@pytest.mark.parametrize("dtype, big", [(np.float32, 3e38), (np.float64, 1e300)])
+def test_bug5_finite_but_huge_audio_is_never_a_silent_floor(dtype, big):
+    mel = melplug.MelSpectrogram(**KW)
+    x = np.stack([make_audio((4000,), seed=1, dtype=dtype), np.full(4000, big, dtype=dtype)])
+    with pytest.raises(ValueError, match=r"audio example 1 gives non-finite values.*too large.*scale the audio"):
+        mel(x)
+    with pytest.raises(ValueError, match=r"audio\[1\] gives non-finite values"):
+        mel([x[0], x[1]])
+    out = melplug.MelSpectrogram(**KW, on_nonfinite="propagate")(x)
+    assert out.dtype == dtype
+    assert np.isnan(out[1]).all()
+    np.testing.assert_array_equal(out[0], mel(x[0]))
+
+
+# --------------------------------------------------------------------------- FeatureExtractor's options beyond Keras'
+
+
+#: FeatureExtractor's options beyond Keras': (id, options, exception, what the message must name).
+ENGINE_ERRORS = [
+    ("sampling_rate-type", dict(sampling_rate="16k"), TypeError, "sampling_rate"),
+    ("sampling_rate-zero", dict(sampling_rate=0), ValueError, "sampling_rate"),
+    ("input_gain-type", dict(input_gain="2"), TypeError, "input_gain"),
+    ("input_gain-zero", dict(input_gain=0.0), ValueError, "input_gain"),
+    ("input_gain-inf", dict(input_gain=math.inf), ValueError, "input_gain"),
+    ("input_length-type", dict(input_length=480000.0), TypeError, "input_length"),
+    ("input_length-zero", dict(input_length=0), ValueError, "input_length"),
+    ("framing", dict(framing="same"), ValueError, "framing"),
+    ("pad_mode", dict(pad_mode="edge"), ValueError, "pad_mode"),
+    ("frame_unit", dict(frame_unit="s"), ValueError, "frame_unit"),
+    ("frame_length-type", dict(frame_length=400.5), TypeError, "frame_length"),
+    ("frame_length-zero", dict(frame_length=0), ValueError, "frame_length"),
+    ("frame_length-ms-type", dict(frame_unit="ms", frame_length="25", hop_length=10.0), TypeError, "frame_length"),
+    ("frame_length-ms-zero", dict(frame_unit="ms", frame_length=0.0, hop_length=10.0), ValueError, "frame_length"),
+    (
+        "frame_length-ms-subsample",
+        dict(frame_unit="ms", frame_length=0.01, hop_length=10.0),
+        ValueError,
+        "frame_length",
+    ),
+    ("hop_length-zero", dict(hop_length=0), ValueError, "hop_length"),
+    ("hop_length-ms-negative", dict(frame_unit="ms", frame_length=25.0, hop_length=-10.0), ValueError, "hop_length"),
+    ("fft_length-short", dict(frame_length=400, fft_length=256), ValueError, "fft_length"),
+    ("fft_length-name", dict(fft_length="auto"), TypeError, "fft_length"),
+    ("window-name", dict(window="blackman"), ValueError, "window"),
+    ("window-shape", dict(frame_length=400, window=np.ones(399)), ValueError, "window"),
+    ("window-complex", dict(frame_length=4, window=np.ones(4, complex)), TypeError, "window"),
+    ("window-nan", dict(frame_length=4, window=[1.0, np.nan, 1.0, 1.0]), ValueError, "window"),
+    ("window_length-zero", dict(window_length=0), ValueError, "window_length"),
+    ("window_length-long", dict(frame_length=400, window_length=401), ValueError, "window_length"),
+    ("window_length-type", dict(window_length=400.0), TypeError, "window_length"),
+    ("window_periodic", dict(window_periodic=1), TypeError, "window_periodic"),
+    ("window_position", dict(window_position="end"), ValueError, "window_position"),
+    ("remove_dc", dict(remove_dc="yes"), TypeError, "remove_dc"),
+    ("preemphasis-type", dict(preemphasis="0.97"), TypeError, "preemphasis"),
+    ("preemphasis-negative", dict(preemphasis=-0.1), ValueError, "preemphasis"),
+    ("preemphasis-above-1", dict(preemphasis=1.5), ValueError, "preemphasis"),
+    ("preemphasis-nan", dict(preemphasis=math.nan), ValueError, "preemphasis"),
+    ("magnitude_power-zero", dict(magnitude_power=0), ValueError, "magnitude_power"),
+    ("magnitude_power-type", dict(magnitude_power=None), TypeError, "magnitude_power"),
+    ("num_mel_bins-type", dict(num_mel_bins=80.0), TypeError, "num_mel_bins"),
+    ("num_mel_bins-zero", dict(num_mel_bins=0), ValueError, "num_mel_bins"),
+    ("mel_scale", dict(mel_scale="mel"), ValueError, "mel_scale"),
+    ("mel_triangles", dict(mel_triangles="log"), ValueError, "mel_triangles"),
+    ("mel_grid", dict(mel_grid="linear"), ValueError, "mel_grid"),
+    ("mel_norm", dict(mel_norm="area"), ValueError, "mel_norm"),
+    ("min_freq", dict(min_freq=-1.0), ValueError, "min_freq"),
+    ("max_freq", dict(min_freq=100.0, max_freq=100.0), ValueError, "max_freq"),
+    ("empty_bands-name", dict(empty_bands="error"), ValueError, "empty_bands"),
+    ("empty_bands-raise", dict(frame_length=64, num_mel_bins=128, empty_bands="raise"), ValueError, "empty_bands"),
+    ("log", dict(log="log2"), ValueError, "log"),
+    ("log_floor-zero", dict(log_floor=0.0), ValueError, "log_floor"),
+    ("ref_power-type", dict(ref_power="1"), TypeError, "ref_power"),
+    ("ref_power-nan", dict(ref_power=math.nan), ValueError, "ref_power"),
+    ("top_db-negative", dict(top_db=-8.0), ValueError, "top_db"),
+    ("top_db_scope", dict(top_db_scope="clip"), ValueError, "top_db_scope"),
+    ("scale-zero", dict(scale=0.0), ValueError, "scale"),
+    ("scale-negative", dict(scale=-0.25), ValueError, "scale"),
+    ("offset-inf", dict(offset=math.inf), ValueError, "offset"),
+    ("offset-type", dict(offset="4"), TypeError, "offset"),
+    ("output_frames-zero", dict(output_frames=0), ValueError, "output_frames"),
+    ("output_frames-type", dict(output_frames=3000.0), TypeError, "output_frames"),
+    ("pad_value-nan", dict(pad_value=math.nan), ValueError, "pad_value"),
+    ("pad_before_scaling", dict(pad_before_scaling="no"), TypeError, "pad_before_scaling"),
+    ("layout", dict(layout="frames"), ValueError, "layout"),
+    ("dither-negative", dict(dither=-0.1), ValueError, "dither"),
+    ("dither_seed-type", dict(dither_seed=1.5), TypeError, "dither_seed"),
+    ("normalize-type", dict(normalize=1), TypeError, "normalize"),
+    ("normalize_ddof-negative", dict(normalize_ddof=-1), ValueError, "normalize_ddof"),
+    ("normalize_eps-negative", dict(normalize_eps=-1e-7), ValueError, "normalize_eps"),
+    ("num_ceps-type", dict(num_ceps=13.0), TypeError, "num_ceps"),
+    ("num_ceps-zero", dict(num_ceps=0), ValueError, "num_ceps"),
+    ("num_ceps-above-bins", dict(num_mel_bins=23, num_ceps=24), ValueError, "num_ceps"),
+    ("lifter-negative", dict(num_ceps=13, lifter=-22.0), ValueError, "lifter"),
+    ("lifter-without-ceps", dict(lifter=22.0), ValueError, "lifter"),
+    ("lifter_style", dict(num_ceps=13, lifter_style="htk"), ValueError, "lifter_style"),
+    ("energy_c0-type", dict(num_ceps=13, energy_c0=1), TypeError, "energy_c0"),
+    ("energy_c0-without-ceps", dict(energy_c0=True), ValueError, "energy_c0"),
+    ("pad_mode-reflect-once-typo", dict(pad_mode="reflect-once"), ValueError, "pad_mode"),
+    ("mel_grid-fft", dict(mel_grid="fft"), ValueError, "mel_grid"),
+    ("stack_frames-zero", dict(stack_frames=0), ValueError, "stack_frames"),
+    ("stack_frames-layout", dict(stack_frames=2), ValueError, "stack_frames"),
+    ("dtype", dict(dtype="float16"), ValueError, "dtype"),
+    ("on_nonfinite", dict(on_nonfinite="ignore"), ValueError, "on_nonfinite"),
+    ("num_threads", dict(num_threads=0), ValueError, "num_threads"),
+]
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "name"), [e[1:] for e in ENGINE_ERRORS], ids=[e[0] for e in ENGINE_ERRORS]
+)
+def test_engine_option_errors(options, error, name):
+    """Each FeatureExtractor option is validated with the right error type, naming the option."""
+    with pytest.raises(error, match=rf"(?<![a-z_]){name}\b"):
+        melplug.FeatureExtractor(**options)
+
+
+def test_every_engine_option_has_an_error_case():
+    options = set(inspect.signature(melplug.FeatureExtractor).parameters)
+    assert {case[3] for case in ENGINE_ERRORS} == options

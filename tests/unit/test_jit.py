@@ -1,0 +1,159 @@
+"""The JIT layer (``melplug._jit``): Numba's disk cache, cold and warm, damaged, stale, missing or read-only.
+
+``test_bug8_*``: a regression test of issue 9's bug 8; it failed on the code
+before the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests._util import ROOT, run_python
+
+
+def test_disk_cache_cold_then_warm(tmp_path):
+    code = """
+        import json, time
+        t0 = time.perf_counter()
+        import numpy as np, melplug
+        t_import = time.perf_counter() - t0
+        from melplug import _kernels
+        mel = melplug.MelSpectrogram(fft_length=512, num_mel_bins=40)
+        x = np.ones(4000, np.float32)
+        t0 = time.perf_counter(); mel(x); t_first = time.perf_counter() - t0
+        s = _kernels._mel_units.stats
+        print(json.dumps({"import": t_import, "first": t_first,
+                          "hits": sum(s.cache_hits.values()), "misses": sum(s.cache_misses.values())}))
+    """
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    cold = json.loads(run_python(code, env).stdout.strip().splitlines()[-1])
+    warm = json.loads(run_python(code, env).stdout.strip().splitlines()[-1])
+    assert cold["misses"] >= 1 and cold["hits"] == 0
+    assert warm["misses"] == 0 and warm["hits"] >= 1
+    assert any((tmp_path / "cache").rglob("*.nbi"))
+    assert warm["first"] < cold["first"]
+
+
+def test_no_cache_location_falls_back_to_memory(tmp_path):
+    code = """
+        import warnings, numpy as np
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            import melplug
+            out = melplug.MelSpectrogram(fft_length=256, num_mel_bins=16)(np.ones(2000, np.float32))
+        msgs = [str(w.message) for w in rec if issubclass(w.category, RuntimeWarning)]
+        assert len(msgs) == 1 and "NUMBA_CACHE_DIR" in msgs[0], msgs
+        assert out.shape == (16, 4), out.shape
+        print("ok")
+    """
+    # No locator can be used: what Numba sees for a read-only install with an unwritable home.
+    env = {"NUMBA_CACHE_LOCATOR_CLASSES": "ZipCacheLocator", "HOME": str(tmp_path)}
+    assert run_python(code, env).stdout.strip().endswith("ok")
+
+
+# --------------------------------------------------------------------------- bug 8: a damaged disk cache
+
+
+@pytest.mark.parametrize("damage", [".nbi", ".nbc"])
+def test_bug8_a_damaged_cache_is_recompiled_and_rewritten(tmp_path, damage):
+    cache = tmp_path / "cache"
+    env = {"NUMBA_CACHE_DIR": str(cache)}
+    code = """
+        import warnings, json, numpy as np, melplug
+        from melplug import _kernels
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = melplug.MelSpectrogram(fft_length=256, num_mel_bins=20)(np.ones((2, 3000), np.float32))
+        stats = _kernels._mel_units.stats
+        print(json.dumps({"shape": list(out.shape), "hits": sum(stats.cache_hits.values()),
+                          "misses": sum(stats.cache_misses.values()),
+                          "warnings": [str(w.message) for w in caught]}))
+    """
+    first = json.loads(run_python(code, env).stdout)
+    assert first["misses"] >= 1 and not first["warnings"]
+    files = sorted(cache.rglob(f"*._mel_units-*{damage}"))
+    assert files, sorted(p.name for p in cache.rglob("*"))
+    for path in files:
+        path.write_bytes(path.read_bytes()[:7])  # truncated
+    second = json.loads(run_python(code, env).stdout)
+    assert second["shape"] == first["shape"]
+    assert len(second["warnings"]) == 1, second["warnings"]
+    assert str(files[0].parent) in second["warnings"][0] and "recompiled" in second["warnings"][0]
+    third = json.loads(run_python(code, env).stdout)  # the cache was rewritten: a plain hit, no warning
+    assert third["hits"] >= 1 and third["misses"] == 0 and not third["warnings"]
+
+
+# --------------------------------------------------------------------------- stale and read-only caches
+
+
+def test_editing_a_module_the_kernels_compile_in_invalidates_their_cache(tmp_path):
+    # Numba stamps a cached function with its own file only: the frame formula lives in _plan.py, inlined
+    # into _kernels.py's kernels.  melplug stamps every kernel with all the modules compiled into it.
+    import shutil
+
+    shutil.copytree(ROOT / "melplug", tmp_path / "melplug", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {"PYTHONPATH": str(tmp_path), "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    code = """
+        import json, numpy as np, melplug
+        from melplug import _kernels
+        assert melplug.__file__.startswith(%r)
+        melplug.MelSpectrogram(fft_length=256, num_mel_bins=20)(np.ones((2, 3000), np.float32))
+        stats = _kernels._mel_units.stats
+        print(json.dumps([sum(stats.cache_hits.values()), sum(stats.cache_misses.values())]))
+    """ % str(tmp_path)
+    assert json.loads(run_python(code, env, cwd=tmp_path).stdout) == [0, 1]  # compiled
+    assert json.loads(run_python(code, env, cwd=tmp_path).stdout) == [1, 0]  # loaded
+    with open(tmp_path / "melplug" / "_plan.py", "a") as f:
+        f.write("\n# an edit\n")
+    assert json.loads(run_python(code, env, cwd=tmp_path).stdout) == [0, 1]  # recompiled, not stale
+
+
+def _mount_read_only(src: Path, dst: Path) -> bool:
+    dst.mkdir()
+    ok = subprocess.run(["mount", "--bind", str(src), str(dst)], capture_output=True).returncode == 0
+    if ok and subprocess.run(["mount", "-o", "remount,ro,bind", str(dst)], capture_output=True).returncode != 0:
+        subprocess.run(["umount", str(dst)], capture_output=True)
+        ok = False
+    return ok
+
+
+@pytest.mark.skipif(sys.platform != "linux" or os.geteuid() != 0, reason="needs root on Linux for a bind mount")
+def test_read_only_install_and_home(tmp_path):
+    """A real read-only file system for the package and for $HOME: import and compute still work."""
+    import shutil
+
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "melplug", src / "melplug", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "home-src").mkdir()
+    site, home = tmp_path / "site", tmp_path / "home"
+    if not _mount_read_only(src, site):
+        pytest.skip("bind mounts are not permitted here")
+    try:
+        if not _mount_read_only(tmp_path / "home-src", home):
+            pytest.skip("bind mounts are not permitted here")
+        code = """
+            import warnings, numpy as np
+            with warnings.catch_warnings(record=True) as rec:
+                warnings.simplefilter("always")
+                import melplug
+                out = melplug.MelSpectrogram(fft_length=256, num_mel_bins=16)(np.ones(2000, np.float32))
+            print(melplug.__file__, out.shape, [str(w.message)[:40] for w in rec])
+        """
+        env = {"PYTHONPATH": str(site), "HOME": str(home), "XDG_CACHE_HOME": "", "NUMBA_CACHE_DIR": ""}
+        env = {k: v for k, v in {**os.environ, **env}.items() if v != ""}
+        proc = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, timeout=300, cwd="/"
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert str(site) in proc.stdout and "(16, 4)" in proc.stdout
+        assert "cannot write Numba's disk cache" in proc.stdout
+    finally:
+        subprocess.run(["umount", str(home)], capture_output=True)
+        subprocess.run(["umount", str(site)], capture_output=True)
