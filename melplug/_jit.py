@@ -20,12 +20,13 @@ and the cache rewritten, with one ``RuntimeWarning`` naming the directory
 from __future__ import annotations
 
 import ast
-import hashlib
 import os
 import warnings
 
 import numba
 from numba.core.caching import FunctionCache
+
+from ._stamp import files_stamp
 
 FASTMATH = frozenset({"nsz", "arcp", "contract", "reassoc"})
 JIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": set(FASTMATH), "error_model": "numpy"}
@@ -149,13 +150,7 @@ def _source_stamp(module: str) -> str:
     """
     stamp = _stamps.get(module)
     if stamp is None:
-        root = os.path.dirname(os.path.abspath(__file__))
-        digest = hashlib.sha256()
-        for path in kernel_sources(module):
-            digest.update(os.path.relpath(path, root).encode() + b"\0")
-            with open(path, "rb") as f:
-                digest.update(f.read())
-        stamp = _stamps[module] = digest.hexdigest()
+        stamp = _stamps[module] = files_stamp(kernel_sources(module))
     return stamp
 
 
