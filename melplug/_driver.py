@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _kernels, _parallel, _plan
+from . import _geometry, _kernels, _parallel, _plan
 from ._plan import MelPlan
 
 __all__ = ["SERIAL_WORK", "Driver", "Layout"]
@@ -280,19 +280,8 @@ def raise_nonfinite(flags: np.ndarray | None, where, what: str, dtype) -> None:
         return
     first = int(np.flatnonzero(flags)[0])
     count = int(np.count_nonzero(flags))
-    if flags[first] & _kernels.BAD_INPUT:
-        problem = "contains NaN or Inf samples"
-        fix = "clean the audio"
-    else:
-        problem = (
-            f"gives non-finite values although its samples are finite: they are too large for {np.dtype(dtype).name} "
-            "arithmetic (the power overflows)"
-        )
-        fix = "scale the audio down (samples are usually in [-1, 1]) or pass dtype='float64'"
-    raise ValueError(
-        f"{where(first)} {problem} ({count} of {len(flags)} {what} affected); {fix}, or pass "
-        f"on_nonfinite='propagate' to get NaN output for such {what}"
-    )
+    bad_input = bool(flags[first] & _kernels.BAD_INPUT)
+    raise ValueError(_geometry.nonfinite_message(bad_input, where(first), count, len(flags), what, dtype))
 
 
 def _entry_point(kernel, args: tuple):

@@ -79,7 +79,7 @@ def _warn_corrupt(path, exc: BaseException) -> None:
 
 
 #: The modules whose code ends up inside compiled kernels (called or inlined from them).
-_KERNEL_SOURCES = ("_jit.py", "_plan.py", "_driver.py", "_kernels.py", "kernels.py")
+_KERNEL_SOURCES = ("_jit.py", "_plan.py", "_geometry.py", "_driver.py", "_kernels.py", "kernels.py")
 _package_stamp_value: str | None = None
 
 
