@@ -47,8 +47,9 @@ with ``g++`` (``$CXX``) on first use, once per machine and TensorFlow version
 ``$MELPLUG_TF_OP_CACHE``).  Without a compiler, or if the build fails, the
 adapter warns once and uses ``tf.numpy_function``; ``MELPLUG_TF_OP=0``
 chooses that path silently.  An extractor whose plan the C entry point cannot
-take uses it too (with a warning naming it); the others keep the op.  Eager calls, ``num_threads > 1`` and stand-in
-extractors always use ``tf.numpy_function``.
+take uses it too (with a warning naming it); the others keep the op.  Eager
+calls, ``num_threads > 1`` and stand-in extractors always use
+``tf.numpy_function``.
 
 Limits
 ------
