@@ -451,7 +451,7 @@ def _rfft_bound(preset, clips, ncores):
     import scipy.fft
 
     import melplug
-    from melplug import _plan
+    from melplug import _geometry
 
     fx = melplug.preset(preset)
     plan = fx.plan
@@ -461,7 +461,7 @@ def _rfft_bound(preset, clips, ncores):
         x = np.pad(x[:, : plan.input_length], ((0, 0), (0, max(0, plan.input_length - n))))
     if plan.pad:
         x = np.pad(x, ((0, 0), (plan.pad, plan.pad)), mode="constant" if plan.pad_mode == 1 else "reflect")
-    computed = int(_plan.plan_frames(plan, n)[0])
+    computed = int(_geometry.plan_frames(plan, n)[0])
     length = plan.frame_length
     # where the frame sits in the FFT buffer: at its start (Kaldi) or centred
     start = 0 if fx.get_config()["window_position"] == "start" else (plan.fft_length - length) // 2

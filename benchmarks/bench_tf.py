@@ -124,10 +124,12 @@ def per_call(clips: np.ndarray, repeats: int, keras_layer) -> dict:
     if melplug.tf._op() is not None:  # the op's C entry point called directly (ctypes releases the GIL)
         import ctypes
 
-        packed, entry = melplug.tf._entry(mel.mel.plan, clip.dtype)
-        c_entry = ctypes.CFUNCTYPE(ctypes.c_int64, *[ctypes.c_int64] * 7)(entry)
+        from melplug import _cabi
+
+        packed = melplug.tf._packed_plan(mel.mel)
+        c_entry = ctypes.CFUNCTYPE(ctypes.c_int64, *[ctypes.c_int64] * 6)(_cabi.entry_address(clip.dtype))
         out, flags = np.empty(size, clip.dtype), np.zeros(1, np.uint8)
-        args = (*packed.addresses, clip.ctypes.data, 1, clip.shape[0], out.ctypes.data, flags.ctypes.data)
+        args = (packed.address, clip.ctypes.data, 1, clip.shape[0], out.ctypes.data, flags.ctypes.data)
         rows["direct: the op's C entry point (ctypes)"] = call_us(lambda: c_entry(*args))
     return rows
 

@@ -1,22 +1,38 @@
-"""C entry point: :func:`melplug.kernels.mel_spectrogram` as a C function, for native callers (the TensorFlow op).
+"""C entry points: :func:`melplug.kernels.mel_spectrogram` and a plan's geometry as C functions (for the TensorFlow op).
 
-:func:`entry_address` gives the address of a ``numba.cfunc`` (one per
-dtype, compiled once per process and kept in Numba's disk cache) of C
-signature::
+The plan crosses the boundary by name.  :data:`PLAN_RECORD` is a NumPy
+structured dtype derived from :class:`~melplug.MelPlan`'s own fields: a
+scalar field is an ``int64``, ``float64`` or ``bool`` field of the same name;
+an array field ``a`` is ``a__address`` and ``a__shape_0``, ``a__shape_1``, ...
+:class:`PackedPlan` writes a plan into one such record field by field, and
+the compiled side reads it back field by field, in ``_unpack``, whose source
+is generated from ``MelPlan._fields`` when this module is imported.  Adding a
+plan field changes no code here; native callers only pass the record's
+address.
 
-    int64 melplug_mel(int64 plan_i, int64 plan_f, int64 x, int64 batch, int64 n, int64 out, int64 flags)
+The entry points are ``numba.cfunc`` s, compiled once per process (one per
+dtype for the mel) and kept in Numba's disk cache; their C signatures::
 
-It rebuilds the :class:`~melplug.MelPlan` from two packed buffers
-(:class:`PackedPlan`: ``plan_i`` holds the int/bool fields and each array's
-address and length, ``plan_f`` the float fields), runs the same jitted
-computation as ``kernels.mel_spectrogram`` (``kernels._mel_into``) on the
-C-contiguous ``(batch, n)`` samples at ``x`` (``n >= 1``) into the
-``batch * output_size(n)`` values at ``out``, writes each example's flags
-(``uint8``; 0 when fine) to ``flags`` and returns 1 when some example is
-flagged and the plan raises, else 0.  It never raises: the caller reports.
+    int64 melplug_mel(int64 plan, int64 x, int64 batch, int64 n, int64 out, int64 flags)
+    int64 melplug_geometry(int64 plan, int64 n, int64 result)
+
+``melplug_mel`` runs the same jitted computation as ``kernels.mel_spectrogram``
+(``kernels._mel_into``) on the C-contiguous ``(batch, n)`` samples at ``x``
+(``n >= 1``) into the ``batch`` example outputs at ``out`` (each of the shape
+``melplug_geometry`` gives), writes each example's flags (``uint8``; 0 when
+fine) to ``flags`` and returns :data:`FLAGGED` when some example is flagged
+and the plan raises, else :data:`DONE`.  ``melplug_geometry`` writes a
+:data:`GEOMETRY` record at ``result``: one example's output shape for ``n``
+samples (``n = -1``: unknown; a size is ``-1`` when it depends on it) and
+:func:`melplug._geometry.check_length`'s verdict, and returns :data:`DONE`.
+Neither raises into its caller: if the computation raises (``MemoryError``),
+Numba's wrapper prints the exception and returns 0, :data:`RAISED`.
 """
 
 from __future__ import annotations
+
+import operator
+import typing
 
 import numba
 import numpy as np
@@ -24,193 +40,202 @@ from numba import types
 from numba.core import sigutils
 from numba.core.ccallback import CFunc
 
-from . import _jit, _plan, kernels
+from . import _geometry, _jit, kernels
 from ._kernels import _pointer
 from ._plan import MelPlan
 
-__all__ = ["PackedPlan", "entry_address"]
+__all__ = ["DONE", "FLAGGED", "GEOMETRY", "PLAN_RECORD", "RAISED", "PackedPlan", "entry_address", "geometry_address"]
 
-#: Kinds of MelPlan's fields, in order: "i" int, "b" bool, "f" float, "a1"/"ai"/"a2" float64/int64/2-D float64 arrays.
-FIELD_KINDS = {
-    "fft_length": "i",
-    "hop_length": "i",
-    "frame_length": "i",
-    "pad": "i",
-    "pad_mode": "i",
-    "input_length": "i",
-    "input_gain": "f",
-    "num_mel_bins": "i",
-    "window": "a1",
-    "win_start": "i",
-    "win_stop": "i",
-    "remove_dc": "b",
-    "preemphasis": "f",
-    "dither": "f",
-    "dither_seed": "i",
-    "band_start": "ai",
-    "band_stop": "ai",
-    "band_offset": "ai",
-    "band_weights": "a1",
-    "bin_start": "i",
-    "bin_stop": "i",
-    "magnitude_power": "f",
-    "log_kind": "i",
-    "log_scale": "f",
-    "log_floor": "f",
-    "ref_db": "f",
-    "top_db": "f",
-    "batch_top_db": "b",
-    "num_ceps": "i",
-    "dct": "a2",
-    "energy_c0": "b",
-    "out_scale": "f",
-    "out_offset": "f",
-    "out_frames": "i",
-    "pad_value": "f",
-    "frames_major": "b",
-    "normalize": "b",
-    "normalize_ddof": "i",
-    "normalize_eps": "f",
-    "stack_frames": "i",
-    "propagate_nonfinite": "b",
-    "block_frames": "i",
-}
-_ARRAY_DTYPES = {"a1": np.float64, "ai": np.int64, "a2": np.float64}
-#: Lengths of the packed buffers: ints, bools and each array's address and shape; floats.
-N_INTS, N_FLOATS = 37, 12
+#: What the entry points return: the computation raised (Numba's cfunc wrapper returns 0 then), it ran,
+#: it ran and flagged an example of a plan that raises (``melplug_mel``).
+RAISED, DONE, FLAGGED = 0, 1, 2
+
+_SCALARS = {int: np.dtype(np.int64), float: np.dtype(np.float64), bool: np.dtype(np.bool_)}
+_CONVERT = {int: operator.index, float: float, bool: bool}
+
+
+def _sample_plan() -> MelPlan:
+    from .core import FeatureExtractor  # the plan of the default configuration: its arrays' dtypes and ranks
+
+    return FeatureExtractor(empty_bands="ignore").plan
+
+
+def _field_layouts() -> dict[str, tuple]:
+    """Each ``MelPlan`` field's C layout: ``(type, dtype)`` for scalars, ``(ndarray, dtype, ndim)`` for arrays."""
+    hints = typing.get_type_hints(MelPlan)
+    sample = None
+    layouts: dict[str, tuple] = {}
+    for name in MelPlan._fields:
+        kind = hints[name]
+        if kind in _SCALARS:
+            layouts[name] = (kind, _SCALARS[kind])
+        elif kind is np.ndarray:
+            sample = sample or _sample_plan()
+            value = np.asarray(getattr(sample, name))
+            layouts[name] = (np.ndarray, value.dtype, value.ndim)
+        else:  # pragma: no cover - a new kind of plan field needs a C layout
+            raise TypeError(f"MelPlan.{name} is annotated {kind!r}; the C entry point takes int, float, bool, ndarray")
+    return layouts
+
+
+def _record_dtype(layouts: dict[str, tuple]) -> np.dtype:
+    fields: list[tuple[str, np.dtype]] = []
+    for name, layout in layouts.items():
+        if layout[0] is np.ndarray:
+            fields.append((f"{name}__address", np.dtype(np.int64)))
+            fields.extend((f"{name}__shape_{k}", np.dtype(np.int64)) for k in range(layout[2]))
+        else:
+            fields.append((name, layout[1]))
+    return np.dtype(fields, align=True)
+
+
+def _unpack_source(layouts: dict[str, tuple]) -> str:
+    """Source of ``_unpack(address)``: the ``MelPlan`` in the :data:`PLAN_RECORD` at ``address``, field by field."""
+    lines = ["def _unpack(address):", "    r = _plan_record(address)", "    return MelPlan("]
+    for name, layout in layouts.items():
+        if layout[0] is np.ndarray:
+            shape = "".join(f"r.{name}__shape_{k}, " for k in range(layout[2]))
+            lines.append(f"        {name}=_view(r.{name}__address, ({shape}), np.{layout[1].name}),")
+        else:
+            lines.append(f"        {name}=r.{name},")
+    lines.append("    )")
+    return "\n".join(lines) + "\n"
+
+
+_LAYOUTS = _field_layouts()
+#: The packed plan: one record, fields named after MelPlan's (arrays as ``<name>__address``, ``<name>__shape_<k>``).
+PLAN_RECORD = _record_dtype(_LAYOUTS)
+#: What ``melplug_geometry`` writes (``melplug_op.cc``'s ``struct Geometry`` has these fields, in this order).
+GEOMETRY = np.dtype([(name, np.int64) for name in ("shape_0", "shape_1", "error", "samples", "frames")])
 
 
 class PackedPlan:
-    """A :class:`MelPlan` packed into the two buffers the C entry point reads.
+    """A :class:`MelPlan` packed into the :data:`PLAN_RECORD` the C entry points read.
 
-    Holds the plan's arrays (C-contiguous copies where needed) and the
-    buffers: keep this object alive as long as their addresses are in use.
+    Holds the plan's arrays (C-contiguous copies where needed) and the record:
+    keep this object alive as long as its address is in use.  Raises
+    ``OverflowError``/``TypeError``/``ValueError`` for a value the record
+    cannot hold (e.g. an ``int`` field of ``2**63``).
     """
 
     def __init__(self, plan: MelPlan) -> None:
-        if tuple(FIELD_KINDS) != MelPlan._fields:  # pragma: no cover - a MelPlan change must update both
-            raise RuntimeError("melplug._cabi.FIELD_KINDS is out of step with MelPlan's fields")
-        ints: list[int] = []
-        floats: list[float] = []
-        self._arrays = []
-        for name, kind in FIELD_KINDS.items():
-            value = getattr(plan, name)
-            if kind in ("i", "b"):
-                ints.append(int(value))
-            elif kind == "f":
-                floats.append(float(value))
-            else:
-                arr = np.ascontiguousarray(value, dtype=_ARRAY_DTYPES[kind])
-                self._arrays.append(arr)
-                ints.append(arr.ctypes.data)
-                ints.extend(arr.shape if kind == "a2" else (arr.shape[0],))
-        if (len(ints), len(floats)) != (N_INTS, N_FLOATS):  # pragma: no cover - see FIELD_KINDS
-            raise RuntimeError("melplug._cabi.N_INTS/N_FLOATS are out of step with MelPlan's fields")
-        self.ints = np.array(ints, dtype=np.int64)
-        self.floats = np.array(floats, dtype=np.float64)
         self.plan = plan
+        self.record = np.zeros(1, dtype=PLAN_RECORD)
+        self._arrays = []
+        for name, layout in _LAYOUTS.items():
+            value = getattr(plan, name)
+            if layout[0] is np.ndarray:
+                arr = np.ascontiguousarray(value, dtype=layout[1])
+                if arr.ndim != layout[2]:
+                    raise ValueError(f"MelPlan.{name} has {arr.ndim} dimension(s); the C entry point needs {layout[2]}")
+                self._arrays.append(arr)
+                self.record[f"{name}__address"] = arr.ctypes.data
+                for k, size in enumerate(arr.shape):
+                    self.record[f"{name}__shape_{k}"] = size
+            else:
+                self.record[name] = _CONVERT[layout[0]](value)
 
     @property
-    def addresses(self) -> tuple[int, int]:
-        """Addresses of the int and float buffers."""
-        return int(self.ints.ctypes.data), int(self.floats.ctypes.data)
+    def address(self) -> int:
+        """Address of the record."""
+        return int(self.record.ctypes.data)
 
 
 @_jit.jit_inline
-def _carray(address, shape, dtype):
+def _view(address, shape, dtype):
     return numba.carray(_pointer(address), shape, dtype)
 
 
 @_jit.jit_inline
-def _unpack(pi_addr, pf_addr):
-    """The MelPlan of a :class:`PackedPlan`'s buffers (the arrays are views of the plan's)."""
-    i = _carray(pi_addr, (N_INTS,), np.int64)
-    f = _carray(pf_addr, (N_FLOATS,), np.float64)
-    return MelPlan(
-        i[0],  # fft_length
-        i[1],  # hop_length
-        i[2],  # frame_length
-        i[3],  # pad
-        i[4],  # pad_mode
-        i[5],  # input_length
-        f[0],  # input_gain
-        i[6],  # num_mel_bins
-        _carray(i[7], (i[8],), np.float64),  # window
-        i[9],  # win_start
-        i[10],  # win_stop
-        i[11] != 0,  # remove_dc
-        f[1],  # preemphasis
-        f[2],  # dither
-        i[12],  # dither_seed
-        _carray(i[13], (i[14],), np.int64),  # band_start
-        _carray(i[15], (i[16],), np.int64),  # band_stop
-        _carray(i[17], (i[18],), np.int64),  # band_offset
-        _carray(i[19], (i[20],), np.float64),  # band_weights
-        i[21],  # bin_start
-        i[22],  # bin_stop
-        f[3],  # magnitude_power
-        i[23],  # log_kind
-        f[4],  # log_scale
-        f[5],  # log_floor
-        f[6],  # ref_db
-        f[7],  # top_db
-        i[24] != 0,  # batch_top_db
-        i[25],  # num_ceps
-        _carray(i[26], (i[27], i[28]), np.float64),  # dct
-        i[29] != 0,  # energy_c0
-        f[8],  # out_scale
-        f[9],  # out_offset
-        i[30],  # out_frames
-        f[10],  # pad_value
-        i[31] != 0,  # frames_major
-        i[32] != 0,  # normalize
-        i[33],  # normalize_ddof
-        f[11],  # normalize_eps
-        i[34],  # stack_frames
-        i[35] != 0,  # propagate_nonfinite
-        i[36],  # block_frames
-    )
+def _plan_record(address):
+    return numba.carray(_pointer(address), (1,), PLAN_RECORD)[0]
 
 
-@_jit.jit
-def _run(pi_addr, pf_addr, x_addr, batch, n, out_addr, flags_addr, dtype):
-    plan = _unpack(pi_addr, pf_addr)
-    size = _plan.out_width(plan) * _plan.output_rows(plan, _plan.plan_frames(plan, n)[0])
-    x = _carray(x_addr, (batch, n), dtype)
-    out = _carray(out_addr, (batch * size,), dtype)
-    flags = _carray(flags_addr, (batch,), np.uint8)
-    return 1 if kernels._mel_into(x, plan, out, flags) else 0
+@_jit.jit_inline
+def _geometry_record(address):
+    return numba.carray(_pointer(address), (1,), GEOMETRY)[0]
 
 
-def _mel_f32(pi_addr, pf_addr, x_addr, batch, n, out_addr, flags_addr):
-    return _run(pi_addr, pf_addr, x_addr, batch, n, out_addr, flags_addr, np.float32)
+def _generate_unpack():
+    namespace = {"MelPlan": MelPlan, "np": np, "_plan_record": _plan_record, "_view": _view, "__name__": __name__}
+    exec(compile(_unpack_source(_LAYOUTS), f"<{__name__}: generated from MelPlan._fields>", "exec"), namespace)  # noqa: S102
+    func = namespace["_unpack"]
+    func.__doc__ = "The MelPlan of a PackedPlan's record (its arrays are views of the packed ones)."
+    return _jit.jit_inline(func)
 
 
-def _mel_f64(pi_addr, pf_addr, x_addr, batch, n, out_addr, flags_addr):
-    return _run(pi_addr, pf_addr, x_addr, batch, n, out_addr, flags_addr, np.float64)
+_unpack = _generate_unpack()
 
 
-_SIGNATURE = types.int64(*([types.int64] * 7))
-_ENTRIES = {np.dtype(np.float32): _mel_f32, np.dtype(np.float64): _mel_f64}
+@_jit.jit_inline  # inlined, not cached on its own: the cfuncs' cache entries carry the record layout
+def _mel_run(plan_addr, x_addr, batch, n, out_addr, flags_addr, dtype):
+    plan = _unpack(plan_addr)
+    size = _geometry.out_width(plan) * _geometry.plan_frames(plan, n)[1]
+    x = _view(x_addr, (batch, n), dtype)
+    out = _view(out_addr, (batch * size,), dtype)
+    flags = _view(flags_addr, (batch,), np.uint8)
+    return FLAGGED if kernels._mel_into(x, plan, out, flags) else DONE
+
+
+def _mel_f32(plan_addr, x_addr, batch, n, out_addr, flags_addr):
+    return _mel_run(plan_addr, x_addr, batch, n, out_addr, flags_addr, np.float32)
+
+
+def _mel_f64(plan_addr, x_addr, batch, n, out_addr, flags_addr):
+    return _mel_run(plan_addr, x_addr, batch, n, out_addr, flags_addr, np.float64)
+
+
+def _geometry_entry(plan_addr, n, result_addr):
+    plan = _unpack(plan_addr)
+    result = _geometry_record(result_addr)
+    shape_0, shape_1 = _geometry.example_dims(plan, _geometry.rows_for(plan, n))
+    result.shape_0 = shape_0
+    result.shape_1 = shape_1
+    error, samples, frames = _geometry.LENGTH_OK, n, 0
+    if n >= 0:
+        error, samples, frames = _geometry.check_length(plan, n)
+    result.error = error
+    result.samples = samples
+    result.frames = frames
+    return DONE
+
+
+_SIGNATURES = {
+    _mel_f32: types.int64(*[types.int64] * 6),
+    _mel_f64: types.int64(*[types.int64] * 6),
+    _geometry_entry: types.int64(*[types.int64] * 3),
+}
+_MEL = {np.dtype(np.float32): _mel_f32, np.dtype(np.float64): _mel_f64}
 _compiled: dict = {}
 
 
 def _compile(func) -> CFunc:
-    """``numba.cfunc(_SIGNATURE, cache=True)(func)`` with melplug's package-stamped, recovering disk cache."""
-    cfunc = CFunc(func, sigutils.normalize_signature(_SIGNATURE), locals={}, options={"error_model": "numpy"})
+    """``numba.cfunc(signature, cache=True)(func)`` with melplug's stamped, recovering disk cache."""
+    cfunc = CFunc(func, sigutils.normalize_signature(_SIGNATURES[func]), locals={}, options={"error_model": "numpy"})
     try:
         cfunc.enable_caching()
         _jit._recovering(cfunc)
+        cache_file = getattr(cfunc._cache, "_cache_file", None)
+        if cache_file is not None:  # the generated code depends on the record's layout: part of the stamp
+            cache_file._source_stamp = (cache_file._source_stamp, str(PLAN_RECORD.descr))
     except RuntimeError:  # no locator (read-only install): compile in memory
         pass
     cfunc.compile()
     return cfunc
 
 
-def entry_address(dtype) -> int:
-    """Address of the C entry point for samples of ``dtype`` (float32 or float64), compiled or loaded once."""
-    dtype = np.dtype(dtype)
-    cfunc = _compiled.get(dtype)
+def _address(func) -> int:
+    cfunc = _compiled.get(func)
     if cfunc is None:
-        cfunc = _compiled[dtype] = _compile(_ENTRIES[dtype])
+        cfunc = _compiled[func] = _compile(func)
     return cfunc.address
+
+
+def entry_address(dtype) -> int:
+    """Address of ``melplug_mel`` for samples of ``dtype`` (float32 or float64), compiled or loaded once."""
+    return _address(_MEL[np.dtype(dtype)])
+
+
+def geometry_address() -> int:
+    """Address of ``melplug_geometry``, compiled or loaded once."""
+    return _address(_geometry_entry)

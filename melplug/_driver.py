@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _kernels, _parallel, _plan
+from . import _geometry, _kernels, _parallel
 from ._kernels import Layout
 from ._plan import MelPlan
 
@@ -42,7 +42,7 @@ class _Work(NamedTuple):
     costs: np.ndarray  # frames per unit
     frames: int  # all frames
     out_size: int
-    spans: bool  # a top_db floor needs more than one unit (_plan.floor_spans_units): phase 2 applies it
+    spans: bool  # a top_db floor needs more than one unit (_kernels.floor_spans_units): phase 2 applies it
     frameless: bool  # some example is too short for one frame
     scratch_size: int  # elements of the stash of deferred cepstra (0: none needed)
 
@@ -55,14 +55,14 @@ def _offsets(sizes: np.ndarray) -> np.ndarray:
 
 
 def _work(x_rel, x_len, plan: MelPlan) -> _Work:
-    computed, rows = _plan.plan_frames(plan, x_len)
+    computed, rows = _geometry.plan_frames(plan, x_len)
     computed = np.broadcast_to(computed, x_len.shape).astype(np.int64)
-    sizes = _plan.out_width(plan) * np.broadcast_to(rows, x_len.shape).astype(np.int64)
+    sizes = _geometry.out_width(plan) * np.broadcast_to(rows, x_len.shape).astype(np.int64)
     unit_ex, unit_f0, first_unit = _kernels._units(computed, plan.block_frames)
     costs = np.minimum(computed[unit_ex] - unit_f0, plan.block_frames)
-    spans = bool(_plan.floor_spans_units(plan, computed.max()))
+    spans = bool(_kernels.floor_spans_units(plan, computed.max()))
     stash = np.zeros(0, dtype=np.int64)
-    if spans and _plan.deferred_cepstra(plan):
+    if spans and _kernels.deferred_cepstra(plan):
         stash = (plan.num_mel_bins + plan.energy_c0) * computed
     s_off = _offsets(stash) if stash.size else np.zeros(len(x_len), dtype=np.int64)
     layout = Layout(x_rel, x_len, computed, _offsets(sizes), unit_ex, unit_f0, first_unit, s_off)
@@ -104,7 +104,7 @@ class Driver:
 
     def num_frames(self, num_samples):
         """Output frames for signals of ``num_samples`` samples (int or integer array)."""
-        return _plan.plan_frames(self.plan, num_samples)[1]
+        return _geometry.plan_frames(self.plan, num_samples)[1]
 
     def array(self, x: np.ndarray, threads: int | None) -> tuple[np.ndarray, np.ndarray | None]:
         """Features of the rows of ``x`` (C-contiguous ``(batch, samples)``, compute dtype).
@@ -210,7 +210,7 @@ class Driver:
         flags = None
         for e in np.flatnonzero(layout.n_frames == 0).tolist():
             o = int(layout.o_off[e])
-            size = _plan.out_width(plan) * int(self.num_frames(int(layout.x_len[e])))
+            size = _geometry.out_width(plan) * int(self.num_frames(int(layout.x_len[e])))
             out[o : o + size] = plan.pad_value
             if not np.isfinite(signals[e]).all():
                 if flags is None:
@@ -227,19 +227,8 @@ def raise_nonfinite(flags: np.ndarray | None, where, what: str, dtype) -> None:
         return
     first = int(np.flatnonzero(flags)[0])
     count = int(np.count_nonzero(flags))
-    if flags[first] & _kernels.BAD_INPUT:
-        problem = "contains NaN or Inf samples"
-        fix = "clean the audio"
-    else:
-        problem = (
-            f"gives non-finite values although its samples are finite: they are too large for {np.dtype(dtype).name} "
-            "arithmetic (the power overflows)"
-        )
-        fix = "scale the audio down (samples are usually in [-1, 1]) or pass dtype='float64'"
-    raise ValueError(
-        f"{where(first)} {problem} ({count} of {len(flags)} {what} affected); {fix}, or pass "
-        f"on_nonfinite='propagate' to get NaN output for such {what}"
-    )
+    bad_input = bool(flags[first] & _kernels.BAD_INPUT)
+    raise ValueError(_geometry.nonfinite_message(bad_input, where(first), count, len(flags), what, dtype))
 
 
 def _entry_point(kernel, args: tuple):

@@ -3,9 +3,8 @@
 :func:`build_plan` is a pure function of a config (see :mod:`melplug._config`):
 the same config always gives the same :class:`MelPlan`.  Everything here is
 NumPy, built in float64; the driver casts the arrays once to the compute
-dtype.  :func:`frame_count` is the one frame-count formula, and
-:func:`plan_frames` the one rule for a plan's frames: plain Python here,
-compiled by the kernels (``register_jitable``).
+dtype.  A plan's frames and shapes are :mod:`melplug._geometry`'s (re-exported
+here for the kernels).
 """
 
 from __future__ import annotations
@@ -15,7 +14,8 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
-from numba.extending import register_jitable
+
+from ._geometry import PAD_MODES
 
 _MEL_BREAK_FREQUENCY_HERTZ = 700.0
 _MEL_HIGH_FREQUENCY_Q = 1127.0
@@ -161,83 +161,6 @@ class MelPlan(NamedTuple):
     block_frames: int
 
 
-@register_jitable
-def frame_count(num_samples, frame_length, hop_length, pad):
-    """Frames of a signal of ``num_samples`` samples: ``max(0, 1 + (n + 2 pad - frame_length) // hop)``.
-
-    The one frame-count formula (SPEC §1.3 for centred frames, ``pad =
-    frame_length // 2``; Kaldi's snip-edges framing with ``pad = 0`` gives no
-    frame for a signal shorter than one).  Works on ints, elementwise on
-    integer arrays, and compiled inside the kernels.
-    """
-    count = 1 + (num_samples + 2 * pad - frame_length) // hop_length
-    return count * (count > 0)
-
-
-def num_frames(num_samples, fft_length, sequence_stride):
-    """Keras' frame count (centred frames of ``fft_length`` samples)."""
-    return frame_count(num_samples, fft_length, sequence_stride, fft_length // 2)
-
-
-@register_jitable
-def plan_frames(plan: MelPlan, num_samples):
-    """``(computed, output)`` frames for ``num_samples`` samples under ``plan``.
-
-    ``output`` is the length of the output's time axis (``out_frames`` when
-    fixed); ``computed`` the frames actually computed (never more than that).
-    Works on ints, elementwise on integer arrays, and compiled in the kernels.
-    """
-    n = num_samples if plan.input_length == 0 else num_samples * 0 + plan.input_length
-    computed = frame_count(n, plan.frame_length, plan.hop_length, plan.pad)
-    if plan.out_frames > 0:
-        computed = np.minimum(computed, plan.out_frames)
-    return computed, output_rows(plan, computed)
-
-
-@register_jitable
-def out_width(plan: MelPlan) -> int:
-    """Values per output frame before stacking: ``num_ceps`` for cepstra, else ``num_mel_bins``."""
-    return plan.num_ceps if plan.num_ceps > 0 else plan.num_mel_bins
-
-
-@register_jitable
-def floor_spans_units(plan: MelPlan, max_frames) -> bool:
-    """Whether a ``top_db`` floor needs more than one work unit's maximum (phase 2 applies it).
-
-    It does when it hangs from the batch, or from a clip longer than one
-    block (``max_frames``: the most frames of any clip in the call); a unit
-    that is a whole clip floors itself in phase 1.
-    """
-    floored = plan.log_kind != 0 and plan.top_db < np.inf
-    return floored and (plan.batch_top_db or max_frames > plan.block_frames)
-
-
-@register_jitable
-def deferred_cepstra(plan: MelPlan) -> bool:
-    """Whether cepstra wait for a floor that needs more than their frames (``top_db``).
-
-    The DCT mixes every band of a frame, so the ``max - top_db`` floor must be
-    applied to the mel bands first; where it hangs from a whole clip's (or the
-    batch's) maximum, phase 1 leaves the floored-to-be bands in a scratch
-    buffer and the finishing phase applies the floor and the DCT.
-    """
-    return plan.num_ceps > 0 and plan.log_kind != 0 and plan.top_db < np.inf
-
-
-@register_jitable
-def output_rows(plan: MelPlan, computed):
-    """Frames in the output of an example with ``computed`` frames.
-
-    ``out_frames`` when fixed; a multiple of ``stack_frames`` when stacking
-    (the missing frames are padding); else ``computed``.
-    """
-    if plan.out_frames > 0:
-        return computed * 0 + plan.out_frames
-    k = plan.stack_frames
-    return (computed + k - 1) // k * k
-
-
-PAD_MODES = {"reflect": 0, "constant": 1, "reflect_once": 2}
 _LN10 = math.log(10.0)
 LOG_SCALES = {"db": 10.0 / _LN10, "ln": 1.0, "log10": 1.0 / _LN10}
 #: The plan's ``log_kind`` per engine ``log`` option.

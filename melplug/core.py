@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from . import _call, _config, _plan
+from . import _call, _config, _geometry, _plan
 from ._driver import Driver
 from ._plan import MelPlan
 from ._validate import check_int
@@ -285,7 +285,7 @@ class FeatureExtractor:
     @property
     def num_features(self) -> int:
         """Values per output frame: ``num_ceps`` for cepstra, else ``num_mel_bins`` (before frame stacking)."""
-        return _plan.out_width(self._plan)
+        return _geometry.out_width(self._plan)
 
     @property
     def mel_weights(self) -> np.ndarray:
@@ -299,28 +299,28 @@ class FeatureExtractor:
         >>> melplug.MelSpectrogram(sequence_stride=160, fft_length=512, num_mel_bins=80).num_frames(16000)
         101
         """
-        frames = int(self._driver.num_frames(check_int("num_samples", num_samples, 1)))
-        return frames // self._plan.stack_frames
+        return _geometry.time_steps(self._plan, check_int("num_samples", num_samples, 1))
 
     def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
         """Output shape for an input of shape ``(..., samples)``: ``(..., num_mel_bins, frames)`` or the layout's.
 
         Unknown sizes (``None``) stay unknown, as in Keras: ``(2, None)`` gives
-        ``(2, num_mel_bins, None)``.
+        ``(2, num_mel_bins, None)``; a fixed output stays fixed:
+
+        >>> import melplug
+        >>> melplug.preset("whisper").compute_output_shape((2, None))
+        (2, 80, 3000)
         """
         shape = tuple(input_shape)
         if not shape:
             raise ValueError("input_shape must have at least one dimension (samples)")
-        samples = shape[-1]
-        frames = None if samples is None else int(self._driver.num_frames(check_int("num_samples", samples, 1)))
-        return (*shape[:-1], *self._example_shape(frames))
+        if shape[-1] is not None:
+            shape = (*shape[:-1], check_int("num_samples", shape[-1], 1))
+        return _geometry.output_shape(self._plan, shape)
 
     def _example_shape(self, frames) -> tuple:
         """Per-example output shape for ``frames`` output frames (stacked rows for ``stack_frames > 1``)."""
-        M, k = self.num_features, self._plan.stack_frames
-        if k > 1:
-            return (None if frames is None else frames // k, M * k)
-        return (frames, M) if self._plan.frames_major else (M, frames)
+        return _geometry.example_shape(self._plan, frames)
 
     # ----------------------------------------------------------------- configuration
 
@@ -395,29 +395,9 @@ class FeatureExtractor:
 
     def _check_length(self, num_samples: int, where: str) -> None:
         """Refuse clips too short for their output: too few frames to normalise, or none for a fixed output."""
-        plan = self._plan
-        if plan.pad_mode == _plan.PAD_MODES["reflect_once"] and plan.pad:
-            n_eff = plan.input_length or num_samples
-            if n_eff <= plan.pad:
-                raise ValueError(
-                    f"{where} has {n_eff} samples; pad_mode='reflect_once' (torch's reflect padding) needs more "
-                    f"than the {plan.pad} samples it pads by: clips of at least {plan.pad + 1} samples"
-                )
-        if not (plan.normalize or plan.out_frames):
-            return
-        computed = int(_plan.plan_frames(plan, num_samples)[0])
-        if plan.normalize and computed <= plan.normalize_ddof:
-            shortest = plan.frame_length - 2 * plan.pad + plan.normalize_ddof * plan.hop_length
-            raise ValueError(
-                f"{where} has {num_samples} samples, {computed} frame(s); per-clip normalisation "
-                f"(normalize_ddof={plan.normalize_ddof}) needs more than {plan.normalize_ddof}: clips of at least "
-                f"{shortest} samples"
-            )
-        if computed == 0:
-            raise ValueError(
-                f"{where} has {num_samples} samples, shorter than one frame ({plan.frame_length} samples): too short "
-                f"for a fixed output of {plan.out_frames} frames; pad the clip to at least {plan.frame_length} samples"
-            )
+        message = _geometry.length_error(self._plan, num_samples, where)
+        if message is not None:
+            raise ValueError(message)
 
     def _fast_call(self, audio, threads: int | None):
         """``self(audio, num_threads=threads)`` for adapters' hot paths, or ``None`` (see :func:`._call.fast_call`)."""

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _kernels, _plan
+from . import _geometry, _kernels
 from ._jit import jit
 from ._kernels import Layout
 
@@ -95,7 +95,7 @@ def mel_spectrogram(audio2d, plan):
     if not audio2d.flags.c_contiguous:
         raise ValueError("audio2d must be C-contiguous (np.ascontiguousarray(audio2d))")
     rows = _kernels._plan_frames(plan, n)[1]
-    M = _plan.out_width(plan)
+    M = _geometry.out_width(plan)
     out = np.empty((batch, M * rows), dtype=audio2d.dtype)
     bad = np.zeros(batch, dtype=np.uint8)
     if _mel_into(audio2d, plan, out.reshape(-1), bad):
@@ -168,7 +168,7 @@ def _mel_into(audio2d, plan, out, flags):
     """
     batch, n = audio2d.shape
     computed, rows = _kernels._plan_frames(plan, n)
-    M = _plan.out_width(plan)
+    M = _geometry.out_width(plan)
     n_frames = np.full(batch, computed, dtype=np.int64)
     unit_ex, unit_f0, first_unit = _kernels._units(n_frames, plan.block_frames)
     layout = Layout(

@@ -46,15 +46,18 @@ with ``g++`` (``$CXX``) on first use, once per machine and TensorFlow version
 (a few seconds; cached under ``~/.cache/melplug/tfop``, or
 ``$MELPLUG_TF_OP_CACHE``).  Without a compiler, or if the build fails, the
 adapter warns once and uses ``tf.numpy_function``; ``MELPLUG_TF_OP=0``
-chooses that path silently.  Eager calls, ``num_threads > 1`` and stand-in
-extractors always use ``tf.numpy_function``.
+chooses that path silently.  An extractor whose plan the C entry point cannot
+take uses it too (with a warning naming it); the others keep the op.  Eager
+calls, ``num_threads > 1`` and stand-in extractors always use
+``tf.numpy_function``.
 
 Limits
 ------
 The op's attributes hold addresses in this process, and
 ``tf.numpy_function`` runs Python: a graph holding it cannot be serialised
 (no SavedModel export, no tf.data service, no TPU); it runs in the process
-that built it.  Use melplug in the input pipeline, not inside an exported model.
+that built it (elsewhere the op fails with an ``InvalidArgumentError`` saying
+so).  Use melplug in the input pipeline, not inside an exported model.
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without tensorflow
     raise ImportError("melplug.tf needs TensorFlow; install it with `pip install 'melplug[tf]'`") from exc
 
-from . import _cabi, _plan, _tfop, core
+from . import _cabi, _geometry, _kernels, _tfop, core
 from ._adapter import KeyedAdapter, adapter_extractor
 
 __all__ = ["MelSpectrogram"]
@@ -234,12 +237,13 @@ def _call_core(mel: core.FeatureExtractor, threads: int | None, what: str, audio
         message = str(exc)
         if what != "audio":
             message = message.replace("audio", what, 1)
-        raise type(exc)(f"melplug.tf.MelSpectrogram: {message}") from exc
+        raise type(exc)(f"{_PREFIX}{message}") from exc
 
 
 _op_lock = threading.Lock()
-_op_state: dict = {}  # "failure" once the op is known to be unusable in this process
-_packed: dict = {}  # plan key -> (PackedPlan, {dtype: entry address}), kept for the process's lifetime
+_op_state: dict = {}  # "failure" once the op is unusable in this process; "token" once it is loaded
+_packed: dict = {}  # plan key -> its PackedPlan, or why it cannot be packed; kept for the process's lifetime
+_PREFIX = "melplug.tf.MelSpectrogram: "
 
 
 def _op():
@@ -249,6 +253,11 @@ def _op():
     module = _tfop.load()
     if module is None:
         _op_unusable(_tfop.failure() or "unknown reason", warn=not _tfop.disabled())
+        return None
+    if "token" not in _op_state:
+        with tf.init_scope():  # run eagerly, also while a graph is traced
+            token = int(module.melplug_process_token())
+        _op_state.setdefault("token", token)  # graphs carry it: the op refuses to run in another process
     return module
 
 
@@ -260,7 +269,8 @@ def _op_unusable(reason: str, warn: bool = True) -> None:
     if warn:
         warnings.warn(
             f"melplug.tf: the TensorFlow custom op is unavailable ({reason}); using tf.numpy_function, which "
-            "costs tens of microseconds of Python per call (set MELPLUG_TF_OP=0 to choose this path silently)",
+            "costs tens of microseconds of Python per call. The op is built once per machine into "
+            f"MELPLUG_TF_OP_CACHE (here {_tfop.cache_dir()}); set MELPLUG_TF_OP=0 to choose this path silently",
             RuntimeWarning,
             stacklevel=4,
         )
@@ -276,18 +286,66 @@ def _op_applies(mel) -> bool:
     )
 
 
-def _entry(plan, dtype: np.dtype):
-    """``(packed plan, entry address)`` for ``plan`` and ``dtype``; both live as long as the process.
+def _entries(dtype: np.dtype) -> tuple[int, int] | None:
+    """The addresses of the C entry points (mel for ``dtype``, geometry), compiled or loaded once, or ``None``.
 
-    Graphs hold the addresses as attrs, and a dataset outlives the adapter that
-    traced its map: the packed plan is interned, never freed (a few kB per configuration).
+    ``None`` when Numba cannot compile them: then the op is unusable in this
+    process (they are the same for every plan).
     """
+    try:
+        with _op_lock:
+            return _cabi.entry_address(dtype), _cabi.geometry_address()
+    except Exception as exc:  # noqa: BLE001 - the numpy path computes the same numbers
+        _op_unusable(f"compiling melplug's C entry point failed: {type(exc).__name__}: {exc}")
+        return None
+
+
+def _packed_plan(mel: core.FeatureExtractor) -> _cabi.PackedPlan | None:
+    """``mel``'s plan packed for the C entry points (interned for the process), or ``None``.
+
+    ``None``, with one warning naming ``mel``, when the plan holds a value the
+    record cannot (e.g. an int >= 2**63): that extractor uses
+    tf.numpy_function, the others keep the op.
+
+    Graphs hold the record's address as an attr, and a dataset outlives the
+    adapter that traced its map: the packed plan is never freed (a few kB per configuration).
+    """
+    plan = mel.plan
     key = hashlib.sha256(pickle.dumps(tuple(plan), protocol=4)).hexdigest()
+    new = False
     with _op_lock:
-        packed, entries = _packed.get(key) or _packed.setdefault(key, (_cabi.PackedPlan(plan), {}))
-        if dtype not in entries:
-            entries[dtype] = _cabi.entry_address(dtype)  # compiled (or loaded from Numba's cache) once
-        return packed, entries[dtype]
+        packed = _packed.get(key)
+        if packed is None:
+            new = True
+            try:
+                packed = _cabi.PackedPlan(plan)
+            except Exception as exc:  # noqa: BLE001 - a value the C record cannot hold (e.g. an int >= 2**63)
+                packed = f"{type(exc).__name__}: {exc}"
+            _packed[key] = packed
+    if isinstance(packed, str):
+        if new:
+            warnings.warn(
+                f"melplug.tf: the TensorFlow custom op cannot run {mel!r} ({packed}); this extractor uses "
+                "tf.numpy_function (tens of microseconds of Python per call)",
+                RuntimeWarning,
+                stacklevel=5,
+            )
+        return None
+    return packed
+
+
+def _op_messages(plan, what: str, dtype: np.dtype) -> dict[str, Any]:
+    """The op's error texts: the core's, made by the same functions, with ``{samples}``-style placeholders."""
+    length_errors = range(1, max(_geometry.LENGTH_ERRORS) + 1)  # the op shows item i for error code i + 1
+    nonfinite = _geometry.nonfinite_message
+    return {
+        "length_errors": [
+            _PREFIX + _geometry.length_message(plan, code, what, "{samples}", "{frames}") for code in length_errors
+        ],
+        "bad_input_error": _PREFIX + nonfinite(True, "{where}", "{count}", "{total}", "examples", dtype),
+        "bad_output_error": _PREFIX + nonfinite(False, "{where}", "{count}", "{total}", "examples", dtype),
+        "bad_input_flag": int(_kernels.BAD_INPUT),
+    }
 
 
 def _op_call(mel, audio: tf.Tensor, what: str):
@@ -297,29 +355,20 @@ def _op_call(mel, audio: tf.Tensor, what: str):
     module = _op()
     if module is None:
         return None
-    plan = mel.plan
-    try:
-        packed, entry = _entry(plan, np.dtype(audio.dtype.as_numpy_dtype))
-    except Exception as exc:  # noqa: BLE001 - Numba could not compile the C entry point: the numpy path
-        _op_unusable(f"compiling melplug's C entry point failed: {type(exc).__name__}: {exc}")
+    dtype = np.dtype(audio.dtype.as_numpy_dtype)
+    entries = _entries(dtype)
+    if entries is None:
         return None
-    plan_i, plan_f = packed.addresses
+    packed = _packed_plan(mel)
+    if packed is None:
+        return None
     return module.melplug_mel_spectrogram(
         audio,
-        entry=entry,
-        plan_i=plan_i,
-        plan_f=plan_f,
-        width=int(_plan.out_width(plan)),
-        frame_length=plan.frame_length,
-        hop=plan.hop_length,
-        pad=plan.pad,
-        input_length=plan.input_length,
-        out_frames=plan.out_frames,
-        stack_frames=plan.stack_frames,
-        layout=2 if plan.stack_frames > 1 else int(plan.frames_major),
-        reflect_once=plan.pad_mode == _plan.PAD_MODES["reflect_once"],
-        normalize_ddof=plan.normalize_ddof if plan.normalize else -1,
-        raise_nonfinite=not plan.propagate_nonfinite,
+        token=_op_state["token"],
+        mel_entry=entries[0],
+        geometry_entry=entries[1],
+        plan=packed.address,
         what=what,
+        **_op_messages(packed.plan, what, dtype),
         name="melplug_mel_spectrogram",
     )

@@ -27,7 +27,17 @@ negative-index handling and vectorises.
 """
 
 from ._frames import _fill_frames, _gauss
-from ._layout import BAD_INPUT, BAD_OUTPUT, Layout, _frame_count, _plan_frames, _pointer, _units
+from ._layout import (
+    BAD_INPUT,
+    BAD_OUTPUT,
+    Layout,
+    _frame_count,
+    _plan_frames,
+    _pointer,
+    _units,
+    deferred_cepstra,
+    floor_spans_units,
+)
 from ._phases import _finish, _mel_serial, _mel_units, _summarise
 from ._spectra import _spectra_to_mel
 
@@ -46,4 +56,6 @@ __all__ = [
     "_spectra_to_mel",
     "_summarise",
     "_units",
+    "deferred_cepstra",
+    "floor_spans_units",
 ]

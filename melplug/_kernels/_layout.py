@@ -11,9 +11,9 @@ from typing import NamedTuple
 import numba
 import numpy as np
 from numba.core import cgutils, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, register_jitable
 
-from .. import _plan
+from .. import _geometry
 from .._jit import jit
 
 
@@ -34,7 +34,7 @@ class Layout(NamedTuple):
         Each signal's first unit (its units are consecutive).
     s_off : ndarray of int64, shape (examples,)
         Offset of each signal's stash of mel bands in the scratch buffer of
-        cepstra that wait for a floor (``_plan.deferred_cepstra``); zeros otherwise.
+        cepstra that wait for a floor (:func:`deferred_cepstra`); zeros otherwise.
     """
 
     x_addr: np.ndarray
@@ -53,9 +53,9 @@ BAD_INPUT = 1  # NaN/Inf among the samples
 
 BAD_OUTPUT = 2  # finite samples, non-finite result (e.g. the power overflows the dtype)
 
-_frame_count = jit(_plan.frame_count)
+_frame_count = jit(_geometry.frame_count)
 
-_plan_frames = jit(_plan.plan_frames)
+_plan_frames = jit(_geometry.plan_frames)
 
 
 @intrinsic
@@ -93,3 +93,27 @@ def _units(n_frames, block_frames):
             unit_f0[u] = f0
             u += 1
     return unit_ex, unit_f0, first_unit
+
+
+@register_jitable
+def floor_spans_units(plan, max_frames) -> bool:
+    """Whether a ``top_db`` floor needs more than one work unit's maximum (phase 2 applies it).
+
+    It does when it hangs from the batch, or from a clip longer than one
+    block (``max_frames``: the most frames of any clip in the call); a unit
+    that is a whole clip floors itself in phase 1.
+    """
+    floored = plan.log_kind != 0 and plan.top_db < np.inf
+    return floored and (plan.batch_top_db or max_frames > plan.block_frames)
+
+
+@register_jitable
+def deferred_cepstra(plan) -> bool:
+    """Whether cepstra wait for a floor that needs more than their frames (``top_db``).
+
+    The DCT mixes every band of a frame, so the ``max - top_db`` floor must be
+    applied to the mel bands first; where it hangs from a whole clip's (or the
+    batch's) maximum, phase 1 leaves the floored-to-be bands in a scratch
+    buffer and the finishing phase applies the floor and the DCT.
+    """
+    return plan.num_ceps > 0 and plan.log_kind != 0 and plan.top_db < np.inf

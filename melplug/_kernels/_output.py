@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _plan
+from .. import _geometry
 from .._jit import jit
 
 
@@ -17,7 +17,7 @@ def _write_block(out, o, f0, nf, F, plan, src):
     ``out_frames``) with ``pad_value``.
     """
     M = src.shape[0]
-    R = _plan.output_rows(plan, F)
+    R = _geometry.output_rows(plan, F)
     a = out.dtype.type(plan.out_scale)
     b = out.dtype.type(plan.out_offset)
     # With normalisation the affine map comes after it (in _normalize_examples).
@@ -55,7 +55,7 @@ def _normalize_examples(layout, out, plan, bad, e_begin, e_end):
     in two passes (mean, then squared deviations); padding frames are left
     alone.  Flagged examples are skipped (they raise, or are NaN already).
     """
-    M = _plan.out_width(plan)
+    M = _geometry.out_width(plan)
     dt = out.dtype.type
     a = plan.out_scale
     b = plan.out_offset
@@ -63,7 +63,7 @@ def _normalize_examples(layout, out, plan, bad, e_begin, e_end):
         F = layout.n_frames[e]
         if F == 0 or bad[e]:
             continue
-        R = _plan.output_rows(plan, F)
+        R = _geometry.output_rows(plan, F)
         o = layout.o_off[e]
         # band m, frame j is out[o + m * row_step + j * frame_step]
         frame_step = M if plan.frames_major else 1

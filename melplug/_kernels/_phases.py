@@ -20,11 +20,11 @@ from __future__ import annotations
 import numpy as np
 from rocket_fft import r2c
 
-from .. import _plan
+from .. import _geometry
 from .._jit import jit
 from ._cepstra import _cepstra, _stash_block
 from ._frames import _fill_frames
-from ._layout import BAD_INPUT, BAD_OUTPUT, _signal
+from ._layout import BAD_INPUT, BAD_OUTPUT, _signal, deferred_cepstra, floor_spans_units
 from ._output import _normalize_examples, _write_block
 from ._spectra import _complex_scratch, _floor_block, _spectra_to_mel
 
@@ -41,7 +41,7 @@ def _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_
     frame reads.  A unit that is a whole example already applies its
     per-example ``top_db`` floor.  Cepstra (``num_ceps``) are the DCT of the
     block's mel bands, in the same pass; when they wait for a floor that
-    spans units (:func:`melplug._plan.deferred_cepstra`), the unit writes its
+    spans units (:func:`melplug.deferred_cepstra`), the unit writes its
     mel bands (and energies) to ``scratch`` at ``layout.s_off`` instead.
     """
     L = plan.fft_length
@@ -69,7 +69,7 @@ def _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_
     ebuf = np.empty(M * rows, dtype=np.int32)
     axes = np.array([1], dtype=np.int64)
     zero = out.dtype.type(0.0)
-    deferred = _plan.deferred_cepstra(plan)
+    deferred = deferred_cepstra(plan)
     for u in range(u_begin, u_end):
         e = unit_ex[u]
         f0 = unit_f0[u]
@@ -149,11 +149,11 @@ def _finish_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end):
     padding included.
     """
     K = plan.block_frames
-    M = _plan.out_width(plan)
+    M = _geometry.out_width(plan)
     dt = out.dtype.type
     nan = dt(np.nan)
     floored = plan.log_kind != 0 and plan.top_db < np.inf
-    deferred = _plan.deferred_cepstra(plan)
+    deferred = deferred_cepstra(plan)
     affine = (plan.out_scale != 1.0 or plan.out_offset != 0.0) and not plan.normalize
     if deferred:
         mel_t = np.empty((plan.num_mel_bins, K), dtype=out.dtype)
@@ -166,7 +166,7 @@ def _finish_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end):
     for u in range(u_begin, u_end):
         e = layout.unit_ex[u]
         F = layout.n_frames[e]
-        R = _plan.output_rows(plan, F)
+        R = _geometry.output_rows(plan, F)
         f0 = layout.unit_f0[u]
         f1 = min(f0 + K, F)
         o = layout.o_off[e]
@@ -228,7 +228,7 @@ def _mel_serial(layout, out, plan, window, weights, dct):
 def _scratch_size(layout, plan):
     """Elements of the stash that deferred cepstra need (0 when every example is one unit, or none wait)."""
     n = layout.n_frames.shape[0]
-    if n == 0 or not _plan.deferred_cepstra(plan) or not _plan.floor_spans_units(plan, layout.n_frames.max()):
+    if n == 0 or not deferred_cepstra(plan) or not floor_spans_units(plan, layout.n_frames.max()):
         return 0
     return layout.s_off[n - 1] + (plan.num_mel_bins + plan.energy_c0) * layout.n_frames[n - 1]
 

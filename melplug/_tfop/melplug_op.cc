@@ -1,12 +1,25 @@
-// melplug's TensorFlow op: MelplugMelSpectrogram runs melplug's C entry point (melplug/_cabi.py, a
-// numba.cfunc) on a (..., samples) tensor, with no Python per call.  Built and loaded by
-// melplug/_tfop/__init__.py; the attrs hold process-local addresses (the entry point and the packed
-// plan, kept alive by the Python object that made the graph), so a graph holding this op only runs
-// in the process that built it, like tf.numpy_function.
+// melplug's TensorFlow op: MelplugMelSpectrogram runs melplug's C entry points (melplug/_cabi.py,
+// numba.cfuncs) on a (..., samples) tensor, with no Python per call.  Built and loaded by
+// melplug/_tfop/__init__.py.
+//
+// The op computes nothing melplug's Python computes: its output shape and length check come from
+// melplug_geometry, the numbers from melplug_mel, and its error texts are templates made by
+// melplug/_geometry.py (attrs; "{samples}"-style placeholders are filled in here).
+//
+// The attrs hold addresses in the process that built the graph (the entry points and the packed
+// plan, kept alive by melplug.tf).  Each graph also carries that process's token
+// (MelplugProcessToken, random per load of this library): in any other process (a SavedModel, a
+// serialised GraphDef) the shape function and the kernel refuse to run instead of calling a stale
+// address.
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "tensorflow/core/framework/common_shape_fns.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -23,41 +36,61 @@ namespace errors = tensorflow::errors;
 
 namespace {
 
-typedef int64_t (*Entry)(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
-
+// melplug._cabi: the entry points' signatures, their return codes and what melplug_geometry writes.
+typedef int64_t (*MelEntry)(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+typedef int64_t (*GeometryEntry)(int64_t, int64_t, int64_t);
+constexpr int64_t kRaised = 0, kFlagged = 2;
 struct Geometry {
-  int64_t width, frame_length, hop, pad, input_length, out_frames, stack_frames, layout;
-
-  // melplug._plan.plan_frames: (computed, output rows) for n samples.
-  void frames(int64_t n, int64_t* computed, int64_t* rows) const {
-    int64_t m = input_length ? input_length : n;
-    int64_t num = m + 2 * pad - frame_length;
-    int64_t q = num >= 0 ? num / hop : -((-num + hop - 1) / hop);  // Python's floor division
-    int64_t c = 1 + q;
-    if (c < 0) c = 0;
-    if (out_frames > 0 && c > out_frames) c = out_frames;
-    *computed = c;
-    *rows = out_frames > 0 ? out_frames : (c + stack_frames - 1) / stack_frames * stack_frames;
-  }
-
-  // The per-example output shape (FeatureExtractor._example_shape).
-  std::vector<int64_t> example_shape(int64_t rows) const {
-    if (layout == 2) return {rows / stack_frames, width * stack_frames};
-    if (layout == 1) return {rows, width};
-    return {width, rows};
-  }
+  int64_t shape_0, shape_1, error, samples, frames;
 };
 
-Status get_geometry(OpKernelConstruction* ctx, Geometry* g) {
-  TF_RETURN_IF_ERROR(ctx->GetAttr("width", &g->width));
-  TF_RETURN_IF_ERROR(ctx->GetAttr("frame_length", &g->frame_length));
-  TF_RETURN_IF_ERROR(ctx->GetAttr("hop", &g->hop));
-  TF_RETURN_IF_ERROR(ctx->GetAttr("pad", &g->pad));
-  TF_RETURN_IF_ERROR(ctx->GetAttr("input_length", &g->input_length));
-  TF_RETURN_IF_ERROR(ctx->GetAttr("out_frames", &g->out_frames));
-  TF_RETURN_IF_ERROR(ctx->GetAttr("stack_frames", &g->stack_frames));
-  TF_RETURN_IF_ERROR(ctx->GetAttr("layout", &g->layout));
+const char kPrefix[] = "melplug.tf.MelSpectrogram: ";
+
+int64_t ProcessToken() {
+  static const int64_t token = [] {
+    std::random_device device;
+    uint64_t t = (static_cast<uint64_t>(device()) << 32) ^ device();
+    t ^= static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    t ^= static_cast<uint64_t>(getpid()) << 40;
+    return static_cast<int64_t>((t & 0x7fffffffffffffffULL) | 1);
+  }();
+  return token;
+}
+
+// Every use of the addresses goes through here: they are only valid in the process that made them.
+template <typename Context>
+Status CheckToken(Context* c) {
+  int64_t token;
+  TF_RETURN_IF_ERROR(c->GetAttr("token", &token));
+  if (token != ProcessToken())
+    return errors::InvalidArgument(
+        kPrefix,
+        "this graph was built in another process; melplug's op holds that process's addresses and cannot be "
+        "serialised (no SavedModel, GraphDef or tf.data service): build the melplug map in the process that "
+        "runs it");
   return Status();
+}
+
+// Fills "{name}" placeholders in one pass (text put in is not scanned again).
+std::string Fill(const std::string& text, const std::vector<std::pair<std::string, std::string>>& values) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    bool done = false;
+    if (text[i] == '{') {
+      for (const auto& kv : values) {
+        const std::string key = "{" + kv.first + "}";
+        if (text.compare(i, key.size(), key) == 0) {
+          out += kv.second;
+          i += key.size();
+          done = true;
+          break;
+        }
+      }
+    }
+    if (!done) out += text[i++];
+  }
+  return out;
 }
 
 std::string py_tuple(const std::vector<int64_t>& dims) {
@@ -69,59 +102,58 @@ std::string py_tuple(const std::vector<int64_t>& dims) {
   return s + (dims.size() == 1 ? ",)" : ")");
 }
 
+Status raised(const char* entry) {
+  return errors::Internal(kPrefix, "melplug's C entry point ", entry,
+                          " raised (Python printed the exception to stderr, e.g. a MemoryError); no output");
+}
+
 }  // namespace
+
+REGISTER_OP("MelplugProcessToken").Output("token: int64").SetIsStateful().SetShapeFn(shape_inference::ScalarShape);
+
+class MelplugProcessTokenOp : public OpKernel {
+ public:
+  explicit MelplugProcessTokenOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+  void Compute(OpKernelContext* ctx) override {
+    Tensor* out = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({}), &out));
+    out->scalar<int64_t>()() = ProcessToken();
+  }
+};
+REGISTER_KERNEL_BUILDER(Name("MelplugProcessToken").Device(DEVICE_CPU), MelplugProcessTokenOp);
 
 REGISTER_OP("MelplugMelSpectrogram")
     .Input("audio: T")
     .Output("mel: T")
     .Attr("T: {float, double}")
-    .Attr("entry: int")
-    .Attr("plan_i: int")
-    .Attr("plan_f: int")
-    .Attr("width: int")
-    .Attr("frame_length: int")
-    .Attr("hop: int")
-    .Attr("pad: int")
-    .Attr("input_length: int")
-    .Attr("out_frames: int")
-    .Attr("stack_frames: int")
-    .Attr("layout: int")
-    .Attr("reflect_once: bool")
-    .Attr("normalize_ddof: int")
-    .Attr("raise_nonfinite: bool")
-    .Attr("what: string")
+    .Attr("token: int")                        // MelplugProcessToken of the process that built the graph
+    .Attr("mel_entry: int")                    // melplug_mel for T
+    .Attr("geometry_entry: int")               // melplug_geometry
+    .Attr("plan: int")                         // the packed plan (melplug._cabi.PLAN_RECORD)
+    .Attr("what: string")                      // the audio's name in messages ("audio", "element['x']")
+    .Attr("length_errors: list(string)")       // item i: the text of melplug_geometry's error i + 1
+    .Attr("bad_input_error: string")           // the text for NaN/Inf samples ...
+    .Attr("bad_output_error: string")          // ... and for finite samples giving non-finite values
+    .Attr("bad_input_flag: int")               // the flag bit of the first case
     .SetShapeFn([](shape_inference::InferenceContext* c) {
+      TF_RETURN_IF_ERROR(CheckToken(c));
       shape_inference::ShapeHandle in = c->input(0);
       if (!c->RankKnown(in) || c->Rank(in) < 1) {
         c->set_output(0, c->UnknownShape());
         return Status();
       }
+      int64_t geometry, plan;
+      TF_RETURN_IF_ERROR(c->GetAttr("geometry_entry", &geometry));
+      TF_RETURN_IF_ERROR(c->GetAttr("plan", &plan));
+      const int rank = c->Rank(in);
+      shape_inference::DimensionHandle n = c->Dim(in, rank - 1);
+      const int64_t samples = c->ValueKnown(n) && c->Value(n) > 0 ? c->Value(n) : -1;
       Geometry g;
-      TF_RETURN_IF_ERROR(c->GetAttr("width", &g.width));
-      TF_RETURN_IF_ERROR(c->GetAttr("frame_length", &g.frame_length));
-      TF_RETURN_IF_ERROR(c->GetAttr("hop", &g.hop));
-      TF_RETURN_IF_ERROR(c->GetAttr("pad", &g.pad));
-      TF_RETURN_IF_ERROR(c->GetAttr("input_length", &g.input_length));
-      TF_RETURN_IF_ERROR(c->GetAttr("out_frames", &g.out_frames));
-      TF_RETURN_IF_ERROR(c->GetAttr("stack_frames", &g.stack_frames));
-      TF_RETURN_IF_ERROR(c->GetAttr("layout", &g.layout));
-      int rank = c->Rank(in);
+      if (reinterpret_cast<GeometryEntry>(geometry)(plan, samples, reinterpret_cast<int64_t>(&g)) == kRaised)
+        return raised("melplug_geometry");
       std::vector<shape_inference::DimensionHandle> dims;
       for (int i = 0; i < rank - 1; ++i) dims.push_back(c->Dim(in, i));
-      shape_inference::DimensionHandle n = c->Dim(in, rank - 1);
-      if (c->ValueKnown(n) && c->Value(n) > 0) {
-        int64_t computed, rows;
-        g.frames(c->Value(n), &computed, &rows);
-        for (int64_t d : g.example_shape(rows)) dims.push_back(c->MakeDim(d));
-      } else {
-        if (g.layout == 0) {
-          dims.push_back(c->MakeDim(g.width));
-          dims.push_back(c->UnknownDim());
-        } else {
-          dims.push_back(c->UnknownDim());
-          dims.push_back(c->MakeDim(g.layout == 2 ? g.width * g.stack_frames : g.width));
-        }
-      }
+      for (int64_t d : {g.shape_0, g.shape_1}) dims.push_back(d < 0 ? c->UnknownDim() : c->MakeDim(d));
       c->set_output(0, c->MakeShape(dims));
       return Status();
     });
@@ -130,16 +162,18 @@ template <typename T>
 class MelplugMelSpectrogramOp : public OpKernel {
  public:
   explicit MelplugMelSpectrogramOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    int64_t entry;
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("entry", &entry));
-    entry_ = reinterpret_cast<Entry>(entry);
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("plan_i", &plan_i_));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("plan_f", &plan_f_));
-    OP_REQUIRES_OK(ctx, get_geometry(ctx, &g_));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("reflect_once", &reflect_once_));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("normalize_ddof", &normalize_ddof_));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("raise_nonfinite", &raise_nonfinite_));
+    OP_REQUIRES_OK(ctx, CheckToken(ctx));
+    int64_t mel, geometry;
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("mel_entry", &mel));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("geometry_entry", &geometry));
+    mel_ = reinterpret_cast<MelEntry>(mel);
+    geometry_ = reinterpret_cast<GeometryEntry>(geometry);
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("plan", &plan_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("what", &what_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("length_errors", &length_errors_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("bad_input_error", &bad_input_error_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("bad_output_error", &bad_output_error_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("bad_input_flag", &bad_input_flag_));
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -156,52 +190,39 @@ class MelplugMelSpectrogramOp : public OpKernel {
       return Fail(ctx, "audio is empty (shape " + py_tuple(all) +
                            "); it needs at least one example of >= 1 sample");
     }
-    int64_t computed, rows;
-    g_.frames(n, &computed, &rows);
-    // FeatureExtractor._check_length
-    if (reflect_once_ && g_.pad) {
-      int64_t n_eff = g_.input_length ? g_.input_length : n;
-      if (n_eff <= g_.pad)
-        return Fail(ctx, "audio has " + std::to_string(n_eff) +
-                             " samples; pad_mode='reflect_once' (torch's reflect padding) needs more than the " +
-                             std::to_string(g_.pad) + " samples it pads by: clips of at least " +
-                             std::to_string(g_.pad + 1) + " samples");
-    }
-    if (normalize_ddof_ >= 0 && computed <= normalize_ddof_) {
-      int64_t shortest = g_.frame_length - 2 * g_.pad + normalize_ddof_ * g_.hop;
-      return Fail(ctx, "audio has " + std::to_string(n) + " samples, " + std::to_string(computed) +
-                           " frame(s); per-clip normalisation (normalize_ddof=" + std::to_string(normalize_ddof_) +
-                           ") needs more than " + std::to_string(normalize_ddof_) + ": clips of at least " +
-                           std::to_string(shortest) + " samples");
-    }
-    if (g_.out_frames > 0 && computed == 0) {
-      return Fail(ctx, "audio has " + std::to_string(n) + " samples, shorter than one frame (" +
-                           std::to_string(g_.frame_length) + " samples): too short for a fixed output of " +
-                           std::to_string(g_.out_frames) + " frames; pad the clip to at least " +
-                           std::to_string(g_.frame_length) + " samples");
+    Geometry g;
+    if (geometry_(plan_, n, reinterpret_cast<int64_t>(&g)) == kRaised)
+      return ctx->CtxFailure(raised("melplug_geometry"));
+    if (g.error != 0) {
+      const size_t i = static_cast<size_t>(g.error - 1);
+      const std::string text = i < length_errors_.size() ? length_errors_[i] : "clip too short (error {error})";
+      return ctx->CtxFailure(errors::InvalidArgument(Fill(text, {{"samples", std::to_string(g.samples)},
+                                                                 {"frames", std::to_string(g.frames)},
+                                                                 {"error", std::to_string(g.error)}})));
     }
     const int64_t batch = shape.num_elements() / n;
     TensorShape out_shape;
     for (int64_t d : lead) out_shape.AddDim(d);
-    for (int64_t d : g_.example_shape(rows)) out_shape.AddDim(d);
+    out_shape.AddDim(g.shape_0);
+    out_shape.AddDim(g.shape_1);
     Tensor* out = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, out_shape, &out));
     std::vector<uint8_t> flags(batch, 0);
-    const int64_t rc = entry_(plan_i_, plan_f_, reinterpret_cast<int64_t>(audio.flat<T>().data()), batch, n,
-                              reinterpret_cast<int64_t>(out->flat<T>().data()),
-                              reinterpret_cast<int64_t>(flags.data()));
-    if (rc != 0 && raise_nonfinite_) ReportNonfinite(ctx, lead, flags);
+    const int64_t rc = mel_(plan_, reinterpret_cast<int64_t>(audio.flat<T>().data()), batch, n,
+                            reinterpret_cast<int64_t>(out->flat<T>().data()), reinterpret_cast<int64_t>(flags.data()));
+    if (rc == kRaised) return ctx->CtxFailure(raised("melplug_mel"));
+    if (rc == kFlagged) ReportNonfinite(ctx, lead, flags);
   }
 
  private:
-  // melplug.tf's wording: the core's message, "audio" named as the element's field, with the adapter's prefix.
+  // The core's words for input it refuses (FeatureExtractor._call_array), "audio" named as the element's field.
   void Fail(OpKernelContext* ctx, std::string message) {
     size_t at = message.find("audio");
     if (at != std::string::npos && what_ != "audio") message.replace(at, 5, what_);
-    ctx->CtxFailure(errors::InvalidArgument("melplug.tf.MelSpectrogram: " + message));
+    ctx->CtxFailure(errors::InvalidArgument(kPrefix, message));
   }
 
-  // melplug._driver.raise_nonfinite with FeatureExtractor._call_array's names for the examples.
+  // melplug._driver.raise_nonfinite's message, with FeatureExtractor._call_array's names for the examples.
   void ReportNonfinite(OpKernelContext* ctx, const std::vector<int64_t>& lead, const std::vector<uint8_t>& flags) {
     int64_t first = -1, count = 0;
     for (size_t e = 0; e < flags.size(); ++e) {
@@ -211,41 +232,28 @@ class MelplugMelSpectrogramOp : public OpKernel {
       }
     }
     if (first < 0) return;
-    std::string where;
-    if (lead.empty()) {
-      where = "audio";
-    } else if (lead.size() == 1) {
-      where = "audio example " + std::to_string(first);
-    } else {
+    std::string where = what_;
+    if (lead.size() == 1) {
+      where += " example " + std::to_string(first);
+    } else if (lead.size() > 1) {
       std::vector<int64_t> index(lead.size());
       int64_t rest = first;
       for (size_t i = lead.size(); i-- > 0;) {
         index[i] = rest % lead[i];
         rest /= lead[i];
       }
-      where = "audio example " + py_tuple(index);
+      where += " example " + py_tuple(index);
     }
-    const char* dtype = sizeof(T) == 4 ? "float32" : "float64";
-    std::string problem, fix;
-    if (flags[first] & 1) {
-      problem = "contains NaN or Inf samples";
-      fix = "clean the audio";
-    } else {
-      problem = std::string("gives non-finite values although its samples are finite: they are too large for ") +
-                dtype + " arithmetic (the power overflows)";
-      fix = "scale the audio down (samples are usually in [-1, 1]) or pass dtype='float64'";
-    }
-    Fail(ctx, where + " " + problem + " (" + std::to_string(count) + " of " + std::to_string(flags.size()) +
-                  " examples affected); " + fix +
-                  ", or pass on_nonfinite='propagate' to get NaN output for such examples");
+    const std::string& text = (flags[first] & bad_input_flag_) ? bad_input_error_ : bad_output_error_;
+    ctx->CtxFailure(errors::InvalidArgument(Fill(
+        text, {{"where", where}, {"count", std::to_string(count)}, {"total", std::to_string(flags.size())}})));
   }
 
-  Entry entry_;
-  int64_t plan_i_, plan_f_;
-  Geometry g_;
-  bool reflect_once_, raise_nonfinite_;
-  int64_t normalize_ddof_;
-  std::string what_;
+  MelEntry mel_;
+  GeometryEntry geometry_;
+  int64_t plan_, bad_input_flag_;
+  std::string what_, bad_input_error_, bad_output_error_;
+  std::vector<std::string> length_errors_;
 };
 
 REGISTER_KERNEL_BUILDER(Name("MelplugMelSpectrogram").Device(DEVICE_CPU).TypeConstraint<float>("T"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import melplug
-from melplug import _kernels, core
+from melplug import _geometry, _kernels, core
 
 KW = dict(fft_length=512, sequence_length=400, sequence_stride=160, num_mel_bins=40, min_freq=0.0)
 #: The configuration of the public kernel tests (tests/unit/test_kernels.py), read by the NamedTuple test below.
@@ -13,12 +13,12 @@ KERNEL_KW = dict(fft_length=400, sequence_stride=150, num_mel_bins=32, sampling_
 
 
 def test_one_frame_count_formula():
-    from melplug import _plan, kernels
+    from melplug import kernels
 
     plan = melplug.MelSpectrogram(**KW).plan
     n = np.arange(1, 2000)
-    expected = _plan.num_frames(n, plan.fft_length, plan.hop_length)
-    assert _kernels._frame_count.py_func is _plan.frame_count
+    expected = _geometry.num_frames(n, plan.fft_length, plan.hop_length)
+    assert _kernels._frame_count.py_func is _geometry.frame_count
     assert [kernels.num_frames(int(k), plan) for k in n[::97]] == expected[::97].tolist()
 
 

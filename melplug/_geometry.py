@@ -1,0 +1,252 @@
+"""Geometry: a plan's frames, output rows and shapes, the clips too short for it, and the words for them.
+
+The one home of these facts.  The functions marked *compiled* are
+``register_jitable``: plain Python when called from Python (the core's
+``num_frames``, ``compute_output_shape`` and length checks), compiled into
+the kernels and into :mod:`melplug._cabi`'s geometry entry point, which the
+TensorFlow op asks for its output shape and its length check (so the op's
+C++ recomputes none of this).  Error messages are formatted here only, by
+:func:`length_message` and :func:`nonfinite_message`; the op receives them
+as templates made by the same functions.
+
+Unknown lengths are ``-1`` in the compiled functions (``None`` in the Python
+ones): a plan with a fixed output (``out_frames``) or a fixed input length
+(``input_length``) has known output rows whatever the clip's length.
+
+Examples
+--------
+>>> import melplug
+>>> from melplug import _geometry
+>>> plan = melplug.preset("whisper").plan
+>>> _geometry.output_shape(plan, (4, None))
+(4, 80, 3000)
+>>> _geometry.length_error(melplug.preset("w2v-bert").plan, 300, "audio")[:60]
+'audio has 300 samples, 0 frame(s); per-clip normalisation (n'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numba.extending import register_jitable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._plan import MelPlan
+
+__all__ = [
+    "LENGTH_ERRORS",
+    "PAD_MODES",
+    "check_length",
+    "example_dims",
+    "example_shape",
+    "fixed_rows",
+    "frame_count",
+    "length_error",
+    "length_message",
+    "nonfinite_message",
+    "num_frames",
+    "out_width",
+    "output_rows",
+    "output_shape",
+    "plan_frames",
+    "rows_for",
+    "time_steps",
+]
+
+#: The plan's ``pad_mode`` per engine option (``reflect_once`` decides which clips are long enough).
+PAD_MODES = {"reflect": 0, "constant": 1, "reflect_once": 2}
+_REFLECT_ONCE = PAD_MODES["reflect_once"]
+
+#: :func:`check_length`'s codes: 0 is a clip long enough; these are the errors.
+LENGTH_OK = 0
+TOO_SHORT_TO_REFLECT = 1
+TOO_FEW_FRAMES_TO_NORMALIZE = 2
+NO_FRAME_FOR_FIXED_OUTPUT = 3
+LENGTH_ERRORS = (TOO_SHORT_TO_REFLECT, TOO_FEW_FRAMES_TO_NORMALIZE, NO_FRAME_FOR_FIXED_OUTPUT)
+
+
+# --------------------------------------------------------------------------- frames (compiled)
+
+
+@register_jitable
+def frame_count(num_samples, frame_length, hop_length, pad):
+    """Frames of a signal of ``num_samples`` samples: ``max(0, 1 + (n + 2 pad - frame_length) // hop)``.
+
+    The one frame-count formula (centred frames have ``pad = frame_length //
+    2``; Kaldi's snip-edges framing with ``pad = 0`` gives no frame for a
+    signal shorter than one).  Works on ints, elementwise on integer arrays,
+    and compiled inside the kernels.
+    """
+    count = 1 + (num_samples + 2 * pad - frame_length) // hop_length
+    return count * (count > 0)
+
+
+def num_frames(num_samples, fft_length, sequence_stride):
+    """Keras' frame count (centred frames of ``fft_length`` samples)."""
+    return frame_count(num_samples, fft_length, sequence_stride, fft_length // 2)
+
+
+@register_jitable
+def plan_frames(plan: MelPlan, num_samples):
+    """``(computed, output)`` frames for ``num_samples`` samples under ``plan``.
+
+    ``output`` is the length of the output's time axis (``out_frames`` when
+    fixed); ``computed`` the frames actually computed (never more than that).
+    Works on ints, elementwise on integer arrays, and compiled in the kernels.
+    """
+    n = num_samples if plan.input_length == 0 else num_samples * 0 + plan.input_length
+    computed = frame_count(n, plan.frame_length, plan.hop_length, plan.pad)
+    if plan.out_frames > 0:
+        computed = np.minimum(computed, plan.out_frames)
+    return computed, output_rows(plan, computed)
+
+
+@register_jitable
+def out_width(plan: MelPlan) -> int:
+    """Values per output frame before stacking: ``num_ceps`` for cepstra, else ``num_mel_bins``."""
+    return plan.num_ceps if plan.num_ceps > 0 else plan.num_mel_bins
+
+
+@register_jitable
+def output_rows(plan: MelPlan, computed):
+    """Frames in the output of an example with ``computed`` frames.
+
+    ``out_frames`` when fixed; a multiple of ``stack_frames`` when stacking
+    (the missing frames are padding); else ``computed``.
+    """
+    if plan.out_frames > 0:
+        return computed * 0 + plan.out_frames
+    k = plan.stack_frames
+    return (computed + k - 1) // k * k
+
+
+@register_jitable
+def fixed_rows(plan: MelPlan) -> int:
+    """Output rows whatever the clip's length (``out_frames``, or those of ``input_length``), else ``-1``."""
+    if plan.out_frames > 0 or plan.input_length > 0:
+        return plan_frames(plan, plan.input_length)[1]
+    return -1
+
+
+@register_jitable
+def rows_for(plan: MelPlan, num_samples: int) -> int:
+    """Output rows of a clip of ``num_samples >= 1`` samples; for ``-1`` (unknown), :func:`fixed_rows`."""
+    if num_samples < 0:
+        return fixed_rows(plan)
+    return plan_frames(plan, num_samples)[1]
+
+
+@register_jitable
+def example_dims(plan: MelPlan, rows: int):
+    """One example's output shape for ``rows`` output rows (``-1``: unknown, as is that dimension).
+
+    ``(width, rows)``, ``(rows, width)`` for the frames-major layout, or
+    ``(rows / k, width * k)`` when ``k = stack_frames > 1`` frames are stacked.
+    """
+    width, k = out_width(plan), plan.stack_frames
+    if k > 1:
+        return (rows // k if rows >= 0 else -1), width * k
+    if plan.frames_major:
+        return rows, width
+    return width, rows
+
+
+@register_jitable
+def check_length(plan: MelPlan, num_samples: int):
+    """Whether a clip of ``num_samples`` samples is long enough: ``(code, samples, frames)``.
+
+    ``code`` is :data:`LENGTH_OK` or one of :data:`LENGTH_ERRORS` (torch's
+    reflect padding needs more samples than it pads by; per-clip
+    normalisation needs more than ``normalize_ddof`` frames; a fixed output
+    needs one frame); ``samples`` and ``frames`` are the numbers
+    :func:`length_message` reports.
+    """
+    if plan.pad_mode == _REFLECT_ONCE and plan.pad > 0:
+        n_eff = plan.input_length if plan.input_length > 0 else num_samples
+        if n_eff <= plan.pad:
+            return TOO_SHORT_TO_REFLECT, n_eff, 0
+    if not (plan.normalize or plan.out_frames > 0):
+        return LENGTH_OK, num_samples, 0
+    computed = plan_frames(plan, num_samples)[0]
+    if plan.normalize and computed <= plan.normalize_ddof:
+        return TOO_FEW_FRAMES_TO_NORMALIZE, num_samples, computed
+    if computed == 0:
+        return NO_FRAME_FOR_FIXED_OUTPUT, num_samples, 0
+    return LENGTH_OK, num_samples, computed
+
+
+# --------------------------------------------------------------------------- Python views
+
+
+def time_steps(plan: MelPlan, num_samples: int) -> int:
+    """Length of the output's time axis for a clip of ``num_samples >= 1`` samples (stacked rows count once)."""
+    return int(rows_for(plan, num_samples)) // plan.stack_frames
+
+
+def example_shape(plan: MelPlan, rows: int | None) -> tuple[int | None, int | None]:
+    """:func:`example_dims` with ``None`` for unknown sizes."""
+    dims = example_dims(plan, -1 if rows is None else int(rows))
+    return tuple(None if d < 0 else int(d) for d in dims)
+
+
+def output_shape(plan: MelPlan, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
+    """Output shape for an input ``(..., samples)`` (sizes ``None`` when unknown; the output's too unless fixed)."""
+    *lead, samples = input_shape
+    rows = rows_for(plan, -1 if samples is None else samples)
+    return (*lead, *example_shape(plan, None if rows < 0 else rows))
+
+
+def length_message(plan: MelPlan, code: int, where: str, samples, frames) -> str:
+    """The text of :func:`check_length`'s error ``code`` for the clip called ``where``.
+
+    ``samples`` and ``frames`` are its numbers (the TensorFlow op passes
+    ``"{samples}"`` and ``"{frames}"`` to get a template); ``""`` for
+    :data:`LENGTH_OK`.
+    """
+    if code == TOO_SHORT_TO_REFLECT:
+        return (
+            f"{where} has {samples} samples; pad_mode='reflect_once' (torch's reflect padding) needs more than the "
+            f"{plan.pad} samples it pads by: clips of at least {plan.pad + 1} samples"
+        )
+    if code == TOO_FEW_FRAMES_TO_NORMALIZE:
+        ddof = plan.normalize_ddof
+        shortest = plan.frame_length - 2 * plan.pad + ddof * plan.hop_length
+        return (
+            f"{where} has {samples} samples, {frames} frame(s); per-clip normalisation (normalize_ddof={ddof}) "
+            f"needs more than {ddof}: clips of at least {shortest} samples"
+        )
+    if code == NO_FRAME_FOR_FIXED_OUTPUT:
+        return (
+            f"{where} has {samples} samples, shorter than one frame ({plan.frame_length} samples): too short for a "
+            f"fixed output of {plan.out_frames} frames; pad the clip to at least {plan.frame_length} samples"
+        )
+    return ""
+
+
+def length_error(plan: MelPlan, num_samples: int, where: str) -> str | None:
+    """The error text for a clip of ``num_samples`` samples called ``where``, or ``None`` if it is long enough."""
+    code, samples, frames = check_length(plan, num_samples)
+    return length_message(plan, code, where, samples, frames) if code != LENGTH_OK else None
+
+
+def nonfinite_message(bad_input: bool, where: str, count, total, what: str, dtype) -> str:
+    """The error text for non-finite data: ``where`` is the first flagged of ``total`` ``what``, ``count`` flagged.
+
+    ``bad_input``: its samples are NaN/Inf; else its finite samples gave a
+    non-finite result in ``dtype`` arithmetic (overflow).
+    """
+    if bad_input:
+        problem = "contains NaN or Inf samples"
+        fix = "clean the audio"
+    else:
+        problem = (
+            f"gives non-finite values although its samples are finite: they are too large for {np.dtype(dtype).name} "
+            "arithmetic (the power overflows)"
+        )
+        fix = "scale the audio down (samples are usually in [-1, 1]) or pass dtype='float64'"
+    return (
+        f"{where} {problem} ({count} of {total} {what} affected); {fix}, or pass on_nonfinite='propagate' to get NaN "
+        f"output for such {what}"
+    )
