@@ -1,7 +1,7 @@
 """One long clip against the same audio as several clips: the per-example floor must cost no more.
 
-The top_db floor of a clip that spans many work units needs the clip's maximum; before issue 9 every
-unit recomputed it over all the clip's units (quadratic in the clip's length).  This prints the time of
+The top_db floor of a clip that spans many work units needs the clip's maximum; melplug once had every
+unit recompute it over all the clip's units (quadratic in the clip's length).  This prints the time of
 one 60-minute clip and of 6 x 10 minutes of the same samples, best of 3, and their ratio (1.0 = no
 overhead for length).
 

@@ -141,7 +141,7 @@ CONTESTANTS = ("melplug", *PEERS, BOUND)
 #: Contestants whose dB values are relative to the maximum (compared after aligning maxima).
 RELATIVE_DB = ("audioflux",)
 
-#: The targets of issue 3 (same-run ratios).
+#: The targets set for the first release (same-run ratios).
 THROUGHPUT_TARGET_PEER = 2.0
 THROUGHPUT_TARGET_BOUND = 0.6
 LATENCY_TARGET_PEER = 1.5
@@ -683,7 +683,7 @@ def print_memory(mem: dict) -> None:
 
 
 def targets(results, cold, mem) -> list[dict]:
-    """The targets of issue 3, judged on this run's numbers."""
+    """The targets set for the first release, judged on this run's numbers."""
     out = []
 
     def add(what, value, goal, met):
@@ -746,7 +746,7 @@ def print_targets(rows: list[dict], quick: bool) -> None:
         return
     print()
     note = " (--quick sizes: not meaningful)" if quick else ""
-    print(f"Targets of issue 3{note}")
+    print(f"Targets set for the first release{note}")
     for t in rows:
         print(f"  {t['target']:<44} {t['value']:>9.3g}  goal {t['goal']:<8} {'met' if t['met'] else 'NOT MET'}")
 

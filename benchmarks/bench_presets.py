@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Throughput of melplug's presets against their reference front-ends, in the same run on the same input.
 
-Every preset (SPEC §5) is timed against the library it reproduces and
+Every preset is timed against the library it reproduces and
 against a bare-FFT bound, on the same float32 clips: speech-like signals
 (glottal pulse trains through vowel formants, fricative noise, pauses, a
 -60 dB noise floor) from a fixed seed, generated once and read by every
@@ -125,7 +125,7 @@ VERSIONED = (
 )
 TORCH_NOTE = "torch is not installed (optional; the [bench] extra pins torch==2.13.0)"
 
-#: The targets of the presets issue (same-run ratios).
+#: The targets set for the presets (same-run ratios).
 TARGET_NUMPY_REF = 5.0  # >= 5x the fastest numpy/C++ reference
 TARGET_TORCH_REF = 2.0  # >= 2x torch-based paths
 TARGET_BOUND = 0.6  # >= 0.6x the rfft bound
@@ -215,7 +215,7 @@ def speech_like(n: int, rng: np.random.Generator, sr: int = SAMPLING_RATE) -> np
     fricative (high-passed noise), with gaps, longer pauses every few
     syllables and a noise floor 60 dB below the peak (so the signal stays
     within ~70 dB, where float32 round-off is below the references' own
-    disagreement; see FINDINGS.md).
+    disagreement).
     """
     from scipy.signal import lfilter
 
@@ -275,7 +275,7 @@ def _melplug(preset, clips, ncores):
 
 
 def _force_numpy_path(module: str) -> None:
-    """transformers takes its torch path whenever torch imports; the numpy path is the reference (SPEC §5)."""
+    """transformers takes its torch path whenever torch imports; the numpy path is the reference."""
     import importlib
 
     importlib.import_module(module).is_torch_available = lambda: False
@@ -960,7 +960,7 @@ def print_cold(cold: dict) -> None:
 
 
 def targets(blocks: dict, cold: dict | None) -> list[dict]:
-    """The presets issue's targets, judged on this run's numbers."""
+    """The targets set for the presets, judged on this run's numbers."""
     out = []
 
     def add(what, value, goal, met):
@@ -1001,7 +1001,7 @@ def print_targets(rows: list[dict], quick: bool) -> None:
         return
     print()
     note = " (--quick sizes: not meaningful)" if quick else ""
-    print(f"Targets of the presets issue{note}")
+    print(f"Targets set for the presets{note}")
     for t in rows:
         verdict = "not judged" if t["met"] is None else ("met" if t["met"] else "NOT MET")
         value = "-" if t["value"] is None else f"{t['value']:.3g}"

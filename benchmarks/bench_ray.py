@@ -9,7 +9,7 @@ Pipelines (each run twice per configuration; every run starts its own actor pool
     melplug        ``melplug.ray.MelSpectrogram(extractor="whisper")``
     transformers   a class holding ``WhisperFeatureExtractor()``, calling it on the batch's clips
                    (``sampling_rate=16000, return_tensors="np"``) on its numpy path, the reference
-                   (SPEC §5; it is forced when torch imports), in the same map_batches shape
+                   (it is forced when torch imports), in the same map_batches shape
     with N = 1 and 2 actors; C = (CPUs - 1) / N rounded down to a quarter, at least 0.25: actors
     holding every CPU starve read_audio's read tasks (ray-project/ray#44687).  Rows/s and audio s/s are
     of the whole pipeline, reading and decoding included, actor start-up included.

@@ -14,7 +14,8 @@ The pool is shared by every caller and is never shut down while a caller may
 hold it: when a call needs more workers than it has, a larger pool replaces it
 for *later* calls, and the old one is left to finish what was submitted to it
 (its idle threads exit once the last caller drops it).  Shutting it down
-instead raced with callers still submitting to it (issue 9, bug 1).
+instead used to race with callers still submitting to it (``RuntimeError:
+cannot schedule new futures after shutdown``).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ __all__ = ["EXTRA_DEFAULTS", "KERAS_DEFAULTS", "FeatureExtractor", "MelSpectrogr
 class FeatureExtractor:
     """Audio features on melplug's fused kernels: the engine behind every preset.
 
-    Every step of SPEC §5 is an option; a step that is off costs nothing in
+    Every step of the presets (docs/presets.md) is an option; a step that is off costs nothing in
     the kernel, and every configuration runs on the same compiled kernels
     (options are plan values).  The defaults compute Keras' defaults
     (:class:`MelSpectrogram`, the ``"keras"`` preset); :func:`melplug.preset`

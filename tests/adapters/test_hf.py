@@ -200,7 +200,7 @@ def test_multichannel_mean_or_raise(mel, core, clips):
 
 
 def test_channels_last_arrays_are_detected(mel, core, clips):
-    """Bug 6: soundfile/scipy give stereo as (samples, channels); it was averaged over the samples axis."""
+    """soundfile/scipy give stereo as (samples, channels); such arrays were once averaged over the samples axis."""
     stereo = np.stack([clips[0], 0.5 * clips[0][::-1]])  # (2, N): channels first
     want = core(np.mean(stereo, axis=0, dtype=np.float32))
     for array in (stereo, stereo.T, np.ascontiguousarray(stereo.T)):  # first, last (a view), last (copied)
@@ -565,10 +565,11 @@ def test_audio_feature_decoded_by_torchcodec(audio_files, mel, core):
     assert_rows_equal(list(out.with_format("numpy")["mel"]), expected)
 
 
-# --------------------------------------------------------------------------- bug 2 (issue 9): replace and dtype
+# --------------------------------------------------------------------------- replace and dtype
 
 
-def test_bug2_hf_replace_dtype_goes_through_validation():
+def test_hf_replace_dtype_goes_through_validation():
+    # replace(dtype=...) goes through from_config, which once let np.float64 become None and accepted "float16".
     hf = pytest.importorskip("melplug.hf", reason="the HF adapter needs datasets (melplug[hf])")
     mel = hf.MelSpectrogram(num_mel_bins=40)
     assert mel.replace(dtype=np.float64).mel.dtype == "float64"

@@ -2,10 +2,10 @@
 
 One module-scoped cluster (``ray.init(num_cpus=2)``, Ray's testing guide).
 Actors get ``num_cpus=0.5``: actors holding every CPU of this 2-CPU cluster
-starve ``read_audio``'s read tasks forever (ray-project/ray#44687,
-FINDINGS.md).  Expected values come from melplug's NumPy API on the same
-samples (soundfile's decode, channels averaged) and from the float64
-reference in ``tests/references/mel.py``.
+starve ``read_audio``'s read tasks forever (ray-project/ray#44687).
+Expected values come from melplug's NumPy API on the same samples
+(soundfile's decode, channels averaged) and from the float64 reference in
+``tests/references/mel.py``.
 """
 
 from __future__ import annotations

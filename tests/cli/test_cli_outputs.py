@@ -2,9 +2,9 @@
 
 Every output checked here is recomputed independently: the settings file is
 loaded with ``MelSpectrogram.from_config`` and applied to the input decoded
-with soundfile, and each stored array must equal that.  Regression tests for
-issue 9's bug 9: (a) stale outputs after a re-run with other settings, (b) no
-settings file after Ctrl-C, (c) broken inputs skipped in silence.
+with soundfile, and each stored array must equal that.  Regression tests of
+three past defects: (a) stale outputs kept after a re-run with other settings,
+(b) no settings file after Ctrl-C, (c) broken inputs skipped in silence.
 """
 
 from __future__ import annotations

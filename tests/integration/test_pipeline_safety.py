@@ -1,4 +1,4 @@
-"""Pipeline safety (SPEC §4): threads, fork and spawn workers, pickling.
+"""Pipeline safety (docs/design.md): threads, fork and spawn workers, pickling.
 
 Numba's disk cache, read-only installs: ``tests/unit/test_jit.py``.
 """

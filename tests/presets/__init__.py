@@ -1,1 +1,1 @@
-"""Each preset against its reference library (SPEC §5), and what every preset must do."""
+"""Each preset against its reference library (docs/presets.md), and what every preset must do."""

@@ -186,7 +186,10 @@ def reference(name: str, ref_kw: dict, clip: np.ndarray) -> np.ndarray:
 
 
 def expected_shape(name: str, overrides: dict, ref_kw: dict, n: int) -> tuple[int, int]:
-    """SPEC §5's table, with the case's overrides: (128, 1 + n // 512), (128, 1 + n // 200), (20, ...), (frames, 13)."""
+    """docs/presets.md's table, with the case's overrides.
+
+    (128, 1 + n // 512), (128, 1 + n // 200), (20, ...), (frames, 13).
+    """
     if name == "kaldi-mfcc":
         return (kaldi_frames(n, case_rate(name, ref_kw), ref_kw.get("shift_ms", 10.0)), ref_kw.get("num_ceps", 13))
     if name == "torchaudio":

@@ -1,4 +1,4 @@
-"""The ``ast`` preset against its references (SPEC §5).
+"""The ``ast`` preset against its references.
 
 transformers' ``ASTFeatureExtractor`` runs on its torchaudio path, which
 torch-free tests cannot run: its Kaldi filter bank is checked against

@@ -72,9 +72,9 @@ def test_kaldi_nonfinite_clip_is_named():
         fx(np.stack([good, bad]))
 
 
-# Deliberate differences from the references (SPEC §2-§3 win over matching them; docs/presets.md lists them):
-# an empty clip, NaN/Inf in samples no frame reads, and float32 samples whose power overflows are refused with a
-# ValueError naming the clip, where a reference pads, ignores or computes them.
+# Deliberate differences from the references, listed in docs/presets.md (melplug's input contract wins over
+# matching them): an empty clip, NaN/Inf in samples no frame reads, and float32 samples whose power overflows are
+# refused with a ValueError naming the clip, where a reference pads, ignores or computes them.
 
 
 def test_empty_clip_is_refused_where_references_pad_or_return_nothing():

@@ -1,4 +1,4 @@
-"""``kaldi`` and ``kaldi-mfcc`` against kaldi-native-fbank (SPEC §5, issue 10).
+"""``kaldi`` and ``kaldi-mfcc`` against kaldi-native-fbank.
 
 ``kaldi``: kaldi-native-fbank's ``OnlineFbank`` (dither 0), run in the test
 (never pasted numbers) on the same clips as melplug: noise, tones and

@@ -1,4 +1,4 @@
-"""``librosa`` and ``librosa-mfcc``: what is librosa's own (SPEC §5).
+"""``librosa`` and ``librosa-mfcc``: what is librosa's own.
 
 Their reference grid (``librosa.feature.melspectrogram`` and ``mfcc``, run in
 the test) is in ``test_reference_grid.py``, with torchaudio's and

@@ -1,8 +1,8 @@
-"""``librosa``, ``torchaudio``, ``librosa-mfcc`` and ``kaldi-mfcc`` over one reference grid (SPEC §5).
+"""``librosa``, ``torchaudio``, ``librosa-mfcc`` and ``kaldi-mfcc`` over one reference grid.
 
 Each clip of each case, one by one, against its reference (``_grid.py`` says
 which: librosa, the torchaudio port, kaldi-native-fbank, and float64 versions
-of each): shape (SPEC §5's table), dtype, numbers, frame counts.
+of each): shape (the presets' table in docs/presets.md), dtype, numbers, frame counts.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def refs():
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 @pytest.mark.parametrize(("name", "case_id"), GRID, ids=[f"{n}-{c}" for n, c in GRID])
 def test_matches_reference(refs, name, case_id, dtype):
-    """Each clip, one by one, against its reference: shape (SPEC §5's table), dtype, numbers."""
+    """Each clip, one by one, against its reference: shape (docs/presets.md's table), dtype, numbers."""
     overrides, ref_kw, clips, expected = refs(name, case_id)
     fx = make_preset(name, **overrides)
     for i, clip in enumerate(clips[dtype]):
@@ -98,7 +98,7 @@ def test_kaldi_mfcc64_matches_kaldi_native_fbank(refs):
     ids=["librosa", "torchaudio", "librosa-mfcc", "kaldi-mfcc"],
 )
 def test_shapes_and_num_frames(name, shape):
-    """SPEC §5's table; ``num_frames(n)`` is the output's time axis, ``compute_output_shape`` the whole shape."""
+    """docs/presets.md's table; ``num_frames(n)`` is the time axis, ``compute_output_shape`` the whole shape."""
     fx = make_preset(name)
     time_axis = 0 if name == "kaldi-mfcc" else 1
     x = make_signal("noise", 33001, DEFAULT_RATE[name], seed=4).astype(np.float32)

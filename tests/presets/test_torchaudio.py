@@ -1,4 +1,4 @@
-"""``torchaudio``: what is torchaudio's own (SPEC §5).
+"""``torchaudio``: what is torchaudio's own.
 
 Its reference grid (``tests/references/torchaudio_mel.py``, a float64 NumPy
 port of ``torchaudio.transforms.MelSpectrogram()``) is in

@@ -1,4 +1,4 @@
-"""The ``w2v-bert`` preset against its references (SPEC §5).
+"""The ``w2v-bert`` preset against its references.
 
 transformers' ``SeamlessM4TFeatureExtractor`` (numpy only), ``input_features``
 of one clip, and a float64 version built from

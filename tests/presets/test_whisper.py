@@ -1,4 +1,4 @@
-"""``whisper`` against transformers' ``WhisperFeatureExtractor`` on its numpy path (SPEC §5, issue 10).
+"""``whisper`` against transformers' ``WhisperFeatureExtractor`` on its numpy path.
 
 The reference runs in the test (never pasted numbers), fed the same clips as
 melplug: noise, tones and speech-like bursts with silences, of lengths around

@@ -47,7 +47,7 @@ def whisper_reference(sr: int, bins: int, clips) -> np.ndarray:
     """
     module = whisper_module()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # empty mel filters at 8 kHz, as SPEC §5 says
+        warnings.simplefilter("ignore", UserWarning)  # at 8 kHz, 17 of 80 bands are empty (docs/presets.md)
         fe = module.WhisperFeatureExtractor(feature_size=bins, sampling_rate=sr)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(module, "is_torch_available", lambda: False)

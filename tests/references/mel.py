@@ -1,4 +1,4 @@
-"""A naive float64 NumPy reference, written from SPEC §1 (not from the kernels).
+"""A naive float64 NumPy reference, written from the computation in docs/parity.md (not from the kernels).
 
 Slow and obviously correct: pad with ``np.pad``, frame with a Python loop,
 ``np.fft.rfft``, a dense mel matrix, dB, floor.  Windows come from

@@ -4,9 +4,9 @@ Two kinds: :func:`make_signal` (noise, tones, speech-like bursts with
 silences, quiet), the clips of the whisper, kaldi, librosa, torchaudio and MFCC
 tests; and :data:`SIGNALS` / :func:`make`, the clips of the ast and w2v-bert
 tests and of the float64 Kaldi reference's own check.  Those keep every mel
-band within ~70 dB of its frame's strongest one (FINDINGS "Preset references")
-except where pre-emphasis, a one-FFT-bin band or a random dip of noise push a
-band lower; float32 round-off grows there.
+band within ~70 dB of its frame's strongest one except where pre-emphasis, a
+one-FFT-bin band or a random dip of noise push a band lower; float32 round-off
+grows there.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def make_signal(kind: str, n: int, sr: int, seed: int) -> np.ndarray:
     peak.  The hum and the noise floors keep a frame's bands within about
     70 dB of its strongest (a few transition frames reach 85 dB): further
     down, float32 round-off is of the order of the references' own
-    disagreement (FINDINGS "Preset references").
+    disagreement.
     """
     rng = np.random.default_rng(seed)
     t = np.arange(n) / sr

@@ -1,7 +1,9 @@
 """The config layer through ``from_config``: every dtype the constructor takes, and only those.
 
-``test_bug2_*``: regression tests of issue 9's bug 2; each failed on the code
-before the fix.  (The HF adapter's ``replace`` is tested in
+Regression tests: ``from_config`` used to skip every ``dtype`` other than
+literally ``None``, ``"float32"`` or ``"float64"`` as if it were a Keras dtype
+policy (``np.float64`` became ``None``; ``"float16"`` was accepted although the
+constructor refuses it).  (The HF adapter's ``replace`` is tested in
 ``tests/adapters/test_hf.py``.)
 """
 
@@ -16,20 +18,20 @@ import melplug
 @pytest.mark.parametrize(
     "value, expected", [(np.float64, "float64"), (np.dtype("float32"), "float32"), ("float64", "float64"), (None, None)]
 )
-def test_bug2_from_config_keeps_every_valid_dtype(value, expected):
+def test_from_config_keeps_every_valid_dtype(value, expected):
     config = {**melplug.MelSpectrogram().get_config(), "dtype": value}
     assert melplug.MelSpectrogram.from_config(config).dtype == expected
 
 
 @pytest.mark.parametrize("value", ["float16", "int32", np.float16, 3])
-def test_bug2_from_config_refuses_what_the_constructor_refuses(value):
+def test_from_config_refuses_what_the_constructor_refuses(value):
     with pytest.raises(ValueError, match="dtype="):
         melplug.MelSpectrogram(dtype=value)
     with pytest.raises(ValueError, match="dtype="):
         melplug.MelSpectrogram.from_config({"dtype": value})
 
 
-def test_bug2_keras_dtype_policies_are_skipped(keras):
+def test_keras_dtype_policies_are_skipped(keras):
     config = keras.layers.MelSpectrogram(num_mel_bins=40).get_config()
     assert isinstance(config["dtype"], dict)  # Keras 3 serialises its DTypePolicy
     assert melplug.MelSpectrogram.from_config(config).dtype is None

@@ -1,7 +1,9 @@
 """The core layer (``melplug.core``): one home for the defaults, the functional form, output shapes.
 
-``test_bugN_*``: regression tests of issue 9's bugs 3 and 10; each failed on
-the code before the fix.
+Regression tests: the functional form's cache used to key on values that hash
+equal (``512`` and ``512.0``, ``True`` and ``1``), so whether a call was
+validated depended on the calls before it; ``compute_output_shape`` used to
+raise ``TypeError`` for unknown sizes where Keras returns ``None`` frames.
 """
 
 from __future__ import annotations
@@ -38,13 +40,13 @@ def test_one_home_for_the_defaults():
     assert list(core.EXTRA_DEFAULTS) == ["top_db_scope", "dtype", "on_nonfinite", "num_threads"]
 
 
-# --------------------------------------------------------------------------- bug 3: functional cache
+# --------------------------------------------------------------------------- the functional form's cache
 
 
 @pytest.mark.parametrize(
     "first, second", [({"fft_length": 512}, {"fft_length": 512.0}), ({"power_to_db": True}, {"power_to_db": 1})]
 )
-def test_bug3_functional_form_validates_whatever_was_called_before(first, second):
+def test_functional_form_validates_whatever_was_called_before(first, second):
     x = make_audio((2000,))
     melplug.mel_spectrogram(x, num_mel_bins=40, **first)
     with pytest.raises(TypeError):
@@ -53,7 +55,7 @@ def test_bug3_functional_form_validates_whatever_was_called_before(first, second
         melplug.mel_spectrogram(x, num_mel_bins=40, **second)
 
 
-# --------------------------------------------------------------------------- bug 10: unknown sizes
+# --------------------------------------------------------------------------- unknown sizes
 
 
 @pytest.mark.parametrize(
@@ -65,11 +67,11 @@ def test_bug3_functional_form_validates_whatever_was_called_before(first, second
         ((None, 16000), (None, 40, 101)),
     ],
 )
-def test_bug10_compute_output_shape_with_unknown_sizes(shape, expected):
+def test_compute_output_shape_with_unknown_sizes(shape, expected):
     assert melplug.MelSpectrogram(**KW).compute_output_shape(shape) == expected
 
 
-def test_bug10_unknown_sizes_as_keras(keras):
+def test_unknown_sizes_as_keras(keras):
     layer = keras.layers.MelSpectrogram(num_mel_bins=40)
     mel = melplug.MelSpectrogram(num_mel_bins=40)
     for shape in [(2, None), (None,), (None, None)]:

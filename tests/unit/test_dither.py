@@ -1,4 +1,4 @@
-"""Engine options that no preset uses but SPEC §5 lists: seeded dither."""
+"""Engine options that no preset uses but ``melplug.FeatureExtractor`` offers: seeded dither."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The driver layer (``melplug._driver``): per-example reductions over work units, clip lists without copies.
 
-``test_bugN_*``: regression tests of issue 9's bugs 4 and 7; each failed on
-the code before the fix.
+Regression tests: the finishing phase used to recompute a clip's peak for
+every one of its work units (quadratic in the clip's length), and a list call
+used to copy all its clips into one array.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from tests._util import make_audio
 KW = dict(fft_length=512, sequence_length=400, sequence_stride=160, num_mel_bins=40, min_freq=0.0)
 
 
-# --------------------------------------------------------------------------- bug 4: per-example peaks once
+# --------------------------------------------------------------------------- per-example peaks once
 
 
-def test_bug4_peaks_are_reduced_once_per_example():
+def test_peaks_are_reduced_once_per_example():
     mel = melplug.MelSpectrogram(**KW)
     clips = [make_audio((n,), seed=n) * (np.arange(n) < n // 2) for n in (30000, 4000, 17000)]  # half silence
     clips[2] *= 1e-2  # a quiet clip: its floor is 40 dB below the others
@@ -47,10 +48,10 @@ def test_bug4_peaks_are_reduced_once_per_example():
     np.testing.assert_array_equal(batch, max(expected[0], expected[2]))  # flagged examples left out
 
 
-# --------------------------------------------------------------------------- bug 7: list calls copy nothing
+# --------------------------------------------------------------------------- list calls copy nothing
 
 
-def test_bug7_a_list_call_does_not_copy_its_clips():
+def test_a_list_call_does_not_copy_its_clips():
     mel = melplug.MelSpectrogram(fft_length=512, sequence_stride=512, num_mel_bins=16)
     clip = make_audio((4_000_000,), seed=2)  # 16 MB
     out_bytes = 16 * mel.num_frames(clip.size) * 4  # 0.5 MB

@@ -1,7 +1,8 @@
 """The JIT layer (``melplug._jit``): Numba's disk cache, cold and warm, damaged, stale, missing or read-only.
 
-``test_bug8_*``: a regression test of issue 9's bug 8; it failed on the code
-before the fix.
+``test_a_damaged_cache_is_recompiled_and_rewritten`` is a regression test: a
+truncated cache file used to make every later call raise ``EOFError`` or
+``UnpicklingError`` from Numba until the user found and deleted the cache.
 """
 
 from __future__ import annotations
@@ -58,11 +59,11 @@ def test_no_cache_location_falls_back_to_memory(tmp_path):
     assert run_python(code, env).stdout.strip().endswith("ok")
 
 
-# --------------------------------------------------------------------------- bug 8: a damaged disk cache
+# --------------------------------------------------------------------------- a damaged disk cache
 
 
 @pytest.mark.parametrize("damage", [".nbi", ".nbc"])
-def test_bug8_a_damaged_cache_is_recompiled_and_rewritten(tmp_path, damage):
+def test_a_damaged_cache_is_recompiled_and_rewritten(tmp_path, damage):
     cache = tmp_path / "cache"
     env = {"NUMBA_CACHE_DIR": str(cache)}
     code = """

@@ -14,7 +14,7 @@ pytest.importorskip("scipy", reason="tests/references/mel.py builds its windows 
 from tests.references import mel as reference  # noqa: E402
 
 KW = dict(fft_length=400, sequence_stride=150, num_mel_bins=32, sampling_rate=16000)
-#: The configuration of the issue 9 regression test below (512-point FFT: 257 bins).
+#: The configuration of the non-finite power test below (512-point FFT: 257 bins).
 KW_512 = dict(fft_length=512, sequence_length=400, sequence_stride=160, num_mel_bins=40, min_freq=0.0)
 
 
@@ -103,7 +103,8 @@ def test_kernel_in_user_prange_subprocess():
     assert run_python(code).stdout.startswith("ok")
 
 
-def test_bug5_kernel_block_reports_non_finite_power_for_both_dtypes():
+def test_kernel_block_reports_non_finite_power_for_both_dtypes():
+    # A regression test: the float32 dB once turned a NaN made inside the FFT into a silent floor.
     from melplug import kernels
 
     plan = melplug.MelSpectrogram(**KW_512).plan

@@ -112,7 +112,7 @@ def layer(config, **options) -> melplug.MelSpectrogram:
 
 
 def spec_frames(n: int, config) -> int:
-    """SPEC §1.3, written out here rather than taken from melplug."""
+    """The frame count of docs/parity.md (step 3), written out here rather than taken from melplug."""
     fft_length = config["fft_length"]
     return 1 + (n + 2 * (fft_length // 2) - fft_length) // config["sequence_stride"]
 

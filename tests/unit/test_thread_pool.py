@@ -1,7 +1,9 @@
 """The thread layer (``melplug._parallel``): a pool many callers share, and its failures.
 
-``test_bug1_*``: regression tests of issue 9's bug 1 (a race while the pool
-grows); each failed on the code before the fix.
+The first test is a regression test: growing the pool used to shut the old
+one down while other callers were still submitting to it (``RuntimeError:
+cannot schedule new futures after shutdown``).  When several ranges fail, the
+first failure is raised.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from melplug import _parallel
 from tests._util import run_python
 
 
-def test_bug1_concurrent_callers_growing_the_pool_never_fail():
+def test_concurrent_callers_growing_the_pool_never_fail():
     # A fresh process, so the pool starts small (NUMBA_NUM_THREADS=2); sizes 2..25 make it grow many times
     # while other callers submit to it.  Before the fix 4-13% of these calls raised "cannot schedule new
     # futures after shutdown".
@@ -46,7 +48,7 @@ def test_bug1_concurrent_callers_growing_the_pool_never_fail():
     assert proc.stdout.split()[:2] == ["72", "0"], proc.stdout
 
 
-def test_bug1_the_first_failing_range_is_raised():
+def test_the_first_failing_range_is_raised():
     def fn(lo, hi):
         if lo in (0, 1):  # the caller's range and the first pool range both fail
             raise RuntimeError(f"range {lo}")
