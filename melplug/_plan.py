@@ -1,10 +1,15 @@
-"""Plan layer: a validated config turned into the arrays and scalars the kernels read.
+"""Plan layer: engine options, checked step by step, turned into the arrays and scalars the kernels read.
 
-:func:`build_plan` is a pure function of a config (see :mod:`melplug._config`):
-the same config always gives the same :class:`MelPlan`.  Everything here is
-NumPy, built in float64; the driver casts the arrays once to the compute
-dtype.  A plan's frames and shapes are :mod:`melplug._geometry`'s (re-exported
-here for the kernels).
+Each step family of the computation (input, framing, window, frame
+corrections, spectrum, mel filters, logarithm, cepstra, output,
+normalisation, stacking) has two functions side by side: its options'
+check (:func:`resolve_engine` runs them; the result is the config that
+``get_config()`` reports) and its :class:`MelPlan` fields
+(:func:`build_plan` merges them).  ``build_plan`` is a pure function of the
+config: the same config always gives the same plan.  Arrays are NumPy
+float64 (:mod:`melplug._filters` builds the window, the mel weights and the
+DCT); the driver casts them once to the compute dtype.  A plan's frames and
+shapes are :mod:`melplug._geometry`'s.
 """
 
 from __future__ import annotations
@@ -15,10 +20,20 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import _filters
 from ._geometry import PAD_MODES
-
-_MEL_BREAK_FREQUENCY_HERTZ = 700.0
-_MEL_HIGH_FREQUENCY_Q = 1127.0
+from ._validate import (
+    check_call_options,
+    check_choice,
+    check_choice_or_none,
+    check_flag,
+    check_int,
+    check_max_freq,
+    check_real,
+    check_sampling_rate,
+    check_top_db,
+    check_window,
+)
 
 
 class MelPlan(NamedTuple):
@@ -188,261 +203,6 @@ def fft_size(config: Mapping[str, Any]) -> int:
     return int(fft)
 
 
-def build_plan(config: Mapping[str, Any]) -> MelPlan:
-    """The :class:`MelPlan` of a resolved engine config (:func:`melplug._config.resolve_engine`)."""
-    rate = config["sampling_rate"]
-    frame = samples(config["frame_length"], config["frame_unit"], rate)
-    hop = samples(config["hop_length"], config["frame_unit"], rate)
-    fft = fft_size(config)
-    window = placed_window(config, frame, fft)
-    whole = config["remove_dc"] or config["preemphasis"] != 0.0 or config["dither"] != 0.0 or config["energy_c0"]
-    if whole:
-        win_start, win_stop = 0, frame  # the whole frame is read: its mean, energy and neighbours matter
-    else:
-        nonzero = np.flatnonzero(window)
-        win_start, win_stop = (int(nonzero[0]), int(nonzero[-1]) + 1) if nonzero.size else (0, 0)
-    band_start, band_stop, band_offset, band_weights, bin_start, bin_stop = sparse_bands(mel_weights(config))
-    log = config["log"]
-    top_db = config["top_db"]
-    ref_db = 10.0 * math.log10(max(abs(config["ref_power"]), config["log_floor"])) if log == "db" else 0.0
-    scale, offset = config["scale"], config["offset"]
-    pad_value = config["pad_value"]
-    if config["pad_before_scaling"]:
-        pad_value = scale * pad_value + offset
-    return MelPlan(
-        fft_length=fft,
-        hop_length=hop,
-        frame_length=frame,
-        pad=frame // 2 if config["framing"] == "center" else 0,
-        pad_mode=PAD_MODES[config["pad_mode"]],
-        input_length=config["input_length"] or 0,
-        input_gain=config["input_gain"],
-        num_mel_bins=config["num_mel_bins"],
-        window=window,
-        win_start=win_start,
-        win_stop=win_stop,
-        remove_dc=config["remove_dc"],
-        preemphasis=config["preemphasis"],
-        dither=config["dither"],
-        dither_seed=config["dither_seed"],
-        band_start=band_start,
-        band_stop=band_stop,
-        band_offset=band_offset,
-        band_weights=band_weights,
-        bin_start=bin_start,
-        bin_stop=bin_stop,
-        magnitude_power=config["magnitude_power"],
-        log_kind=LOG_KINDS[log],
-        log_scale=LOG_SCALES.get(log, 1.0),
-        log_floor=config["log_floor"],
-        ref_db=ref_db,
-        top_db=math.inf if top_db is None or log is None else top_db,
-        batch_top_db=config["top_db_scope"] == "batch",
-        num_ceps=config["num_ceps"] or 0,
-        dct=dct_matrix(config),
-        energy_c0=config["energy_c0"],
-        out_scale=scale,
-        out_offset=offset,
-        out_frames=config["output_frames"] or 0,
-        pad_value=pad_value,
-        frames_major=config["layout"] == "frames_mels",
-        normalize=config["normalize"],
-        normalize_ddof=config["normalize_ddof"],
-        normalize_eps=config["normalize_eps"],
-        stack_frames=config["stack_frames"],
-        propagate_nonfinite=config["on_nonfinite"] == "propagate",
-        block_frames=default_block_frames(fft),
-    )
-
-
-# --------------------------------------------------------------------------- windows
-
-
-def window_values(kind: str, length: int, periodic: bool) -> np.ndarray:
-    """``length`` samples of a hann, hamming, povey or rectangular window.
-
-    Periodic windows are ``scipy.signal.get_window(kind, length)`` (Keras,
-    librosa, torch); symmetric ones divide by ``length - 1`` (Kaldi, and
-    ``np.hanning``).  Povey's window is the symmetric Hann window to the power
-    0.85 (Kaldi).
-    """
-    if kind == "rectangular" or length == 1:
-        return np.ones(length)
-    n = np.arange(length, dtype=np.float64)
-    phase = 2.0 * np.pi * n / (length if periodic else length - 1)
-    if kind == "hamming":
-        return 0.54 - 0.46 * np.cos(phase)
-    hann = 0.5 - 0.5 * np.cos(phase)
-    return hann**0.85 if kind == "povey" else hann
-
-
-def placed_window(config: Mapping[str, Any], frame: int, fft: int) -> np.ndarray:
-    """The window in its place in an ``fft``-sample buffer whose first ``frame`` samples are the frame.
-
-    A window shorter than the frame sits in its centre (Keras, librosa) or at
-    its start; the buffer beyond the frame is zero (Kaldi pads to a power of two).
-    """
-    window = config["window"]
-    if isinstance(window, np.ndarray):
-        core = window
-    else:
-        length = config["window_length"] or frame
-        core = window_values(window, length, config["window_periodic"])
-    left = (frame - core.shape[0]) // 2 if config["window_position"] == "center" else 0
-    out = np.zeros(fft)
-    out[left : left + core.shape[0]] = core
-    return out
-
-
-# --------------------------------------------------------------------------- mel filters
-
-
-def hz_to_mel(freq, scale: str):
-    """Frequency (Hz) to mel on ``scale``: keras/kaldi ``1127 ln(1 + f/700)``, htk ``2595 log10(1 + f/700)``, slaney."""
-    f = np.asarray(freq, dtype=np.float64)
-    if scale in ("keras", "kaldi"):
-        return _MEL_HIGH_FREQUENCY_Q * np.log(1.0 + f / _MEL_BREAK_FREQUENCY_HERTZ)
-    if scale == "htk":
-        return 2595.0 * np.log10(1.0 + f / _MEL_BREAK_FREQUENCY_HERTZ)
-    # slaney (librosa, transformers): linear below 1 kHz, logarithmic above
-    f_sp, min_log_hz = 200.0 / 3, 1000.0
-    min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
-    with np.errstate(divide="ignore"):
-        log_part = min_log_mel + np.log(np.maximum(f, 1e-300) / min_log_hz) / logstep
-    return np.where(f >= min_log_hz, log_part, f / f_sp)
-
-
-def mel_to_hz(mel, scale: str):
-    """Inverse of :func:`hz_to_mel`."""
-    m = np.asarray(mel, dtype=np.float64)
-    if scale in ("keras", "kaldi"):
-        return _MEL_BREAK_FREQUENCY_HERTZ * np.expm1(m / _MEL_HIGH_FREQUENCY_Q)
-    if scale == "htk":
-        return _MEL_BREAK_FREQUENCY_HERTZ * (10.0 ** (m / 2595.0) - 1.0)
-    f_sp, min_log_hz = 200.0 / 3, 1000.0
-    min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
-    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
-
-
-def bin_frequencies(grid: str, num_bins: int, sampling_rate, fft_length: int) -> np.ndarray:
-    """Frequency (Hz) of each FFT bin on ``grid``.
-
-    ``"keras"``: ``linspace(0, sr / 2, bins)``; ``"integer"``:
-    ``linspace(0, sr // 2, bins)`` (transformers, torchaudio); ``"kaldi"``:
-    ``i * sr / fft_length``; ``"rfft"``: ``np.fft.rfftfreq`` (librosa).
-    """
-    if grid == "rfft":
-        return np.fft.rfftfreq(fft_length, 1.0 / sampling_rate)
-    if grid == "keras":
-        return np.linspace(0.0, sampling_rate / 2.0, num_bins)
-    if grid == "integer":
-        return np.linspace(0.0, float(sampling_rate // 2), num_bins)
-    return np.arange(num_bins) * (sampling_rate / fft_length)
-
-
-def mel_weights(config: Mapping[str, Any]) -> np.ndarray:
-    """The dense mel weight matrix of an engine config, ``(fft_length // 2 + 1, num_mel_bins)``, float64.
-
-    Triangles with peak 1 between ``num_mel_bins + 2`` edges equally spaced on
-    the mel scale from ``min_freq`` to ``max_freq``, linear in mel or in Hz,
-    over the bin grid; optionally Slaney's area normalisation.  The keras grid
-    has a zero DC row and the kaldi grid a zero Nyquist row, as their
-    references.
-    """
-    fft = fft_size(config)
-    num_bins = fft // 2 + 1
-    rate, scale = config["sampling_rate"], config["mel_scale"]
-    max_freq = config["max_freq"] if config["max_freq"] is not None else rate / 2.0
-    freqs = bin_frequencies(config["mel_grid"], num_bins, rate, fft)
-    edges_mel = np.linspace(
-        hz_to_mel(config["min_freq"], scale), hz_to_mel(max_freq, scale), config["num_mel_bins"] + 2
-    )
-    if config["mel_triangles"] == "mel":
-        x, edges = hz_to_mel(freqs, scale), edges_mel
-    else:
-        x, edges = freqs, mel_to_hz(edges_mel, scale)
-    x = x[:, None]
-    lower, center, upper = edges[:-2][None, :], edges[1:-1][None, :], edges[2:][None, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lower_slopes = (x - lower) / (center - lower)
-        upper_slopes = (upper - x) / (upper - center)
-    weights = np.maximum(0.0, np.minimum(lower_slopes, upper_slopes))
-    if config["mel_norm"] == "slaney":
-        edges_hz = mel_to_hz(edges_mel, scale)
-        weights *= 2.0 / (edges_hz[2:] - edges_hz[:-2])[None, :]
-    if config["mel_grid"] == "keras":
-        weights[0] = 0.0  # Keras drops the DC bin
-    elif config["mel_grid"] == "kaldi":
-        weights[fft // 2 :] = 0.0  # Kaldi's bins stop below Nyquist
-    return weights
-
-
-def dct_matrix(config: Mapping[str, Any]) -> np.ndarray:
-    """The first ``num_ceps`` rows of the orthonormal DCT-II over the mel bands, liftered (``(0, bins)``: none).
-
-    Row ``k`` is ``sqrt(2 / M) cos(pi k (m + 1/2) / M)`` (row 0: ``sqrt(1 / M)``),
-    ``scipy.fft.dct(type=2, norm="ortho")`` and Kaldi's ``ComputeDctMatrix``;
-    then times the lifter ``1 + L/2 sin(pi i / L)`` with ``i = k`` (Kaldi)
-    or ``k + 1`` (librosa).
-    """
-    M, C = config["num_mel_bins"], config["num_ceps"] or 0
-    k = np.arange(C, dtype=np.float64)[:, None]
-    m = np.arange(M, dtype=np.float64)[None, :]
-    dct = np.sqrt(2.0 / M) * np.cos(np.pi / M * (m + 0.5) * k)
-    if C:
-        dct[0] = np.sqrt(1.0 / M)
-    lifter = config["lifter"]
-    if C and lifter != 0.0:
-        i = np.arange(C, dtype=np.float64) + (1.0 if config["lifter_style"] == "librosa" else 0.0)
-        dct *= (1.0 + 0.5 * lifter * np.sin(np.pi * i / lifter))[:, None]
-    return np.ascontiguousarray(dct)
-
-
-def construction_warning(config: Mapping[str, Any], plan: MelPlan) -> str | None:
-    """The text of the one message a config deserves (empty bands, ``max_freq`` above Nyquist), or ``None``."""
-    empty = np.flatnonzero(plan.band_stop <= plan.band_start)
-    nyquist = config["sampling_rate"] / 2
-    reasons = []
-    if empty.size:
-        shown = ", ".join(str(i) for i in empty[:8]) + (", ..." if empty.size > 8 else "")
-        reasons.append(
-            f"{empty.size} of num_mel_bins={config['num_mel_bins']} mel bands are empty (no FFT bin falls in "
-            f"band {shown}; such bands stay at the floor): reduce num_mel_bins or increase "
-            f"fft_length={plan.fft_length}"
-        )
-    if config["max_freq"] is not None and config["max_freq"] > nyquist:
-        reasons.append(
-            f"max_freq={config['max_freq']!r} is above the Nyquist frequency {nyquist!r} of "
-            f"sampling_rate={config['sampling_rate']!r}: lower max_freq"
-        )
-    return "; ".join(reasons) or None
-
-
-def sparse_bands(weights: np.ndarray):
-    """Band-major sparse form of a dense ``(bins, bands)`` weight matrix.
-
-    Each band keeps the run of bins between its first and last non-zero
-    weight.  Returns ``band_start, band_stop, band_offset, band_weights,
-    bin_start, bin_stop``.
-    """
-    num_bins, num_bands = weights.shape
-    band_start = np.zeros(num_bands, dtype=np.int64)
-    band_stop = np.zeros(num_bands, dtype=np.int64)
-    runs = []
-    for m in range(num_bands):
-        nz = np.flatnonzero(weights[:, m])
-        if nz.size:
-            band_start[m], band_stop[m] = nz[0], nz[-1] + 1
-        runs.append(weights[band_start[m] : band_stop[m], m])
-    band_offset = np.zeros(num_bands + 1, dtype=np.int64)
-    band_offset[1:] = np.cumsum(band_stop - band_start)
-    band_weights = np.concatenate(runs) if runs else np.zeros(0)
-    used = band_stop > band_start
-    bin_start = int(band_start[used].min()) if used.any() else 0
-    bin_stop = int(band_stop[used].max()) if used.any() else 0
-    return band_start, band_stop, band_offset, np.ascontiguousarray(band_weights, dtype=np.float64), bin_start, bin_stop
-
-
 def default_block_frames(fft_length: int) -> int:
     """Frames per work unit: about 64 Ki samples of frames (256 KiB in float32), 8 to 128 frames.
 
@@ -451,3 +211,310 @@ def default_block_frames(fft_length: int) -> int:
     C of ``benchmarks/bench_mel.py`` (see docs/performance.md).
     """
     return int(max(8, min(128, 65536 // max(fft_length, 1))))
+
+
+# --------------------------------------------------------------------------- the step families
+#
+# Each family has a check, ``(args, c)``: it reads the raw options it owns from
+# ``args`` and writes the checked values to the config ``c`` (later families
+# may read earlier ones, e.g. the frame size in samples); and a plan function,
+# ``c -> {field: value}``: its fields of the MelPlan.
+
+FRAMINGS = ("center", "snip_edges")
+PAD_MODE_CHOICES = ("reflect", "reflect_once", "constant")
+FRAME_UNITS = ("samples", "ms")
+ENGINE_WINDOWS = ("hann", "hamming", "povey", "rectangular")
+WINDOW_POSITIONS = ("center", "start")
+MEL_SCALES = ("keras", "htk", "slaney", "kaldi")
+MEL_TRIANGLES = ("mel", "hz")
+MEL_GRIDS = ("keras", "integer", "kaldi", "rfft")
+MEL_NORMS = (None, "slaney")
+EMPTY_BANDS = ("warn", "raise", "ignore")
+LOGS = ("db", "ln", "log10", None)
+LAYOUTS = ("mels_frames", "frames_mels")
+LIFTER_STYLES = ("kaldi", "librosa")
+#: The largest ``dither_seed``: the noise generator and the C entry point hold it in 63 bits.
+MAX_SEED = 2**63 - 1
+
+
+def _optional_int(name: str, value, allowed: str) -> int | None:
+    """``None``, or an integer >= 1 (``allowed`` says what the option means)."""
+    return None if value is None else check_int(name, value, 1, allowed)
+
+
+def _positive_length(name: str, value, unit: str) -> int | float:
+    if unit == "ms":
+        return check_real(name, value, "it must be a duration > 0 (ms, frame_unit='ms')", minimum=0.0, strict=True)
+    return check_int(name, value, 1, "it must be an integer >= 1 (samples; pass frame_unit='ms' for milliseconds)")
+
+
+def _input(args, c) -> None:
+    c["sampling_rate"] = check_sampling_rate(args["sampling_rate"])
+    gain = check_real("input_gain", args["input_gain"], "it must be a finite number != 0")
+    if gain == 0.0:
+        raise ValueError("input_gain=0.0 is invalid: it must be a finite number != 0")
+    c["input_gain"] = gain
+    c["input_length"] = _optional_int(
+        "input_length", args["input_length"], "it must be None (as given) or an integer >= 1 (samples: pad or cut)"
+    )
+
+
+def _input_plan(c) -> dict[str, Any]:
+    return {"input_length": c["input_length"] or 0, "input_gain": c["input_gain"]}
+
+
+def _framing(args, c) -> None:
+    c["framing"] = check_choice("framing", args["framing"], FRAMINGS)
+    c["pad_mode"] = check_choice("pad_mode", args["pad_mode"], PAD_MODE_CHOICES)
+    c["frame_unit"] = unit = check_choice("frame_unit", args["frame_unit"], FRAME_UNITS)
+    c["frame_length"] = _positive_length("frame_length", args["frame_length"], unit)
+    c["hop_length"] = _positive_length("hop_length", args["hop_length"], unit)
+    frame = samples(c["frame_length"], unit, c["sampling_rate"])
+    hop = samples(c["hop_length"], unit, c["sampling_rate"])
+    if frame < 1 or hop < 1:
+        raise ValueError(
+            f"frame_length={c['frame_length']!r} ms and hop_length={c['hop_length']!r} ms give {frame} and {hop} "
+            f"samples at sampling_rate={c['sampling_rate']!r}; both must be >= 1 sample"
+        )
+    fft = args["fft_length"]
+    if fft is None or fft == "pow2":
+        c["fft_length"] = fft
+    else:
+        c["fft_length"] = check_int(
+            "fft_length",
+            fft,
+            frame,
+            f"it must be None (= frame_length, {frame} samples), "
+            f"'pow2' or an integer >= frame_length ({frame} samples)",
+        )
+    c["_frame_samples"] = frame  # for the window's check; dropped from the config
+
+
+def _framing_plan(c) -> dict[str, Any]:
+    rate, unit = c["sampling_rate"], c["frame_unit"]
+    frame = samples(c["frame_length"], unit, rate)
+    fft = fft_size(c)
+    return {
+        "fft_length": fft,
+        "hop_length": samples(c["hop_length"], unit, rate),
+        "frame_length": frame,
+        "pad": frame // 2 if c["framing"] == "center" else 0,
+        "pad_mode": PAD_MODES[c["pad_mode"]],
+        "block_frames": default_block_frames(fft),
+    }
+
+
+def _window_step(args, c) -> None:
+    frame = c["_frame_samples"]
+    c["window_length"] = wl = _optional_int(
+        "window_length", args["window_length"], f"it must be None (= frame_length) or an integer in [1, {frame}]"
+    )
+    if wl is not None and wl > frame:
+        raise ValueError(
+            f"window_length={wl!r} is invalid: it must be None (= frame_length) or an integer in "
+            f"[1, frame_length={frame}]"
+        )
+    window = args["window"]
+    if window is None:
+        window = check_choice("window", window, ENGINE_WINDOWS)  # refused: 'rectangular' is the engine's name
+    c["window"] = check_window(window, wl or frame, ENGINE_WINDOWS, "window_length")
+    c["window_periodic"] = check_flag(
+        "window_periodic", args["window_periodic"], "True (periodic, as scipy/torch) or False (symmetric, as Kaldi)"
+    )
+    c["window_position"] = check_choice("window_position", args["window_position"], WINDOW_POSITIONS)
+
+
+def _window_plan(c) -> dict[str, Any]:
+    frame = samples(c["frame_length"], c["frame_unit"], c["sampling_rate"])
+    window = _filters.placed_window(c, frame, fft_size(c))
+    whole = c["remove_dc"] or c["preemphasis"] != 0.0 or c["dither"] != 0.0 or c["energy_c0"]
+    if whole:
+        span = (0, frame)  # the whole frame is read: its mean, energy and neighbours matter
+    else:
+        nonzero = np.flatnonzero(window)
+        span = (int(nonzero[0]), int(nonzero[-1]) + 1) if nonzero.size else (0, 0)
+    return {"window": window, "win_start": span[0], "win_stop": span[1]}
+
+
+def _frame_corrections(args, c) -> None:
+    c["remove_dc"] = check_flag("remove_dc", args["remove_dc"])
+    preemphasis = check_real("preemphasis", args["preemphasis"], "it must be a number in [0, 1]", minimum=0.0)
+    if preemphasis > 1.0:
+        raise ValueError(f"preemphasis={preemphasis!r} is invalid: it must be a number in [0, 1]")
+    c["preemphasis"] = preemphasis
+    c["dither"] = check_real("dither", args["dither"], "it must be a finite number >= 0 (0: no dither)", minimum=0.0)
+    seed = check_int("dither_seed", args["dither_seed"], 0, "it must be an integer in [0, 2**63 - 1]")
+    if seed > MAX_SEED:
+        raise ValueError(f"dither_seed={seed!r} is invalid: it must be an integer in [0, 2**63 - 1]")
+    c["dither_seed"] = seed
+
+
+def _frame_corrections_plan(c) -> dict[str, Any]:
+    return {name: c[name] for name in ("remove_dc", "preemphasis", "dither", "dither_seed")}
+
+
+def _spectrum(args, c) -> None:
+    c["magnitude_power"] = check_real(
+        "magnitude_power",
+        args["magnitude_power"],
+        "it must be a finite number > 0 (2: power, 1: magnitude)",
+        minimum=0.0,
+        strict=True,
+    )
+
+
+def _spectrum_plan(c) -> dict[str, Any]:
+    return {"magnitude_power": c["magnitude_power"]}
+
+
+def _mel_filters(args, c) -> None:
+    c["num_mel_bins"] = check_int("num_mel_bins", args["num_mel_bins"], 1)
+    c["mel_scale"] = check_choice("mel_scale", args["mel_scale"], MEL_SCALES)
+    c["mel_triangles"] = check_choice("mel_triangles", args["mel_triangles"], MEL_TRIANGLES)
+    c["mel_grid"] = check_choice("mel_grid", args["mel_grid"], MEL_GRIDS)
+    c["mel_norm"] = check_choice_or_none("mel_norm", args["mel_norm"], MEL_NORMS)
+    c["min_freq"] = check_real("min_freq", args["min_freq"], "it must be a finite frequency >= 0 (Hz)", minimum=0.0)
+    c["max_freq"] = check_max_freq(args["max_freq"], c["min_freq"], c["sampling_rate"])
+    c["empty_bands"] = check_choice("empty_bands", args["empty_bands"], EMPTY_BANDS)
+
+
+def _mel_filters_plan(c) -> dict[str, Any]:
+    names = ("band_start", "band_stop", "band_offset", "band_weights", "bin_start", "bin_stop")
+    bands = _filters.sparse_bands(_filters.mel_weights(c, fft_size(c)))
+    return {"num_mel_bins": c["num_mel_bins"], **dict(zip(names, bands, strict=True))}
+
+
+def _logarithm(args, c) -> None:
+    c["log"] = check_choice_or_none("log", args["log"], LOGS)
+    c["log_floor"] = check_real(
+        "log_floor", args["log_floor"], "it must be a finite number > 0", minimum=0.0, strict=True
+    )
+    c["ref_power"] = check_real("ref_power", args["ref_power"], "it must be a finite number")
+    c["top_db"] = check_top_db(args["top_db"], "the log's units")
+
+
+def _logarithm_plan(c) -> dict[str, Any]:
+    log, top_db = c["log"], c["top_db"]
+    return {
+        "log_kind": LOG_KINDS[log],
+        "log_scale": LOG_SCALES.get(log, 1.0),
+        "log_floor": c["log_floor"],
+        "ref_db": 10.0 * math.log10(max(abs(c["ref_power"]), c["log_floor"])) if log == "db" else 0.0,
+        "top_db": math.inf if top_db is None or log is None else top_db,
+        "batch_top_db": c["top_db_scope"] == "batch",
+    }
+
+
+def _cepstra_options(args, c) -> None:
+    mels = c["num_mel_bins"]
+    c["num_ceps"] = ceps = _optional_int(
+        "num_ceps",
+        args["num_ceps"],
+        f"it must be None (mel output) or an integer in [1, num_mel_bins={mels}] (cepstra kept)",
+    )
+    if ceps is not None and ceps > mels:
+        raise ValueError(
+            f"num_ceps={ceps!r} is invalid: the DCT of {mels} mel bands has at most "
+            f"num_mel_bins={mels} coefficients; lower num_ceps or raise num_mel_bins"
+        )
+    c["lifter"] = check_real("lifter", args["lifter"], "it must be a finite number >= 0 (0: no lifter)", minimum=0.0)
+    c["lifter_style"] = check_choice("lifter_style", args["lifter_style"], LIFTER_STYLES)
+    c["energy_c0"] = check_flag("energy_c0", args["energy_c0"])
+    if ceps is None and (c["lifter"] != 0.0 or c["energy_c0"]):
+        raise ValueError(
+            f"lifter={c['lifter']!r} and energy_c0={c['energy_c0']!r} apply to cepstra: they need num_ceps "
+            "(an integer >= 1); received num_ceps=None"
+        )
+
+
+def _cepstra_plan(c) -> dict[str, Any]:
+    return {"num_ceps": c["num_ceps"] or 0, "dct": _filters.dct_matrix(c), "energy_c0": c["energy_c0"]}
+
+
+def _output(args, c) -> None:
+    c["scale"] = check_real("scale", args["scale"], "it must be a finite number > 0", minimum=0.0, strict=True)
+    c["offset"] = check_real("offset", args["offset"], "it must be a finite number")
+    c["output_frames"] = _optional_int(
+        "output_frames", args["output_frames"], "it must be None (as computed) or an integer >= 1 (pad or cut to it)"
+    )
+    c["pad_value"] = check_real("pad_value", args["pad_value"], "it must be a finite number")
+    c["pad_before_scaling"] = check_flag("pad_before_scaling", args["pad_before_scaling"])
+    c["layout"] = check_choice("layout", args["layout"], LAYOUTS)
+
+
+def _output_plan(c) -> dict[str, Any]:
+    scale, offset, pad_value = c["scale"], c["offset"], c["pad_value"]
+    if c["pad_before_scaling"]:
+        pad_value = scale * pad_value + offset
+    return {
+        "out_scale": scale,
+        "out_offset": offset,
+        "out_frames": c["output_frames"] or 0,
+        "pad_value": pad_value,
+        "frames_major": c["layout"] == "frames_mels",
+    }
+
+
+def _normalisation(args, c) -> None:
+    c["normalize"] = check_flag("normalize", args["normalize"])
+    c["normalize_ddof"] = check_int("normalize_ddof", args["normalize_ddof"], 0)
+    c["normalize_eps"] = check_real(
+        "normalize_eps", args["normalize_eps"], "it must be a finite number >= 0", minimum=0.0
+    )
+
+
+def _normalisation_plan(c) -> dict[str, Any]:
+    return {name: c[name] for name in ("normalize", "normalize_ddof", "normalize_eps")}
+
+
+def _stacking(args, c) -> None:
+    c["stack_frames"] = k = check_int("stack_frames", args["stack_frames"], 1)
+    if k > 1 and (c["layout"] != "frames_mels" or c["output_frames"] is not None):
+        raise ValueError(
+            f"stack_frames={k!r} needs layout='frames_mels' and output_frames=None (rows of "
+            f"stacked frames); received layout={c['layout']!r}, output_frames={c['output_frames']!r}"
+        )
+
+
+def _stacking_plan(c) -> dict[str, Any]:
+    return {"stack_frames": c["stack_frames"]}
+
+
+#: The engine's step families, in the order of the computation: each checks its options (it may read
+#: what an earlier family wrote) and gives its plan fields.  A new step adds its options to a family's
+#: check, its fields to :class:`MelPlan` and to the family's plan function, and its kernel code.
+ENGINE_STEPS = (
+    (_input, _input_plan),
+    (_framing, _framing_plan),
+    (_window_step, _window_plan),
+    (_frame_corrections, _frame_corrections_plan),
+    (_spectrum, _spectrum_plan),
+    (_mel_filters, _mel_filters_plan),
+    (_logarithm, _logarithm_plan),
+    (_cepstra_options, _cepstra_plan),
+    (_output, _output_plan),
+    (_normalisation, _normalisation_plan),
+    (_stacking, _stacking_plan),
+    (check_call_options, lambda c: {"propagate_nonfinite": c["on_nonfinite"] == "propagate"}),
+)
+
+
+def resolve_engine(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate every :class:`melplug.FeatureExtractor` option; return the config in the signature's key order.
+
+    Values are kept as given (after type normalisation), so that
+    ``get_config()`` round-trips; derived sizes (frames in samples, the FFT
+    size) are the plan's.
+    """
+    c: dict[str, Any] = {}
+    for check, _ in ENGINE_STEPS:
+        check(args, c)
+    return {name: c[name] for name in args}
+
+
+def build_plan(config: Mapping[str, Any]) -> MelPlan:
+    """The :class:`MelPlan` of a resolved engine config (:func:`resolve_engine`): a pure function of it."""
+    fields: dict[str, Any] = {}
+    for _, plan in ENGINE_STEPS:
+        fields.update(plan(config))
+    return MelPlan(**fields)

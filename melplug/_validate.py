@@ -18,6 +18,7 @@ import numpy as np
 
 __all__ = [
     "as_clip",
+    "check_call_options",
     "check_audio_dtype",
     "check_choice",
     "check_choice_or_none",
@@ -31,6 +32,7 @@ __all__ = [
     "check_real",
     "check_sampling_rate",
     "check_top_db",
+    "check_window",
     "is_clip_list",
     "is_int",
     "is_keras_dtype_policy",
@@ -118,6 +120,33 @@ def check_top_db(value, units: str) -> float | None:
     return check_real(
         "top_db", value, f"it must be None (no floor) or a number >= 0 ({units})", minimum=0.0, finite=False
     )
+
+
+def check_window(window, length: int, names: tuple[str, ...], length_name: str):
+    """A window name among ``names``, or a finite real array of shape ``(length,)`` (read-only float64)."""
+    if isinstance(window, str):
+        return check_choice("window", window, names)
+    arr = np.asarray(window)
+    if arr.dtype.kind not in "fiu":
+        kinds = ", ".join(map(repr, names)) + (", None" if "rectangular" not in names else "")
+        raise TypeError(f"window must be {kinds} or a real array of shape ({length},); received dtype {arr.dtype}")
+    if arr.shape != (length,):
+        raise ValueError(
+            f"window has shape {arr.shape}; an array window must have shape ({length_name},) = ({length},)"
+        )
+    arr = np.array(arr, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError("window contains NaN or Inf; an array window must be finite")
+    arr.setflags(write=False)
+    return arr
+
+
+def check_call_options(args: Mapping[str, Any], c: dict[str, Any]) -> None:
+    """How a call runs (both classes): the floor's scope, dtype, non-finite policy, threads."""
+    c["top_db_scope"] = check_choice("top_db_scope", args["top_db_scope"], ("example", "batch"))
+    c["dtype"] = check_dtype_option(args["dtype"])
+    c["on_nonfinite"] = check_choice("on_nonfinite", args["on_nonfinite"], ("raise", "propagate"))
+    c["num_threads"] = check_num_threads(args["num_threads"])
 
 
 def check_name(name: str, value) -> str:

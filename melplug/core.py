@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from . import _call, _config, _geometry, _plan
+from . import _call, _config, _filters, _geometry, _plan
 from ._driver import Driver
 from ._plan import MelPlan
 from ._validate import check_int
@@ -215,7 +215,7 @@ class FeatureExtractor:
         self._configure(self._resolve(args), warn=True)
 
     #: Validates every option (all of them, by name) into this class's config.
-    _resolve = staticmethod(_config.resolve_engine)
+    _resolve = staticmethod(_plan.resolve_engine)
 
     @staticmethod
     def _engine(config: dict[str, Any]) -> dict[str, Any]:
@@ -246,7 +246,7 @@ class FeatureExtractor:
         """Empty mel bands and ``max_freq`` above Nyquist: warn, raise or ignore, per ``empty_bands``."""
         engine = self._engine_config
         policy = engine["empty_bands"]
-        message = _plan.construction_warning(engine, self._plan)
+        message = _filters.construction_warning(engine, self._plan)
         if message is None or policy == "ignore":
             return
         if policy == "raise":
@@ -290,7 +290,7 @@ class FeatureExtractor:
     @property
     def mel_weights(self) -> np.ndarray:
         """Keras' dense mel weight matrix, shape ``(fft_length // 2 + 1, num_mel_bins)``, float64."""
-        return _plan.mel_weights(self._engine_config)
+        return _filters.mel_weights(self._engine_config, self._plan.fft_length)
 
     def num_frames(self, num_samples: int) -> int:
         """Length of the output's time axis for a clip of ``num_samples`` samples (>= 1).

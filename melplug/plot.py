@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from ._filters import hz_to_mel, mel_to_hz
 from ._io import atomic_write
-from ._plan import hz_to_mel, mel_to_hz
 
 #: The mel scales a spectrogram's bands may be placed on (``FeatureExtractor``'s ``mel_scale``).
 _MEL_SCALES = ("keras", "kaldi", "htk", "slaney")

@@ -79,7 +79,7 @@ def test_engine_defaults_are_keras_defaults():
 
 
 def test_each_step_family_validates_its_options():
-    names = [step.__name__ for step in _config.ENGINE_STEPS]
+    names = [check.__name__ for check, _ in _plan.ENGINE_STEPS]
     assert len(names) == len(set(names)) >= 10
-    resolved = _config.resolve_engine(_config.engine_defaults())
+    resolved = _plan.resolve_engine(_config.engine_defaults())
     assert list(resolved) == list(_config.engine_defaults())  # every option, in the signature's order
