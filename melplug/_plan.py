@@ -98,6 +98,8 @@ class MelPlan(NamedTuple):
     log_floor, ref_db, top_db : float
         Clamp before the logarithm, offset after it, and the floor below the
         maximum (``inf`` for no floor), in the logarithm's units.
+    log_guard : float
+        Added to the mel bands before the clamp and the logarithm (0: nothing).
     batch_top_db : bool
         ``True`` for ``top_db_scope="batch"`` (one floor for the whole call).
     num_ceps : int
@@ -157,6 +159,7 @@ class MelPlan(NamedTuple):
     log_kind: int
     log_scale: float
     log_floor: float
+    log_guard: float
     ref_db: float
     top_db: float
     batch_top_db: bool
@@ -389,6 +392,13 @@ def _logarithm(args, c) -> None:
     c["log_floor"] = check_real(
         "log_floor", args["log_floor"], "it must be a finite number > 0", minimum=0.0, strict=True
     )
+    c["log_guard"] = check_real(
+        "log_guard", args["log_guard"], "it must be a finite number >= 0 (0: nothing added)", minimum=0.0
+    )
+    if c["log_guard"] != 0.0 and c["log"] is None:
+        raise ValueError(
+            f"log_guard={c['log_guard']!r} is added before the logarithm: it needs log='db', 'ln' or 'log10'"
+        )
     c["ref_power"] = check_real("ref_power", args["ref_power"], "it must be a finite number")
     c["top_db"] = check_top_db(args["top_db"], "the log's units")
 
@@ -399,6 +409,7 @@ def _logarithm_plan(c) -> dict[str, Any]:
         "log_kind": LOG_KINDS[log],
         "log_scale": LOG_SCALES.get(log, 1.0),
         "log_floor": c["log_floor"],
+        "log_guard": c["log_guard"],
         "ref_db": 10.0 * math.log10(max(abs(c["ref_power"]), c["log_floor"])) if log == "db" else 0.0,
         "top_db": math.inf if top_db is None or log is None else top_db,
         "batch_top_db": c["top_db_scope"] == "batch",

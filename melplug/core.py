@@ -103,6 +103,10 @@ class FeatureExtractor:
         ``log10(...)``, or no logarithm.
     log_floor : real > 0
         Clamp before the logarithm.
+    log_guard : real >= 0
+        Added to the mel bands before the logarithm and its clamp:
+        ``log(max(M + log_guard, log_floor))`` (NeMo and Parakeet take
+        ``ln(M + 2**-24)``); 0 adds nothing.
     ref_power : real
         Reference of ``"db"`` (``max(|ref_power|, log_floor)``).
     top_db : real >= 0 or None
@@ -190,6 +194,7 @@ class FeatureExtractor:
         empty_bands: Literal["warn", "raise", "ignore"] = "warn",
         log: Literal["db", "ln", "log10"] | None = "db",
         log_floor: float = 1e-10,
+        log_guard: float = 0.0,
         ref_power: float = 1.0,
         top_db: float | None = 80.0,
         top_db_scope: Literal["example", "batch"] = "example",

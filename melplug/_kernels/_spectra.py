@@ -103,6 +103,14 @@ def _db_fast_f32(row, nf, log_floor, log_kind, log_scale, ref_db, ebuf):
     return True
 
 
+@jit
+def _add_guard(row, nf, guard):
+    """``row[:nf] += guard``, in the row's dtype (the additive guard before the logarithm)."""
+    g = row.dtype.type(guard)
+    for j in range(nf):
+        row[j] += g
+
+
 def _db_row(row, nf, plan, ebuf):  # pragma: no cover - replaced by the overload
     raise NotImplementedError
 
@@ -112,6 +120,8 @@ def _db_row_impl(row, nf, plan, ebuf):
     if row.dtype == types.float32:
 
         def impl(row, nf, plan, ebuf):
+            if plan.log_guard != 0.0:
+                _add_guard(row, nf, plan.log_guard)
             if plan.log_floor >= _F32_TINY:
                 return _db_fast_f32(row, nf, plan.log_floor, plan.log_kind, plan.log_scale, plan.ref_db, ebuf)
             return _db_exact(row, nf, plan.log_floor, plan.log_kind, plan.log_scale, plan.ref_db)
@@ -119,6 +129,8 @@ def _db_row_impl(row, nf, plan, ebuf):
         return impl
 
     def impl(row, nf, plan, ebuf):
+        if plan.log_guard != 0.0:
+            _add_guard(row, nf, plan.log_guard)
         return _db_exact(row, nf, plan.log_floor, plan.log_kind, plan.log_scale, plan.ref_db)
 
     return impl
