@@ -8,7 +8,7 @@ peaks once, and runs phase 2 only when something needs it (a floor spanning
 several units, the batch floor, NaN propagation).  It never validates: the
 core hands it C-contiguous arrays in the compute dtype.
 
-Memory (SPEC §4): the output plus one scratch block per thread; the input is
+Memory: the output plus one scratch block per thread; the input is
 read where it lies, a ragged list included (nothing is concatenated; only a
 clip that is not already contiguous in the compute dtype is converted).  One
 exception: cepstra under a ``top_db`` floor (librosa's MFCC) keep the mel
