@@ -180,9 +180,13 @@ def check_length(plan: MelPlan, num_samples: int):
 # --------------------------------------------------------------------------- Python views
 
 
+@register_jitable
 def time_steps(plan: MelPlan, num_samples: int) -> int:
-    """Length of the output's time axis for a clip of ``num_samples >= 1`` samples (stacked rows count once)."""
-    return int(rows_for(plan, num_samples)) // plan.stack_frames
+    """Length of the output's time axis for a clip of ``num_samples >= 1`` samples (stacked rows count once).
+
+    Compiled too (:func:`melplug.kernels.num_frames`).
+    """
+    return rows_for(plan, num_samples) // plan.stack_frames
 
 
 def example_shape(plan: MelPlan, rows: int | None) -> tuple[int | None, int | None]:

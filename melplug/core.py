@@ -304,7 +304,7 @@ class FeatureExtractor:
         >>> melplug.MelSpectrogram(sequence_stride=160, fft_length=512, num_mel_bins=80).num_frames(16000)
         101
         """
-        return _geometry.time_steps(self._plan, check_int("num_samples", num_samples, 1))
+        return int(_geometry.time_steps(self._plan, check_int("num_samples", num_samples, 1)))
 
     def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
         """Output shape for an input of shape ``(..., samples)``: ``(..., num_mel_bins, frames)`` or the layout's.

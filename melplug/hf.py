@@ -233,17 +233,13 @@ class MelSpectrogram(Adapter):
         """
         from datasets import Array2D, List, Value
 
-        width, dtype = self.width, self.output_dtype.name
-        plan = self._mel.plan
-        if num_samples is None and plan.out_frames:  # a fixed output length (whisper: 3000 frames)
-            num_samples = 1
-        if num_samples is not None:
-            frames = self._mel.num_frames(num_samples)
-            shape = (width, frames) if self.layout == "mels_frames" else (frames, width)
+        dtype = self.output_dtype.name
+        shape = self._mel.compute_output_shape((num_samples,))  # None where unknown; fixed outputs stay fixed
+        if self._transpose:
+            shape = shape[::-1]
+        if shape[1] is not None:  # Arrow's Array2D: only the first dimension may vary
             return Array2D(shape=shape, dtype=dtype)
-        if self.layout == "frames_mels":
-            return Array2D(shape=(None, width), dtype=dtype)
-        return List(List(Value(dtype)), length=width)
+        return List(List(Value(dtype)), length=shape[0])
 
     def features(self, features=None, *, remove_columns=None, num_samples: int | None = None):
         """Features of the mapped dataset, for ``ds.map(mel, features=...)``.

@@ -66,7 +66,7 @@ def num_frames(num_samples, plan):
     fixed ``out_frames`` of presets that have them (whisper: 3000); rows of
     stacked frames for plans that stack them (w2v-bert).
     """
-    return _kernels._plan_frames(plan, num_samples)[1] // plan.stack_frames
+    return _geometry.time_steps(plan, num_samples)
 
 
 @jit
@@ -103,11 +103,8 @@ def mel_spectrogram(audio2d, plan):
             "audio contains NaN or Inf samples, or gives non-finite values (samples too large); "
             "make the plan with on_nonfinite='propagate' to get NaN output instead"
         )
-    if plan.stack_frames > 1:  # consecutive frames side by side (w2v-bert): a reshape of the frames-major rows
-        return out.reshape((batch, rows // plan.stack_frames, M * plan.stack_frames))
-    if plan.frames_major:
-        return out.reshape((batch, rows, M))
-    return out.reshape((batch, M, rows))
+    d0, d1 = _geometry.example_dims(plan, rows)  # stacked frames (w2v-bert) are a reshape of frames-major rows
+    return out.reshape((batch, d0, d1))
 
 
 @jit
