@@ -67,7 +67,9 @@ class MelPlan(NamedTuple):
     num_mel_bins : int
         Mel bands.
     window : ndarray, shape (fft_length,)
-        The window in its place in the FFT buffer.
+        The window in its place in the FFT buffer (times ``input_gain`` when
+        no frame correction reads the raw samples; else the kernel applies
+        the gain to the samples first).
     win_start, win_stop : int
         The part of the FFT buffer that is written (outside it it is zero).
     remove_dc : bool
@@ -334,6 +336,7 @@ def _window_plan(c) -> dict[str, Any]:
     if whole:
         span = (0, frame)  # the whole frame is read: its mean, energy and neighbours matter
     else:
+        window = window * c["input_gain"]  # nothing reads the raw samples: (x g) w = x (g w), one multiply fewer
         nonzero = np.flatnonzero(window)
         span = (int(nonzero[0]), int(nonzero[-1]) + 1) if nonzero.size else (0, 0)
     return {"window": window, "win_start": span[0], "win_stop": span[1]}

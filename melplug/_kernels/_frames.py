@@ -66,9 +66,10 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
 
     Frame ``f`` starts at padded position ``f * hop_length``.  Only
     ``frames[:, win_start:win_stop]`` is written; the rest must already be
-    zero.  Samples are multiplied by ``input_gain`` first; with ``dither``,
-    ``remove_dc`` or ``preemphasis`` the frame is then corrected (Kaldi's
-    order: dither, DC offset, pre-emphasis, window).
+    zero.  With ``dither``, ``remove_dc``, ``preemphasis`` or ``energy_c0``
+    the raw frame is multiplied by ``input_gain`` and corrected (Kaldi's
+    order: dither, DC offset, energy, pre-emphasis, window); without them
+    the plan's window already carries the gain (``x g w = x (g w)``).
     With ``energy_c0``, ``energy[j]`` receives frame ``j``'s energy ``sum x**2``
     after the DC removal and before pre-emphasis (Kaldi's raw energy).
     """
@@ -87,10 +88,7 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
         row = frames[j, ws : ws + width]
         if start >= 0 and start + width <= limit:
             src = sig[start : start + width]
-            if plain and scaled:
-                for i in range(width):
-                    row[i] = (src[i] * gain) * win[i]
-            elif plain:
+            if plain:
                 for i in range(width):
                     row[i] = src[i] * win[i]
             else:
@@ -115,10 +113,7 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
                 row[i] = 0.0
             for i in range(c, width):
                 row[i] = _sample(sig, start + i, n_eff, zero_pad)
-            if plain and scaled:
-                for i in range(width):
-                    row[i] = (row[i] * gain) * win[i]
-            elif plain:
+            if plain:
                 for i in range(width):
                     row[i] *= win[i]
         if not plain:

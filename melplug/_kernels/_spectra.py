@@ -103,14 +103,6 @@ def _db_fast_f32(row, nf, log_floor, log_kind, log_scale, ref_db, ebuf):
     return True
 
 
-@jit
-def _add_guard(row, nf, guard):
-    """``row[:nf] += guard``, in the row's dtype (the additive guard before the logarithm)."""
-    g = row.dtype.type(guard)
-    for j in range(nf):
-        row[j] += g
-
-
 def _db_row(row, nf, plan, ebuf):  # pragma: no cover - replaced by the overload
     raise NotImplementedError
 
@@ -120,8 +112,6 @@ def _db_row_impl(row, nf, plan, ebuf):
     if row.dtype == types.float32:
 
         def impl(row, nf, plan, ebuf):
-            if plan.log_guard != 0.0:
-                _add_guard(row, nf, plan.log_guard)
             if plan.log_floor >= _F32_TINY:
                 return _db_fast_f32(row, nf, plan.log_floor, plan.log_kind, plan.log_scale, plan.ref_db, ebuf)
             return _db_exact(row, nf, plan.log_floor, plan.log_kind, plan.log_scale, plan.ref_db)
@@ -129,8 +119,6 @@ def _db_row_impl(row, nf, plan, ebuf):
         return impl
 
     def impl(row, nf, plan, ebuf):
-        if plan.log_guard != 0.0:
-            _add_guard(row, nf, plan.log_guard)
         return _db_exact(row, nf, plan.log_floor, plan.log_kind, plan.log_scale, plan.ref_db)
 
     return impl
@@ -166,10 +154,11 @@ def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
                 c = used[j, kk]
                 prow[j] = np.sqrt(c.real * c.real + c.imag * c.imag) ** power
     M = plan.num_mel_bins
+    guard = mel_t.dtype.type(plan.log_guard)  # 0 unless the log is guarded, log(M + guard): free when off
     for m in range(M):
         row = mel_t[m, :nf]
         for j in range(nf):
-            row[j] = 0.0
+            row[j] = guard
         bs = plan.band_start[m]
         band = weights[plan.band_offset[m] : plan.band_offset[m + 1]]
         for kk in range(band.shape[0]):

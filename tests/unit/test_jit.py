@@ -1,4 +1,5 @@
-"""The JIT layer (``melplug._jit``): Numba's disk cache, cold and warm, damaged, stale, missing or read-only.
+"""The JIT layer (``melplug._jit``): Numba's disk cache, cold and warm, damaged, stale, missing or read-only,
+and its source stamp (derived from the kernels' imports, not a hand-kept list).
 
 ``test_a_damaged_cache_is_recompiled_and_rewritten`` is a regression test: a
 truncated cache file used to make every later call raise ``EOFError`` or
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from melplug import _jit
 from tests._util import ROOT, run_python
 
 
@@ -95,8 +97,9 @@ def test_a_damaged_cache_is_recompiled_and_rewritten(tmp_path, damage):
 
 
 def test_editing_a_module_the_kernels_compile_in_invalidates_their_cache(tmp_path):
-    # Numba stamps a cached function with its own file only: the frame formula lives in _plan.py, inlined
-    # into _kernels.py's kernels.  melplug stamps every kernel with all the modules compiled into it.
+    # Numba stamps a cached function with its own file only: the frame formula lives in _geometry.py, inlined
+    # into the kernels under _kernels/.  melplug stamps every kernel with the modules it imports; editing a
+    # module no kernel imports (the plan's option checks, the driver) keeps the compiled kernels.
     import shutil
 
     shutil.copytree(ROOT / "melplug", tmp_path / "melplug", ignore=shutil.ignore_patterns("__pycache__"))
@@ -111,7 +114,11 @@ def test_editing_a_module_the_kernels_compile_in_invalidates_their_cache(tmp_pat
     """ % str(tmp_path)
     assert json.loads(run_python(code, env, cwd=tmp_path).stdout) == [0, 1]  # compiled
     assert json.loads(run_python(code, env, cwd=tmp_path).stdout) == [1, 0]  # loaded
-    with open(tmp_path / "melplug" / "_plan.py", "a") as f:
+    for name in ("_plan.py", "_driver.py"):
+        with open(tmp_path / "melplug" / name, "a") as f:
+            f.write("\n# an edit\n")
+    assert json.loads(run_python(code, env, cwd=tmp_path).stdout) == [1, 0]  # still loaded
+    with open(tmp_path / "melplug" / "_geometry.py", "a") as f:
         f.write("\n# an edit\n")
     assert json.loads(run_python(code, env, cwd=tmp_path).stdout) == [0, 1]  # recompiled, not stale
 
@@ -158,3 +165,33 @@ def test_read_only_install_and_home(tmp_path):
     finally:
         subprocess.run(["umount", str(home)], capture_output=True)
         subprocess.run(["umount", str(site)], capture_output=True)
+
+
+PACKAGE = Path(_jit.__file__).parent
+
+
+def _names(module: str) -> set[str]:
+    return {Path(p).relative_to(PACKAGE).as_posix() for p in _jit.kernel_sources(module)}
+
+
+def test_kernel_sources_follow_the_imports():
+    names = _names("melplug._kernels._phases")
+    kernel_modules = {p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "_kernels").glob("_*.py")}
+    kernel_modules.discard("_kernels/__init__.py")
+    assert kernel_modules <= names  # every step family the phases call
+    assert {"_jit.py", "_geometry.py"} <= names
+    # pure-Python layers are not compiled into kernels: editing them keeps the cache
+    assert not names & {"_plan.py", "_driver.py", "core.py", "_config.py", "presets.py", "hf.py", "__init__.py"}
+
+
+def test_public_entry_points_are_stamped_with_the_private_kernels():
+    names = _names("melplug.kernels")
+    assert {"kernels.py", "_kernels/_phases.py", "_kernels/_frames.py"} <= names
+    assert "_driver.py" not in names  # the layout lives at kernel level
+
+
+def test_every_kernel_cache_carries_its_stamp():
+    from melplug import _kernels
+
+    stamp = _kernels._mel_units._cache._cache_file._source_stamp
+    assert stamp[1] == _jit._source_stamp("melplug._kernels._phases")
