@@ -113,12 +113,13 @@ def out_width(plan: MelPlan) -> int:
 def output_rows(plan: MelPlan, computed):
     """Frames in the output of an example with ``computed`` frames.
 
-    ``out_frames`` when fixed; a multiple of ``stack_frames`` when stacking
-    (the missing frames are padding); else ``computed``.
+    ``out_frames`` when fixed; else ``computed`` rounded up to a multiple of
+    ``stack_frames`` (stacked rows) and of ``pad_frames_to`` (the two are
+    never both above 1); the missing frames are padding.
     """
     if plan.out_frames > 0:
         return computed * 0 + plan.out_frames
-    k = plan.stack_frames
+    k = plan.stack_frames * plan.pad_frames_to
     return (computed + k - 1) // k * k
 
 

@@ -117,6 +117,8 @@ class MelPlan(NamedTuple):
         it; missing ones are ``pad_value``).
     pad_value : float
         Value of output frames beyond the computed ones (after the affine map).
+    pad_frames_to : int
+        The output's frame count is padded (with ``pad_value``) up to a multiple of it.
     frames_major : bool
         Output layout ``(frames, mels)`` instead of ``(mels, frames)``.
     normalize : bool
@@ -172,6 +174,7 @@ class MelPlan(NamedTuple):
     out_offset: float
     out_frames: int
     pad_value: float
+    pad_frames_to: int
     frames_major: bool
     normalize: bool
     normalize_ddof: int
@@ -453,6 +456,14 @@ def _output(args, c) -> None:
     )
     c["pad_value"] = check_real("pad_value", args["pad_value"], "it must be a finite number")
     c["pad_before_scaling"] = check_flag("pad_before_scaling", args["pad_before_scaling"])
+    c["pad_frames_to"] = m = check_int(
+        "pad_frames_to", args["pad_frames_to"], 1, "it must be an integer >= 1 (a multiple of frames; 1: no padding)"
+    )
+    if m > 1 and c["output_frames"] is not None:
+        raise ValueError(
+            f"pad_frames_to={m!r} pads a variable frame count; output_frames={c['output_frames']!r} fixes it: "
+            "pass one of them"
+        )
     c["layout"] = check_choice("layout", args["layout"], LAYOUTS)
 
 
@@ -465,6 +476,7 @@ def _output_plan(c) -> dict[str, Any]:
         "out_offset": offset,
         "out_frames": c["output_frames"] or 0,
         "pad_value": pad_value,
+        "pad_frames_to": c["pad_frames_to"],
         "frames_major": c["layout"] == "frames_mels",
     }
 
@@ -483,10 +495,11 @@ def _normalisation_plan(c) -> dict[str, Any]:
 
 def _stacking(args, c) -> None:
     c["stack_frames"] = k = check_int("stack_frames", args["stack_frames"], 1)
-    if k > 1 and (c["layout"] != "frames_mels" or c["output_frames"] is not None):
+    if k > 1 and (c["layout"] != "frames_mels" or c["output_frames"] is not None or c["pad_frames_to"] > 1):
         raise ValueError(
-            f"stack_frames={k!r} needs layout='frames_mels' and output_frames=None (rows of "
-            f"stacked frames); received layout={c['layout']!r}, output_frames={c['output_frames']!r}"
+            f"stack_frames={k!r} needs layout='frames_mels', output_frames=None and pad_frames_to=1 (rows of "
+            f"stacked frames); received layout={c['layout']!r}, output_frames={c['output_frames']!r}, "
+            f"pad_frames_to={c['pad_frames_to']!r}"
         )
 
 

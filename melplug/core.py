@@ -135,6 +135,9 @@ class FeatureExtractor:
         Value of those missing frames.
     pad_before_scaling : bool
         ``pad_value`` is given before the affine map (AST) rather than after.
+    pad_frames_to : int >= 1
+        Pad the frame axis with ``pad_value`` up to a multiple of this many
+        frames (NeMo's ``pad_to=16``); 1 pads nothing.
     layout : {"mels_frames", "frames_mels"}
         Per-example output ``(num_mel_bins, frames)`` or ``(frames, num_mel_bins)``
         (``num_ceps`` in place of ``num_mel_bins`` for cepstra).
@@ -207,6 +210,7 @@ class FeatureExtractor:
         output_frames: int | None = None,
         pad_value: float = 0.0,
         pad_before_scaling: bool = False,
+        pad_frames_to: int = 1,
         layout: Literal["mels_frames", "frames_mels"] = "mels_frames",
         normalize: bool = False,
         normalize_ddof: int = 1,
