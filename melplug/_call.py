@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import _geometry
 from ._driver import raise_nonfinite
 from ._validate import as_clip, check_audio_dtype, check_num_threads, is_clip_list
 
@@ -45,9 +46,9 @@ def _array(fx: FeatureExtractor, audio, threads):
     arr = np.asarray(audio)
     check_audio_dtype(arr.dtype, "audio")
     if arr.ndim == 0:
-        raise ValueError("audio is a scalar (0-d); pass an array of shape (..., samples)")
+        raise ValueError(_geometry.scalar_message("audio"))
     if arr.size == 0:
-        raise ValueError(f"audio is empty (shape {arr.shape}); it needs at least one example of >= 1 sample")
+        raise ValueError(_geometry.empty_message("audio", arr.shape))
     dtype = compute_dtype(fx, [arr.dtype])
     lead, n = arr.shape[:-1], arr.shape[-1]
     fx._check_length(n, "audio")
@@ -59,7 +60,7 @@ def _array(fx: FeatureExtractor, audio, threads):
             if not lead:
                 return "audio"
             index = tuple(int(i) for i in np.unravel_index(first, lead)) if len(lead) > 1 else first
-            return f"audio example {index}"
+            return _geometry.example_name("audio", index)
 
         raise_nonfinite(flags, where, "examples", dtype)
     frames = out.size // (x.shape[0] * fx.num_features)  # output frames per example

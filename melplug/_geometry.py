@@ -39,6 +39,8 @@ __all__ = [
     "LENGTH_ERRORS",
     "PAD_MODES",
     "check_length",
+    "empty_message",
+    "example_name",
     "example_dims",
     "example_shape",
     "fixed_rows",
@@ -51,6 +53,7 @@ __all__ = [
     "output_rows",
     "output_shape",
     "plan_frames",
+    "scalar_message",
     "rows_for",
     "time_steps",
 ]
@@ -234,6 +237,21 @@ def length_error(plan: MelPlan, num_samples: int, where: str) -> str | None:
     """The error text for a clip of ``num_samples`` samples called ``where``, or ``None`` if it is long enough."""
     code, samples, frames = check_length(plan, num_samples)
     return length_message(plan, code, where, samples, frames) if code != LENGTH_OK else None
+
+
+def scalar_message(where: str) -> str:
+    """The error text for 0-d audio called ``where``."""
+    return f"{where} is a scalar (0-d); pass an array of shape (..., samples)"
+
+
+def empty_message(where: str, shape) -> str:
+    """The error text for audio of ``shape`` with no sample (``shape`` as Python shows a tuple)."""
+    return f"{where} is empty (shape {shape}); it needs at least one example of >= 1 sample"
+
+
+def example_name(where: str, index) -> str:
+    """How an error names example ``index`` (an int, or a tuple for N-D batches) of the audio called ``where``."""
+    return f"{where} example {index}"
 
 
 def nonfinite_message(bad_input: bool, where: str, count, total, what: str, dtype) -> str:

@@ -345,6 +345,9 @@ def _op_messages(plan, what: str, dtype: np.dtype) -> dict[str, Any]:
         "bad_input_error": _PREFIX + nonfinite(True, "{where}", "{count}", "{total}", "examples", dtype),
         "bad_output_error": _PREFIX + nonfinite(False, "{where}", "{count}", "{total}", "examples", dtype),
         "bad_input_flag": int(_kernels.BAD_INPUT),
+        "scalar_error": _PREFIX + _geometry.scalar_message(what),
+        "empty_error": _PREFIX + _geometry.empty_message(what, "{shape}"),
+        "example_name": _geometry.example_name(what, "{index}"),
     }
 
 

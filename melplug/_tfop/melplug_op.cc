@@ -135,6 +135,9 @@ REGISTER_OP("MelplugMelSpectrogram")
     .Attr("bad_input_error: string")           // the text for NaN/Inf samples ...
     .Attr("bad_output_error: string")          // ... and for finite samples giving non-finite values
     .Attr("bad_input_flag: int")               // the flag bit of the first case
+    .Attr("scalar_error: string")              // the text for 0-d audio ...
+    .Attr("empty_error: string")               // ... for audio with no sample ("{shape}")
+    .Attr("example_name: string")              // how the NaN/Inf error names example "{index}"
     .SetShapeFn([](shape_inference::InferenceContext* c) {
       TF_RETURN_IF_ERROR(CheckToken(c));
       shape_inference::ShapeHandle in = c->input(0);
@@ -174,21 +177,23 @@ class MelplugMelSpectrogramOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("bad_input_error", &bad_input_error_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("bad_output_error", &bad_output_error_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("bad_input_flag", &bad_input_flag_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("scalar_error", &scalar_error_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("empty_error", &empty_error_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("example_name", &example_name_));
   }
 
   void Compute(OpKernelContext* ctx) override {
     const Tensor& audio = ctx->input(0);
     const TensorShape& shape = audio.shape();
     const int rank = shape.dims();
-    if (rank == 0) return Fail(ctx, "audio is a scalar (0-d); pass an array of shape (..., samples)");
+    if (rank == 0) return ctx->CtxFailure(errors::InvalidArgument(scalar_error_));
     std::vector<int64_t> lead;
     for (int i = 0; i < rank - 1; ++i) lead.push_back(shape.dim_size(i));
     const int64_t n = shape.dim_size(rank - 1);
     if (shape.num_elements() == 0) {
       std::vector<int64_t> all(lead);
       all.push_back(n);
-      return Fail(ctx, "audio is empty (shape " + py_tuple(all) +
-                           "); it needs at least one example of >= 1 sample");
+      return ctx->CtxFailure(errors::InvalidArgument(Fill(empty_error_, {{"shape", py_tuple(all)}})));
     }
     Geometry g;
     if (geometry_(plan_, n, reinterpret_cast<int64_t>(&g)) == kRaised)
@@ -215,14 +220,7 @@ class MelplugMelSpectrogramOp : public OpKernel {
   }
 
  private:
-  // The core's words for input it refuses (FeatureExtractor._call_array), "audio" named as the element's field.
-  void Fail(OpKernelContext* ctx, std::string message) {
-    size_t at = message.find("audio");
-    if (at != std::string::npos && what_ != "audio") message.replace(at, 5, what_);
-    ctx->CtxFailure(errors::InvalidArgument(kPrefix, message));
-  }
-
-  // melplug._driver.raise_nonfinite's message, with FeatureExtractor._call_array's names for the examples.
+  // melplug._geometry.nonfinite_message and example_name, as templates made by those functions.
   void ReportNonfinite(OpKernelContext* ctx, const std::vector<int64_t>& lead, const std::vector<uint8_t>& flags) {
     int64_t first = -1, count = 0;
     for (size_t e = 0; e < flags.size(); ++e) {
@@ -234,7 +232,7 @@ class MelplugMelSpectrogramOp : public OpKernel {
     if (first < 0) return;
     std::string where = what_;
     if (lead.size() == 1) {
-      where += " example " + std::to_string(first);
+      where = Fill(example_name_, {{"index", std::to_string(first)}});
     } else if (lead.size() > 1) {
       std::vector<int64_t> index(lead.size());
       int64_t rest = first;
@@ -242,7 +240,7 @@ class MelplugMelSpectrogramOp : public OpKernel {
         index[i] = rest % lead[i];
         rest /= lead[i];
       }
-      where += " example " + py_tuple(index);
+      where = Fill(example_name_, {{"index", py_tuple(index)}});
     }
     const std::string& text = (flags[first] & bad_input_flag_) ? bad_input_error_ : bad_output_error_;
     ctx->CtxFailure(errors::InvalidArgument(Fill(
@@ -252,7 +250,7 @@ class MelplugMelSpectrogramOp : public OpKernel {
   MelEntry mel_;
   GeometryEntry geometry_;
   int64_t plan_, bad_input_flag_;
-  std::string what_, bad_input_error_, bad_output_error_;
+  std::string what_, bad_input_error_, bad_output_error_, scalar_error_, empty_error_, example_name_;
   std::vector<std::string> length_errors_;
 };
 
