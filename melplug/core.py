@@ -385,6 +385,12 @@ class FeatureExtractor:
         # melplug version loads it), so mixed versions cannot mis-assign plan fields.
         return (_rebuild, (type(self), self.get_config()))
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Pickles written before options were pickled by name hold {"config": ..., "plan": ...}: the plan
+        # (positional, of that version's fields) is dropped and rebuilt from the options.
+        config = _config.from_mapping(state["config"], self._config_keys())
+        self._configure(self._resolve({**self._defaults(), **config}), warn=False)
+
     # ----------------------------------------------------------------- computing
 
     def __call__(self, audio, *, num_threads: int | None = None):

@@ -79,8 +79,8 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
     width = plan.win_stop - ws
     win = window[ws : ws + width]
     plain = not plan.remove_dc and plan.preemphasis == 0.0 and plan.dither == 0.0 and not plan.energy_c0
-    scaled = plan.input_gain != 1.0
-    gain = frames.dtype.type(plan.input_gain)
+    # Samples read raw are gained as they are copied (the plan's window carries the gain otherwise).
+    gain = frames.dtype.type(1.0 if plain else plan.input_gain)
     # Loops run over slices with 0-based indices: Numba then knows no index is
     # negative, drops its wraparound handling and emits plain SIMD loops.
     for j in range(nf):
@@ -93,7 +93,7 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
                     row[i] = src[i] * win[i]
             else:
                 for i in range(width):
-                    row[i] = src[i]
+                    row[i] = src[i] * gain
         else:
             # Three runs: padding before the signal, samples read as they are, zeros up to
             # input_length (Whisper's 30 s), then padding after it.  Only the padding runs take
@@ -103,23 +103,20 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
             c = min(max(n_eff - start, b), width)
             zero_pad = plan.pad_mode == 1
             for i in range(a):
-                row[i] = _sample(sig, start + i, n_eff, zero_pad)
+                row[i] = _sample(sig, start + i, n_eff, zero_pad) * gain
             if b > a:
                 src = sig[start + a : start + b]
                 seg = row[a:b]
                 for i in range(b - a):
-                    seg[i] = src[i]
+                    seg[i] = src[i] * gain
             for i in range(b, c):
                 row[i] = 0.0
             for i in range(c, width):
-                row[i] = _sample(sig, start + i, n_eff, zero_pad)
+                row[i] = _sample(sig, start + i, n_eff, zero_pad) * gain
             if plain:
                 for i in range(width):
                     row[i] *= win[i]
         if not plain:
-            if scaled:
-                for i in range(width):
-                    row[i] *= gain
             if plan.dither != 0.0:
                 for i in range(width):
                     row[i] += plan.dither * _gauss(plan.dither_seed, first_frame + j, i)

@@ -43,15 +43,13 @@ def _db_exact(row, nf, log_floor, log_kind, log_scale, ref_db):
         v = row[j]
         finite &= v < np.inf  # False for +inf and NaN (powers are never -inf)
         row[j] = log_floor if v < log_floor else v
-    if log_kind == 1:
-        for j in range(nf):
-            row[j] = 10.0 * np.log10(row[j]) - ref_db
-    elif log_kind == 3:
-        for j in range(nf):
-            row[j] = np.log10(row[j]) - ref_db
-    else:
+    if log_kind == 2:
         for j in range(nf):
             row[j] = log_scale * np.log(row[j]) - ref_db
+    else:  # decibels (10 log10) or log10
+        mult = 10.0 if log_kind == 1 else 1.0
+        for j in range(nf):
+            row[j] = mult * np.log10(row[j]) - ref_db
     return finite
 
 

@@ -154,3 +154,19 @@ def test_each_step_family_validates_its_options():
     assert len(names) == len(set(names)) >= 10
     resolved = _plan.resolve_engine(_config.engine_defaults())
     assert list(resolved) == list(_config.engine_defaults())  # every option, in the signature's order
+
+
+def test_pickles_of_the_positional_plan_era_still_load():
+    # Before options were pickled by name, the state was {"config": ..., "plan": <positional MelPlan>}:
+    # a Ray cluster with mixed versions must still load them, rebuilding the plan from the options.
+    import copyreg
+
+    for fx in (melplug.preset("kaldi-mfcc"), melplug.MelSpectrogram(**SMALL)):
+        old_config = {k: v for k, v in fx.get_config().items() if k not in ("log_guard", "pad_frames_to")}
+        old_state = {"config": old_config, "plan": tuple(range(41))}  # the plan is never read
+        data = pickle.dumps((copyreg._reconstructor, (type(fx), object, None), old_state))
+        rebuild, args, state = pickle.loads(data)
+        clone = rebuild(*args)
+        clone.__setstate__(state)
+        assert clone == fx
+        np.testing.assert_array_equal(clone(X), fx(X))
