@@ -285,10 +285,10 @@ class Adapter:
             return NotImplemented
         return self._options() == other._options() and self._mel == other._mel
 
-    __hash__ = None  # like the extractor
+    __hash__ = None  # the adapter's own options are plain attributes (the tf.data adapter hashes its repr)
 
     def __getstate__(self) -> dict[str, Any]:
-        # The extractor pickles as its config and plan arrays (never a Numba dispatcher).
+        # The extractor pickles as its options (by name; never a plan or a Numba dispatcher).
         return {"extractor": self._mel, **self._options()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:

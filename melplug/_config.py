@@ -18,7 +18,6 @@ The defaults themselves have one home, the signature of
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -111,8 +110,7 @@ def engine_defaults() -> dict[str, Any]:
     if _ENGINE_DEFAULTS is None:
         from .core import FeatureExtractor
 
-        params = inspect.signature(FeatureExtractor.__init__).parameters.values()
-        _ENGINE_DEFAULTS = {p.name: p.default for p in params if p.name != "self"}
+        _ENGINE_DEFAULTS = FeatureExtractor._defaults()
     return dict(_ENGINE_DEFAULTS)
 
 

@@ -352,9 +352,10 @@ def _frame_corrections(args, c) -> None:
         raise ValueError(f"preemphasis={preemphasis!r} is invalid: it must be a number in [0, 1]")
     c["preemphasis"] = preemphasis
     c["dither"] = check_real("dither", args["dither"], "it must be a finite number >= 0 (0: no dither)", minimum=0.0)
-    seed = check_int("dither_seed", args["dither_seed"], 0, "it must be an integer in [0, 2**63 - 1]")
+    allowed = "it must be an integer in [0, 2**63 - 1]"
+    seed = check_int("dither_seed", args["dither_seed"], 0, allowed)
     if seed > MAX_SEED:
-        raise ValueError(f"dither_seed={seed!r} is invalid: it must be an integer in [0, 2**63 - 1]")
+        raise ValueError(f"dither_seed={seed!r} is invalid: {allowed}")
     c["dither_seed"] = seed
 
 

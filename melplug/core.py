@@ -388,8 +388,12 @@ class FeatureExtractor:
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Pickles written before options were pickled by name hold {"config": ..., "plan": ...}: the plan
         # (positional, of that version's fields) is dropped and rebuilt from the options.
-        config = _config.from_mapping(state["config"], self._config_keys())
-        self._configure(self._resolve({**self._defaults(), **config}), warn=False)
+        self._restore(state["config"])
+
+    def _restore(self, config: Mapping[str, Any]) -> None:
+        """Adopt the options in ``config`` (the others at their defaults), validated, without the warning."""
+        options = _config.from_mapping(config, self._config_keys())
+        self._configure(self._resolve({**self._defaults(), **options}), warn=False)
 
     # ----------------------------------------------------------------- computing
 
@@ -514,7 +518,7 @@ class MelSpectrogram(FeatureExtractor):
 def _rebuild(cls: type[FeatureExtractor], config: dict[str, Any]) -> FeatureExtractor:
     """Unpickle: the extractor of ``config`` (validated again; no construction warning)."""
     obj = cls.__new__(cls)
-    obj._configure(cls._resolve({**cls._defaults(), **_config.from_mapping(config, cls._config_keys())}), warn=False)
+    obj._restore(config)
     return obj
 
 

@@ -204,14 +204,12 @@ class MelSpectrogram(KeyedAdapter):
         if in_dtype != out_dtype:
             audio = tf.cast(audio, out_dtype)  # integers: without scaling, as the core and Keras do
         threads = self.threads_per_call  # one per call in graphs (module docstring)
+        out = None
         if threads == 1 and self._use_op and not tf.executing_eagerly():
             out = _op_call(self._mel, audio, what)  # the custom op: no Python per call
-            if out is not None:
-                if shape.rank is not None:
-                    out.set_shape(self._mel.compute_output_shape(tuple(shape)))
-                return out
-        fn = functools.partial(_call_core, self._mel, threads, what)
-        out = tf.numpy_function(fn, [audio], out_dtype, stateful=False, name="melplug_mel_spectrogram")
+        if out is None:
+            fn = functools.partial(_call_core, self._mel, threads, what)
+            out = tf.numpy_function(fn, [audio], out_dtype, stateful=False, name="melplug_mel_spectrogram")
         if shape.rank is not None:
             out.set_shape(self._mel.compute_output_shape(tuple(shape)))
         return out
