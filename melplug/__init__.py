@@ -12,6 +12,7 @@ from importlib import metadata as _metadata
 
 from . import kernels
 from ._plan import MelPlan
+from ._transformers import from_transformers
 from .core import FeatureExtractor, MelSpectrogram, mel_spectrogram
 from .presets import PRESETS, preset
 
@@ -25,6 +26,7 @@ __all__ = [
     "MelPlan",
     "MelSpectrogram",
     "__version__",
+    "from_transformers",
     "kernels",
     "mel_spectrogram",
     "preset",

@@ -39,6 +39,8 @@ __all__ = [
     "LENGTH_ERRORS",
     "PAD_MODES",
     "check_length",
+    "clip_length",
+    "effective_length",
     "empty_message",
     "example_name",
     "example_dims",
@@ -56,6 +58,7 @@ __all__ = [
     "scalar_message",
     "rows_for",
     "time_steps",
+    "valid_count",
 ]
 
 #: The plan's ``pad_mode`` per engine option (``reflect_once`` decides which clips are long enough).
@@ -67,7 +70,8 @@ LENGTH_OK = 0
 TOO_SHORT_TO_REFLECT = 1
 TOO_FEW_FRAMES_TO_NORMALIZE = 2
 NO_FRAME_FOR_FIXED_OUTPUT = 3
-LENGTH_ERRORS = (TOO_SHORT_TO_REFLECT, TOO_FEW_FRAMES_TO_NORMALIZE, NO_FRAME_FOR_FIXED_OUTPUT)
+TOO_LONG = 4
+LENGTH_ERRORS = (TOO_SHORT_TO_REFLECT, TOO_FEW_FRAMES_TO_NORMALIZE, NO_FRAME_FOR_FIXED_OUTPUT, TOO_LONG)
 
 
 # --------------------------------------------------------------------------- frames (compiled)
@@ -92,18 +96,79 @@ def num_frames(num_samples, fft_length, sequence_stride):
 
 
 @register_jitable
+def clip_length(plan: MelPlan, num_samples):
+    """The clip's own samples: zero-extended to ``input_min_length``, cut at ``input_max_length``.
+
+    What the valid frames are counted on (:func:`valid_count`).  Works on
+    ints and elementwise on integer arrays, compiled too.
+    """
+    n = np.maximum(num_samples, plan.input_min_length)
+    if plan.input_max_length > 0:
+        n = np.minimum(n, plan.input_max_length)
+    return n
+
+
+@register_jitable
+def effective_length(plan: MelPlan, num_samples):
+    """Samples of the signal that is framed: the clip (:func:`clip_length`) zero-padded as the plan says.
+
+    ``input_length`` fixes it; else the clip is zero-padded to at least
+    ``input_pad_to`` and then up to a multiple of ``input_multiple``.
+    """
+    if plan.input_length > 0:
+        return num_samples * 0 + plan.input_length
+    n = np.maximum(clip_length(plan, num_samples), plan.input_pad_to)
+    if plan.input_multiple > 1:
+        k = plan.input_multiple
+        n = (n + k - 1) // k * k
+    return n
+
+
+@register_jitable
 def plan_frames(plan: MelPlan, num_samples):
     """``(computed, output)`` frames for ``num_samples`` samples under ``plan``.
 
-    ``output`` is the length of the output's time axis (``out_frames`` when
-    fixed); ``computed`` the frames actually computed (never more than that).
-    Works on ints, elementwise on integer arrays, and compiled in the kernels.
+    ``computed`` follows the plan's frame rule on the framed signal's length
+    ``n`` (:func:`effective_length`): every frame of the framing
+    (:func:`frame_count`), ``n // hop_length`` or ``ceil(n / hop_length)``,
+    never more than a fixed ``out_frames``.  ``output`` is the length of the
+    output's time axis (:func:`output_rows`).  Works on ints, elementwise on
+    integer arrays, and compiled in the kernels.
     """
-    n = num_samples if plan.input_length == 0 else num_samples * 0 + plan.input_length
-    computed = frame_count(n, plan.frame_length, plan.hop_length, plan.pad)
+    n = effective_length(plan, num_samples)
+    if plan.frame_rule == 1:
+        computed = n // plan.hop_length
+    elif plan.frame_rule == 2:
+        computed = (n + plan.hop_length - 1) // plan.hop_length
+    else:
+        computed = frame_count(n, plan.frame_length, plan.hop_length, plan.pad)
     if plan.out_frames > 0:
         computed = np.minimum(computed, plan.out_frames)
     return computed, output_rows(plan, computed)
+
+
+@register_jitable
+def valid_count(plan: MelPlan, num_samples, computed):
+    """The frames that carry a clip of ``num_samples`` samples with ``computed`` frames (never more).
+
+    Counted on the clip's own samples ``n`` (:func:`clip_length`) by the
+    plan's rule: every computed frame, ``n // hop_length``,
+    ``ceil(n / hop_length)``, or the frames whose window lies inside the clip,
+    ``(n - valid_window) // hop_length + 1``.  Per-clip normalisation takes
+    its statistics over them; with ``pad_invalid`` the others are padding.
+    """
+    rule = plan.valid_rule
+    if rule == 0:
+        return computed
+    n = clip_length(plan, num_samples)
+    hop = plan.hop_length
+    if rule == 1:
+        v = n // hop
+    elif rule == 2:
+        v = (n + hop - 1) // hop
+    else:
+        v = (n - plan.valid_window + hop) // hop  # (n - window) // hop + 1, floored as Python floors
+    return np.minimum(np.maximum(v, 0), computed)
 
 
 @register_jitable
@@ -118,11 +183,14 @@ def output_rows(plan: MelPlan, computed):
 
     ``out_frames`` when fixed; else ``computed`` rounded up to a multiple of
     ``stack_frames`` (stacked rows) and of ``pad_frames_to`` (the two are
-    never both above 1); the missing frames are padding.
+    never both above 1); the missing frames are padding.  With ``stack_drop``
+    the count is rounded down to whole rows instead.
     """
     if plan.out_frames > 0:
         return computed * 0 + plan.out_frames
     k = plan.stack_frames * plan.pad_frames_to
+    if plan.stack_drop:
+        return computed // k * k
     return (computed + k - 1) // k * k
 
 
@@ -167,15 +235,19 @@ def check_length(plan: MelPlan, num_samples: int):
     needs one frame); ``samples`` and ``frames`` are the numbers
     :func:`length_message` reports.
     """
+    if plan.input_overflow_raises and plan.input_max_length > 0 and num_samples > plan.input_max_length:
+        return TOO_LONG, num_samples, 0
     if plan.pad_mode == _REFLECT_ONCE and plan.pad > 0:
-        n_eff = plan.input_length if plan.input_length > 0 else num_samples
+        n_eff = effective_length(plan, num_samples)
         if n_eff <= plan.pad:
             return TOO_SHORT_TO_REFLECT, n_eff, 0
     if not (plan.normalize or plan.out_frames > 0):
         return LENGTH_OK, num_samples, 0
     computed = plan_frames(plan, num_samples)[0]
-    if plan.normalize and computed <= plan.normalize_ddof:
-        return TOO_FEW_FRAMES_TO_NORMALIZE, num_samples, computed
+    if plan.normalize:
+        valid = valid_count(plan, num_samples, computed)
+        if valid <= plan.normalize_ddof or valid == 0:
+            return TOO_FEW_FRAMES_TO_NORMALIZE, num_samples, valid
     if computed == 0:
         return NO_FRAME_FOR_FIXED_OUTPUT, num_samples, 0
     return LENGTH_OK, num_samples, computed
@@ -220,10 +292,16 @@ def length_message(plan: MelPlan, code: int, where: str, samples, frames) -> str
         )
     if code == TOO_FEW_FRAMES_TO_NORMALIZE:
         ddof = plan.normalize_ddof
-        shortest = plan.frame_length - 2 * plan.pad + ddof * plan.hop_length
+        need = max(ddof, 0) + 1
+        shortest = _shortest_normalisable(plan, need)
         return (
-            f"{where} has {samples} samples, {frames} frame(s); per-clip normalisation (normalize_ddof={ddof}) "
-            f"needs more than {ddof}: clips of at least {shortest} samples"
+            f"{where} has {samples} samples, {frames} valid frame(s); per-clip normalisation "
+            f"(normalize_ddof={ddof}) needs at least {need}: clips of at least {shortest} samples"
+        )
+    if code == TOO_LONG:
+        return (
+            f"{where} has {samples} samples, more than input_max_length={plan.input_max_length} (the longest clip "
+            "this extractor takes in one piece, as its reference does); split the clip"
         )
     if code == NO_FRAME_FOR_FIXED_OUTPUT:
         return (
@@ -231,6 +309,26 @@ def length_message(plan: MelPlan, code: int, where: str, samples, frames) -> str
             f"fixed output of {plan.out_frames} frames; pad the clip to at least {plan.frame_length} samples"
         )
     return ""
+
+
+def _shortest_normalisable(plan: MelPlan, need: int) -> int:
+    """The fewest samples whose clip has ``need`` valid frames (searched: every rule is monotonic in the length)."""
+    lo, hi = 1, 1
+    while _valid_frames(plan, hi) < need:
+        hi *= 2
+        if hi > 1 << 40:  # pragma: no cover - a plan whose frames never reach ``need``
+            return hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _valid_frames(plan, mid) >= need:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _valid_frames(plan: MelPlan, num_samples: int) -> int:
+    return int(valid_count(plan, num_samples, plan_frames(plan, num_samples)[0]))
 
 
 def length_error(plan: MelPlan, num_samples: int, where: str) -> str | None:

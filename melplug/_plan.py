@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _filters
+from . import _filters, _references
 from ._geometry import PAD_MODES
 from ._validate import (
     check_call_options,
@@ -53,6 +53,9 @@ class MelPlan(NamedTuple):
         Samples between successive frames.
     frame_length : int
         Samples per frame (``<= fft_length``; the FFT buffer is zero-padded).
+    frame_rule : int
+        Frames computed for ``n`` samples (:data:`FRAME_RULES`): 0 every frame
+        of the framing, 1 ``n // hop_length``, 2 ``ceil(n / hop_length)``.
     pad : int
         Samples of padding before the signal (``frame_length // 2`` when
         centred, 0 for Kaldi's snip-edges framing); as many after it.
@@ -61,6 +64,13 @@ class MelPlan(NamedTuple):
         reflect (the same values; the caller refuses clips not longer than ``pad``).
     input_length : int
         0, or the fixed length every signal is zero-padded or cut to first.
+    input_min_length, input_pad_to, input_multiple, input_max_length : int
+        0, or: the clip is zero-extended to at least this many samples (and
+        that counts as the clip's own, for its valid frames); the signal is
+        zero-padded to at least this many; up to a multiple of it; cut to at
+        most this many (:func:`melplug._geometry.effective_length`).
+    input_overflow_raises : bool
+        A clip longer than ``input_max_length`` is an error rather than cut.
     input_gain : float
         Factor applied to every sample first (before dither, DC removal,
         the log energy and the window).
@@ -70,6 +80,10 @@ class MelPlan(NamedTuple):
         The window in its place in the FFT buffer (times ``input_gain`` when
         no frame correction reads the raw samples; else the kernel applies
         the gain to the samples first).
+    signal_preemphasis : float
+        Pre-emphasis of the whole signal before framing (NeMo):
+        ``y[0] = x[0]``, ``y[i] = x[i] - p x[i - 1]`` for the clip's samples,
+        0 beyond them.
     win_start, win_stop : int
         The part of the FFT buffer that is written (outside it it is zero).
     remove_dc : bool
@@ -91,6 +105,8 @@ class MelPlan(NamedTuple):
         The FFT bins that feed any band (others are never computed).
     magnitude_power : float
         Exponent applied to the magnitude (2: power).
+    power_floor : float
+        The power ``|X|**2`` is clamped at this before the exponent (0: not at all).
     log_kind : int
         The logarithm taken (:data:`LOG_KINDS`): 0 none, 1 decibels
         ``10 log10(max(M, log_floor)) - ref_db``, 2 ``ln``, 3 ``log10``.
@@ -102,6 +118,8 @@ class MelPlan(NamedTuple):
         maximum (``inf`` for no floor), in the logarithm's units.
     log_guard : float
         Added to the mel bands before the clamp and the logarithm (0: nothing).
+    log_min : float
+        Floor of the logarithm's values, in its units (``-inf``: none).
     batch_top_db : bool
         ``True`` for ``top_db_scope="batch"`` (one floor for the whole call).
     num_ceps : int
@@ -112,6 +130,11 @@ class MelPlan(NamedTuple):
         ``c0`` is the frame's log energy (Kaldi), not the DCT's.
     out_scale, out_offset : float
         Affine map applied last: ``out_scale * value + out_offset``.
+    feature_affine : bool
+        Whether the per-feature affine map applies.
+    feature_scale, feature_offset : ndarray, shape (num_features,) or (0,)
+        Per-feature map ``value * feature_scale[m] + feature_offset[m]``,
+        applied before ``out_scale``/``out_offset``.
     out_frames : int
         0, or the fixed number of output frames (computed frames are cut to
         it; missing ones are ``pad_value``).
@@ -119,19 +142,34 @@ class MelPlan(NamedTuple):
         Value of output frames beyond the computed ones (after the affine map).
     pad_frames_to : int
         The output's frame count is padded (with ``pad_value``) up to a multiple of it.
+    valid_rule, valid_window : int
+        The frames that carry the clip (:data:`VALID_RULES`), counted on the
+        clip's samples: 0 all computed frames, 1 ``n // hop_length``, 2
+        ``ceil(n / hop_length)``, 3 ``(n - valid_window) // hop_length + 1``
+        (frames whose window lies inside the clip); never more than computed.
+    pad_invalid : bool
+        Frames beyond the valid ones are ``pad_value``.
     frames_major : bool
         Output layout ``(frames, mels)`` instead of ``(mels, frames)``.
     normalize : bool
         Per example and mel band, ``(x - mean) / sqrt(var + normalize_eps)``
         over the computed frames (after the logarithm and floor, before the
         affine map).
+    normalize_variance : bool
+        ``False``: only the mean is subtracted.
     normalize_ddof : int
         Delta degrees of freedom of that variance.
     normalize_eps : float
-        Added to the variance.
+        Added to the variance, or with ``normalize_eps_on_std`` to the standard
+        deviation: ``(x - mean) / (std + eps)``.  Statistics are over the valid frames.
+    normalize_eps_on_std : bool
+        See ``normalize_eps``.
     stack_frames : int
         Consecutive frames stacked into one output row (``(frames / k, mels * k)``);
-        the frame count is padded up to a multiple of it.
+        the frame count is padded up to a multiple of it, or with ``stack_drop``
+        cut down to one.
+    stack_drop : bool
+        The frames beyond the last whole row are dropped instead of padded.
     propagate_nonfinite : bool
         ``True`` for ``on_nonfinite="propagate"``.
     block_frames : int
@@ -141,10 +179,17 @@ class MelPlan(NamedTuple):
     fft_length: int
     hop_length: int
     frame_length: int
+    frame_rule: int
     pad: int
     pad_mode: int
     input_length: int
+    input_min_length: int
+    input_pad_to: int
+    input_multiple: int
+    input_max_length: int
+    input_overflow_raises: bool
     input_gain: float
+    signal_preemphasis: float
     num_mel_bins: int
     window: np.ndarray
     win_start: int
@@ -160,10 +205,12 @@ class MelPlan(NamedTuple):
     bin_start: int
     bin_stop: int
     magnitude_power: float
+    power_floor: float
     log_kind: int
     log_scale: float
     log_floor: float
     log_guard: float
+    log_min: float
     ref_db: float
     top_db: float
     batch_top_db: bool
@@ -172,14 +219,23 @@ class MelPlan(NamedTuple):
     energy_c0: bool
     out_scale: float
     out_offset: float
+    feature_affine: bool
+    feature_scale: np.ndarray
+    feature_offset: np.ndarray
     out_frames: int
     pad_value: float
     pad_frames_to: int
+    valid_rule: int
+    valid_window: int
+    pad_invalid: bool
     frames_major: bool
     normalize: bool
+    normalize_variance: bool
     normalize_ddof: int
     normalize_eps: float
+    normalize_eps_on_std: bool
     stack_frames: int
+    stack_drop: bool
     propagate_nonfinite: bool
     block_frames: int
 
@@ -188,6 +244,10 @@ _LN10 = math.log(10.0)
 LOG_SCALES = {"db": 10.0 / _LN10, "ln": 1.0, "log10": 1.0 / _LN10}
 #: The plan's ``log_kind`` per engine ``log`` option.
 LOG_KINDS = {None: 0, "db": 1, "ln": 2, "log10": 3}
+#: The plan's ``frame_rule`` per engine ``frame_rule`` option.
+FRAME_RULES = {"all": 0, "n_over_hop": 1, "ceil": 2}
+#: The plan's ``valid_rule`` per engine ``valid_frames`` option.
+VALID_RULES = {"all": 0, "n_over_hop": 1, "ceil": 2, "whole_windows": 3}
 
 
 def samples(value, unit: str, sampling_rate) -> int:
@@ -241,6 +301,10 @@ EMPTY_BANDS = ("warn", "raise", "ignore")
 LOGS = ("db", "ln", "log10", None)
 LAYOUTS = ("mels_frames", "frames_mels")
 LIFTER_STYLES = ("kaldi", "librosa")
+INPUT_OVERFLOWS = ("cut", "raise")
+EPS_PLACES = ("variance", "std")
+STACK_REMAINDERS = ("pad", "drop")
+VALID_ROWS = ("any", "all")
 #: The largest ``dither_seed``: the noise generator and the C entry point hold it in 63 bits.
 MAX_SEED = 2**63 - 1
 
@@ -265,10 +329,40 @@ def _input(args, c) -> None:
     c["input_length"] = _optional_int(
         "input_length", args["input_length"], "it must be None (as given) or an integer >= 1 (samples: pad or cut)"
     )
+    lengths = {
+        "input_min_length": "zero-extend the clip to at least this many samples",
+        "input_pad_to": "zero-pad to at least this many samples",
+        "input_multiple": "zero-pad up to a multiple of this many samples",
+        "input_max_length": "cut, or refuse, longer clips",
+    }
+    for name, what in lengths.items():
+        c[name] = _optional_int(name, args[name], f"it must be None or an integer >= 1 ({what})")
+    given = [name for name in lengths if c[name] is not None]
+    if c["input_length"] is not None and given:
+        raise ValueError(
+            f"input_length={c['input_length']!r} fixes every signal's length; {given[0]}={c[given[0]]!r} changes it "
+            "too: pass one of them"
+        )
+    c["input_overflow"] = check_choice("input_overflow", args["input_overflow"], INPUT_OVERFLOWS)
+    p = check_real(
+        "signal_preemphasis", args["signal_preemphasis"], "it must be a number in [0, 1] (0: none)", minimum=0.0
+    )
+    if p > 1.0:
+        raise ValueError(f"signal_preemphasis={p!r} is invalid: it must be a number in [0, 1] (0: none)")
+    c["signal_preemphasis"] = p
 
 
 def _input_plan(c) -> dict[str, Any]:
-    return {"input_length": c["input_length"] or 0, "input_gain": c["input_gain"]}
+    return {
+        "input_length": c["input_length"] or 0,
+        "input_min_length": c["input_min_length"] or 0,
+        "input_pad_to": c["input_pad_to"] or 0,
+        "input_multiple": c["input_multiple"] or 0,
+        "input_max_length": c["input_max_length"] or 0,
+        "input_overflow_raises": c["input_overflow"] == "raise",
+        "input_gain": c["input_gain"],
+        "signal_preemphasis": c["signal_preemphasis"],
+    }
 
 
 def _framing(args, c) -> None:
@@ -295,6 +389,7 @@ def _framing(args, c) -> None:
             f"it must be None (= frame_length, {frame} samples), "
             f"'pow2' or an integer >= frame_length ({frame} samples)",
         )
+    c["frame_rule"] = check_choice("frame_rule", args["frame_rule"], tuple(FRAME_RULES))
     c["_frame_samples"] = frame  # for the window's check; dropped from the config
 
 
@@ -306,6 +401,7 @@ def _framing_plan(c) -> dict[str, Any]:
         "fft_length": fft,
         "hop_length": samples(c["hop_length"], unit, rate),
         "frame_length": frame,
+        "frame_rule": FRAME_RULES[c["frame_rule"]],
         "pad": frame // 2 if c["framing"] == "center" else 0,
         "pad_mode": PAD_MODES[c["pad_mode"]],
         "block_frames": default_block_frames(fft),
@@ -335,7 +431,13 @@ def _window_step(args, c) -> None:
 def _window_plan(c) -> dict[str, Any]:
     frame = samples(c["frame_length"], c["frame_unit"], c["sampling_rate"])
     window = _filters.placed_window(c, frame, fft_size(c))
-    whole = c["remove_dc"] or c["preemphasis"] != 0.0 or c["dither"] != 0.0 or c["energy_c0"]
+    whole = (
+        c["remove_dc"]
+        or c["preemphasis"] != 0.0
+        or c["dither"] != 0.0
+        or c["energy_c0"]
+        or c["signal_preemphasis"] != 0.0
+    )
     if whole:
         span = (0, frame)  # the whole frame is read: its mean, energy and neighbours matter
     else:
@@ -372,9 +474,13 @@ def _spectrum(args, c) -> None:
         strict=True,
     )
 
+    c["power_floor"] = check_real(
+        "power_floor", args["power_floor"], "it must be a finite number >= 0 (0: no floor)", minimum=0.0
+    )
+
 
 def _spectrum_plan(c) -> dict[str, Any]:
-    return {"magnitude_power": c["magnitude_power"]}
+    return {"magnitude_power": c["magnitude_power"], "power_floor": c["power_floor"]}
 
 
 def _mel_filters(args, c) -> None:
@@ -406,6 +512,12 @@ def _logarithm(args, c) -> None:
         raise ValueError(
             f"log_guard={c['log_guard']!r} is added before the logarithm: it needs log='db', 'ln' or 'log10'"
         )
+    log_min = args["log_min"]
+    if log_min is not None:
+        log_min = check_real("log_min", log_min, "it must be None (no floor) or a finite number (the log's units)")
+        if c["log"] is None:
+            raise ValueError(f"log_min={log_min!r} floors the logarithm: it needs log='db', 'ln' or 'log10'")
+    c["log_min"] = log_min
     c["ref_power"] = check_real("ref_power", args["ref_power"], "it must be a finite number")
     c["top_db"] = check_top_db(args["top_db"], "the log's units")
 
@@ -417,6 +529,7 @@ def _logarithm_plan(c) -> dict[str, Any]:
         "log_scale": LOG_SCALES.get(log, 1.0),
         "log_floor": c["log_floor"],
         "log_guard": c["log_guard"],
+        "log_min": -math.inf if c["log_min"] is None else c["log_min"],
         "ref_db": 10.0 * math.log10(max(abs(c["ref_power"]), c["log_floor"])) if log == "db" else 0.0,
         "top_db": math.inf if top_db is None or log is None else top_db,
         "batch_top_db": c["top_db_scope"] == "batch",
@@ -466,12 +579,46 @@ def _output(args, c) -> None:
             "pass one of them"
         )
     c["layout"] = check_choice("layout", args["layout"], LAYOUTS)
+    width = c["num_ceps"] or c["num_mel_bins"]
+    for name in ("feature_scale", "feature_offset"):
+        c[name] = _feature_vector(name, args[name], width)
+    if (c["feature_scale"] is not None or c["feature_offset"] is not None) and c["top_db"] is not None:
+        raise ValueError(
+            f"feature_scale and feature_offset map each feature; top_db={c['top_db']!r} floors them all at one "
+            "value: pass top_db=None with them"
+        )
+    c["valid_frames"] = check_choice("valid_frames", args["valid_frames"], tuple(VALID_RULES))
+    c["pad_invalid_frames"] = check_flag("pad_invalid_frames", args["pad_invalid_frames"])
+    c["reference"] = _references.check_reference(args["reference"])
+
+
+def _feature_vector(name: str, value, width: int):
+    """``None``, or a finite float64 array of ``width`` values (read-only)."""
+    if value is None:
+        return None
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be None or a real array of shape ({width},); received dtype {arr.dtype}")
+    if arr.shape != (width,):
+        raise ValueError(
+            f"{name} has shape {arr.shape}; it must have one value per feature: shape ({width},) "
+            "(num_ceps, else num_mel_bins)"
+        )
+    arr = np.array(arr, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or Inf; it must be finite")
+    if name == "feature_scale" and not (arr != 0.0).all():
+        raise ValueError("feature_scale contains 0; every feature's scale must be a finite number != 0")
+    arr.setflags(write=False)
+    return arr
 
 
 def _output_plan(c) -> dict[str, Any]:
     scale, offset, pad_value = c["scale"], c["offset"], c["pad_value"]
     if c["pad_before_scaling"]:
         pad_value = scale * pad_value + offset
+    affine = c["feature_scale"] is not None or c["feature_offset"] is not None
+    width = (c["num_ceps"] or c["num_mel_bins"]) if affine else 0
     return {
         "out_scale": scale,
         "out_offset": offset,
@@ -479,6 +626,12 @@ def _output_plan(c) -> dict[str, Any]:
         "pad_value": pad_value,
         "pad_frames_to": c["pad_frames_to"],
         "frames_major": c["layout"] == "frames_mels",
+        "feature_affine": affine,
+        "feature_scale": np.ones(width) if c["feature_scale"] is None else c["feature_scale"],
+        "feature_offset": np.zeros(width) if c["feature_offset"] is None else c["feature_offset"],
+        "valid_rule": VALID_RULES[c["valid_frames"]],
+        "valid_window": c["window_length"] or samples(c["frame_length"], c["frame_unit"], c["sampling_rate"]),
+        "pad_invalid": c["pad_invalid_frames"],
     }
 
 
@@ -488,10 +641,15 @@ def _normalisation(args, c) -> None:
     c["normalize_eps"] = check_real(
         "normalize_eps", args["normalize_eps"], "it must be a finite number >= 0", minimum=0.0
     )
+    c["normalize_variance"] = check_flag(
+        "normalize_variance", args["normalize_variance"], "True (mean and variance) or False (the mean only)"
+    )
+    c["normalize_eps_on"] = check_choice("normalize_eps_on", args["normalize_eps_on"], EPS_PLACES)
 
 
 def _normalisation_plan(c) -> dict[str, Any]:
-    return {name: c[name] for name in ("normalize", "normalize_ddof", "normalize_eps")}
+    fields = {name: c[name] for name in ("normalize", "normalize_variance", "normalize_ddof", "normalize_eps")}
+    return {**fields, "normalize_eps_on_std": c["normalize_eps_on"] == "std"}
 
 
 def _stacking(args, c) -> None:
@@ -503,9 +661,12 @@ def _stacking(args, c) -> None:
             f"pad_frames_to={c['pad_frames_to']!r}"
         )
 
+    c["stack_remainder"] = check_choice("stack_remainder", args["stack_remainder"], STACK_REMAINDERS)
+    c["valid_rows"] = check_choice("valid_rows", args["valid_rows"], VALID_ROWS)
+
 
 def _stacking_plan(c) -> dict[str, Any]:
-    return {"stack_frames": c["stack_frames"]}
+    return {"stack_frames": c["stack_frames"], "stack_drop": c["stack_remainder"] == "drop"}
 
 
 #: The engine's step families, in the order of the computation: each checks its options (it may read

@@ -44,6 +44,23 @@ class FeatureExtractor:
         Factor applied to the samples first (wav2vec-BERT: ``2**15``).
     input_length : int >= 1 or None
         Zero-pad or cut every clip to this many samples first (Whisper: 30 s).
+    input_min_length : int >= 1 or None
+        Zero-extend a shorter clip to this many samples; they count as the
+        clip's own for its valid frames (Qwen3-ASR's ``min_length``).
+    input_pad_to : int >= 1 or None
+        Zero-pad a shorter signal to this many samples (padding to a batch
+        ``max_length``; Qwen3-ASR pads to 30 s).
+    input_multiple : int >= 1 or None
+        Zero-pad the signal up to a multiple of this many samples (``pad_to_multiple_of``; Gemma 3n: 128).
+    input_max_length : int >= 1 or None
+        The longest clip: a longer one is cut to it, or refused (``input_overflow``).
+    input_overflow : {"cut", "raise"}
+        What a clip longer than ``input_max_length`` gets: cut (transformers'
+        ``truncation=True``), or a ``ValueError`` (a reference that splits
+        such clips into several examples).
+    signal_preemphasis : real in [0, 1]
+        Pre-emphasis of the whole clip before framing (NeMo, Parakeet):
+        ``y[0] = x[0]``, ``y[i] = x[i] - p x[i-1]``, zeros beyond the clip.
     framing : {"center", "snip_edges"}
         Frames centred on ``t * hop_length`` (the signal padded by
         ``frame_length // 2`` each side), or Kaldi's frames inside the signal
@@ -60,6 +77,11 @@ class FeatureExtractor:
     fft_length : int >= frame_length, "pow2" or None
         FFT size; ``None`` is the frame length, ``"pow2"`` the next power of two
         (Kaldi).  The frame sits at the start of the zero-padded FFT buffer.
+    frame_rule : {"all", "n_over_hop", "ceil"}
+        Frames computed for a signal of ``n`` samples: every frame the framing
+        gives, ``n // hop_length`` (the last centred frame dropped, as
+        ``torch.stft(...)[..., :-1]`` in Whisper-style extractors) or
+        ``ceil(n / hop_length)``.
     window : {"hann", "hamming", "povey", "rectangular"} or array of shape (window_length,)
         Analysis window (Povey's: symmetric Hann to the power 0.85, Kaldi).
     window_length : int in [1, frame_length] or None
@@ -81,6 +103,8 @@ class FeatureExtractor:
         Seed of that noise.
     magnitude_power : real > 0
         Exponent of the magnitude (2: power, 1: magnitude).
+    power_floor : real >= 0
+        Clamp of the power ``|X|**2`` before that exponent (0: none; Inkling: 1e-10).
     num_mel_bins : int >= 1
         Mel bands.
     mel_scale : {"keras", "htk", "slaney", "kaldi"}
@@ -107,6 +131,9 @@ class FeatureExtractor:
         Added to the mel bands before the logarithm and its clamp:
         ``log(max(M + log_guard, log_floor))`` (NeMo and Parakeet take
         ``ln(M + 2**-24)``); 0 adds nothing.
+    log_min : real or None
+        Fixed floor of the logarithm's values, in its units (Voxtral Realtime:
+        ``1.5 - 8`` in log10); ``None``: none.
     ref_power : real
         Reference of ``"db"`` (``max(|ref_power|, log_floor)``).
     top_db : real >= 0 or None
@@ -141,18 +168,45 @@ class FeatureExtractor:
     layout : {"mels_frames", "frames_mels"}
         Per-example output ``(num_mel_bins, frames)`` or ``(frames, num_mel_bins)``
         (``num_ceps`` in place of ``num_mel_bins`` for cepstra).
+    feature_scale, feature_offset : array of shape (num_features,) or None
+        Per-feature map ``value * feature_scale[m] + feature_offset[m]``
+        (per-bin CMVN, Gemma 3n's ``per_bin_mean``/``per_bin_stddev``), applied
+        after the logarithm (and normalisation), before ``scale``/``offset``.
+    valid_frames : {"all", "n_over_hop", "ceil", "whole_windows"}
+        Which frames carry the clip (:meth:`FeatureExtractor.valid_frames`;
+        the reference's attention mask), counted on the clip's ``n`` samples:
+        every computed frame, ``n // hop_length``, ``ceil(n / hop_length)``,
+        or those whose window lies inside the clip,
+        ``(n - window_length) // hop_length + 1``.  Normalisation takes its
+        statistics over them.
+    pad_invalid_frames : bool
+        Computed frames beyond the valid ones are ``pad_value`` (Parakeet's masked frames).
+    reference : str or None
+        The reference this configuration reproduces (a name of
+        :data:`melplug.PRESETS`), set by :func:`melplug.preset` and
+        :func:`melplug.from_transformers`: adapters name their columns after
+        it (transformers' ``input_features`` and mask keys).
     normalize : bool
         Per clip and mel band, ``(x - mean) / sqrt(var + normalize_eps)`` over
         its frames (after the log and floor, before ``scale``/``offset``).
+    normalize_variance : bool
+        ``False`` subtracts the mean only.
     normalize_ddof : int >= 0
-        Delta degrees of freedom of that variance; a clip needs more frames
-        than this (a shorter one is a ``ValueError``).
+        Delta degrees of freedom of that variance; a clip needs more valid
+        frames than this (a shorter one is a ``ValueError``).
     normalize_eps : real >= 0
-        Added to the variance.
+        Added to the variance, or to the standard deviation (``normalize_eps_on``).
+    normalize_eps_on : {"variance", "std"}
+        ``(x - mean) / sqrt(var + eps)`` or ``(x - mean) / (std + eps)`` (NeMo, Parakeet).
     stack_frames : int >= 1
         Stack this many consecutive frames into one row (``layout="frames_mels"``):
-        ``(frames / k, num_mel_bins * k)``; the frames are padded with
-        ``pad_value`` up to a multiple of ``k`` (wav2vec-BERT: 2).
+        ``(frames / k, num_mel_bins * k)`` (wav2vec-BERT: 2).
+    stack_remainder : {"pad", "drop"}
+        Frames that do not fill a last row are padded with ``pad_value`` up to
+        a multiple of ``k``, or dropped (Granite Speech).
+    valid_rows : {"any", "all"}
+        A stacked row counts as valid (:meth:`valid_frames`) when any of its
+        frames is, or only when all are (SeamlessM4T's mask).
     dtype, on_nonfinite, num_threads
         As in :class:`MelSpectrogram`.
 
@@ -172,12 +226,19 @@ class FeatureExtractor:
         sampling_rate: float = 16000,
         input_gain: float = 1.0,
         input_length: int | None = None,
+        input_min_length: int | None = None,
+        input_pad_to: int | None = None,
+        input_multiple: int | None = None,
+        input_max_length: int | None = None,
+        input_overflow: Literal["cut", "raise"] = "cut",
+        signal_preemphasis: float = 0.0,
         framing: Literal["center", "snip_edges"] = "center",
         pad_mode: Literal["reflect", "reflect_once", "constant"] = "reflect",
         frame_unit: Literal["samples", "ms"] = "samples",
         frame_length: float = 2048,
         hop_length: float = 512,
         fft_length: int | Literal["pow2"] | None = None,
+        frame_rule: Literal["all", "n_over_hop", "ceil"] = "all",
         window: str | npt.ArrayLike = "hann",
         window_length: int | None = None,
         window_periodic: bool = True,
@@ -187,6 +248,7 @@ class FeatureExtractor:
         dither: float = 0.0,
         dither_seed: int = 0,
         magnitude_power: float = 2.0,
+        power_floor: float = 0.0,
         num_mel_bins: int = 128,
         mel_scale: Literal["keras", "htk", "slaney", "kaldi"] = "keras",
         mel_triangles: Literal["mel", "hz"] = "mel",
@@ -198,6 +260,7 @@ class FeatureExtractor:
         log: Literal["db", "ln", "log10"] | None = "db",
         log_floor: float = 1e-10,
         log_guard: float = 0.0,
+        log_min: float | None = None,
         ref_power: float = 1.0,
         top_db: float | None = 80.0,
         top_db_scope: Literal["example", "batch"] = "example",
@@ -212,10 +275,19 @@ class FeatureExtractor:
         pad_before_scaling: bool = False,
         pad_frames_to: int = 1,
         layout: Literal["mels_frames", "frames_mels"] = "mels_frames",
+        feature_scale: npt.ArrayLike | None = None,
+        feature_offset: npt.ArrayLike | None = None,
+        valid_frames: Literal["all", "n_over_hop", "ceil", "whole_windows"] = "all",
+        pad_invalid_frames: bool = False,
+        reference: str | None = None,
         normalize: bool = False,
+        normalize_variance: bool = True,
         normalize_ddof: int = 1,
         normalize_eps: float = 1e-7,
+        normalize_eps_on: Literal["variance", "std"] = "variance",
         stack_frames: int = 1,
+        stack_remainder: Literal["pad", "drop"] = "pad",
+        valid_rows: Literal["any", "all"] = "any",
         dtype: str | None = None,
         on_nonfinite: Literal["raise", "propagate"] = "raise",
         num_threads: int | None = None,
@@ -310,6 +382,25 @@ class FeatureExtractor:
         """
         return int(_geometry.time_steps(self._plan, check_int("num_samples", num_samples, 1)))
 
+    def valid_frames(self, num_samples: int) -> int:
+        """Output frames that carry a clip of ``num_samples`` samples (>= 1): the rest is padding.
+
+        The reference's attention-mask sum (``valid_frames`` option); every
+        frame for most configurations.  Stacked rows (``stack_frames``) count
+        once, as the rows of the output.
+
+        >>> import melplug
+        >>> fx = melplug.preset("parakeet")
+        >>> fx.num_frames(16000), fx.valid_frames(16000)
+        (101, 100)
+        """
+        n = check_int("num_samples", num_samples, 1)
+        computed, rows = _geometry.plan_frames(self._plan, n)
+        valid = int(_geometry.valid_count(self._plan, n, computed))
+        k = self._plan.stack_frames
+        valid = min(valid, int(rows))
+        return valid // k if self._engine_config["valid_rows"] == "all" else -(-valid // k)
+
     def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
         """Output shape for an input of shape ``(..., samples)``: ``(..., num_mel_bins, frames)`` or the layout's.
 
@@ -335,10 +426,7 @@ class FeatureExtractor:
 
     def get_config(self) -> dict[str, Any]:
         """Every option by name (Keras' keys for :class:`MelSpectrogram`, resolved); JSON-serialisable."""
-        config = dict(self._config)
-        if isinstance(config["window"], np.ndarray):
-            config["window"] = config["window"].tolist()
-        return config
+        return {key: value.tolist() if isinstance(value, np.ndarray) else value for key, value in self._config.items()}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> FeatureExtractor:
@@ -397,7 +485,7 @@ class FeatureExtractor:
 
     # ----------------------------------------------------------------- computing
 
-    def __call__(self, audio, *, num_threads: int | None = None):
+    def __call__(self, audio, *, sampling_rate: float | None = None, num_threads: int | None = None):
         """Features of ``audio``.
 
         Parameters
@@ -407,10 +495,28 @@ class FeatureExtractor:
             ``(..., num_mel_bins, frames)`` (or the extractor's per-example
             layout); a list of clips (lengths may differ) gives a list of
             per-clip arrays, computed in one parallel call.
+        sampling_rate : real, optional
+            The audio's sampling rate, checked as transformers' extractors
+            check it: a rate other than the extractor's is a ``ValueError``
+            (melplug does not resample).
         num_threads : int >= 1, optional
             Threads for this call only (default: the object's ``num_threads``).
         """
+        if sampling_rate is not None:
+            self._check_rate(sampling_rate)
         return _call.call(self, audio, num_threads)
+
+    def _check_rate(self, sampling_rate) -> None:
+        """A call's ``sampling_rate=`` must be the extractor's (a number; equal as numbers)."""
+        mine = self._engine_config["sampling_rate"]
+        if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, (int, float, np.integer, np.floating)):
+            raise TypeError(f"sampling_rate must be a number (Hz) or None; received {sampling_rate!r}")
+        if sampling_rate != mine:
+            raise ValueError(
+                f"sampling_rate={sampling_rate!r} is not this extractor's rate, {mine!r} Hz: it computes features "
+                f"of {mine!r} Hz audio; resample the audio to {mine!r} Hz or build an "
+                "extractor for that rate"
+            )
 
     def _check_length(self, num_samples: int, where: str) -> None:
         """Refuse clips too short for their output: too few frames to normalise, or none for a fixed output."""

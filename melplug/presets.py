@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from . import _plan
+from ._references import REFERENCES
 from ._validate import check_int, check_real
 from .core import FeatureExtractor, MelSpectrogram
 
@@ -53,13 +54,14 @@ __all__ = ["PRESETS", "REFERENCE_OVERRIDES", "preset"]
 _F32_EPS = float(np.finfo(np.float32).eps)  # Kaldi's log floor
 
 
-def _whisper(sampling_rate=16000, num_mel_bins=80, fft_length=400, hop_length=160) -> dict[str, Any]:
+def _whisper(sampling_rate=16000, num_mel_bins=80, fft_length=400, hop_length=160, chunk_length=30) -> dict[str, Any]:
     sampling_rate = check_int("sampling_rate", sampling_rate, 1, "the whisper preset needs an integer rate >= 1 (Hz)")
     hop_length = check_int("hop_length", hop_length, 1)
+    chunk_length = check_int("chunk_length", chunk_length, 1, "it must be an integer >= 1 (seconds)")
     # transformers' WhisperFeatureExtractor: the clip is zero-padded or cut to 30 s *before* the
     # reflect centre padding; log10 of slaney-normalised slaney mels over 0-8000 Hz whatever the
     # rate; the last frame is dropped (output_frames) so the max - 8 floor is taken over the kept ones.
-    n_samples = 30 * sampling_rate
+    n_samples = chunk_length * sampling_rate
     return dict(
         sampling_rate=sampling_rate,
         input_length=n_samples,
@@ -84,6 +86,7 @@ def _whisper(sampling_rate=16000, num_mel_bins=80, fft_length=400, hop_length=16
         offset=1.0,
         output_frames=n_samples // hop_length,
         layout="mels_frames",
+        valid_frames="ceil",
     )
 
 
@@ -154,6 +157,7 @@ def _w2v_bert(sampling_rate=16000, num_mel_bins=80) -> dict[str, Any]:
         normalize_ddof=1,
         normalize_eps=1e-7,
         stack_frames=2,
+        valid_rows="all",
     )
     return options
 
@@ -239,12 +243,16 @@ _BUILDERS = {
     "librosa-mfcc": _librosa_mfcc,
     "kaldi-mfcc": _kaldi_mfcc,
 }
-#: Per preset, the overrides its builder takes (they may set several engine options, as the reference does).
+#: Per preset, the overrides its builder takes (they may set several engine options, as the reference does):
+#: for a transformers extractor, its constructor's arguments (``feature_size``, ``n_fft``, ...).
 REFERENCE_OVERRIDES: dict[str, tuple[str, ...]] = {
-    name: tuple(inspect.signature(builder).parameters) for name, builder in _BUILDERS.items()
+    **{name: tuple(inspect.signature(builder).parameters) for name, builder in _BUILDERS.items()},
+    **{name: tuple(ref.defaults) for name, ref in REFERENCES.items() if name not in _BUILDERS},
 }
-#: The preset names, in the order of the table above.
-PRESETS: tuple[str, ...] = ("keras", *_BUILDERS)
+#: The preset names, in the order of the table above, then transformers' extractors (:func:`melplug.from_transformers`).
+PRESETS: tuple[str, ...] = ("keras", *_BUILDERS, *(name for name in REFERENCES if name not in _BUILDERS))
+#: The reference's name for the mel bands, per transformers preset (``num_mel_bins`` is taken for it).
+_BINS_KEYS = ("feature_size", "n_mels", "num_mel_bins")
 
 
 def preset(name: str, **overrides: Any) -> FeatureExtractor:
@@ -285,14 +293,18 @@ def preset(name: str, **overrides: Any) -> FeatureExtractor:
         raise ValueError(f"preset {name!r} is unknown; the presets are {', '.join(map(repr, PRESETS))}")
     cls = MelSpectrogram if name == "keras" else FeatureExtractor
     known = cls._config_keys()
-    unknown = sorted(set(overrides) - set(known) - ({"sequence_stride"} if name != "keras" else set()))
+    own = () if name == "keras" else (*REFERENCE_OVERRIDES[name], "sequence_stride")
+    unknown = sorted(set(overrides) - set(known) - set(own))
     if unknown:
+        extra = f" and its reference's {', '.join(REFERENCE_OVERRIDES[name])}" if name != "keras" else ""
         raise ValueError(
             f"preset {name!r} has no option {', '.join(map(repr, unknown))}; its overrides are {cls.__name__} "
-            f"options: {', '.join(known)}"
+            f"options: {', '.join(known)}{extra}"
         )
     if name == "keras":
         return MelSpectrogram(**overrides)
+    if name not in _BUILDERS:
+        return _transformers_preset(name, overrides)
     stride = None
     if "sequence_stride" in overrides:  # Keras' name for the hop: always samples
         if "hop_length" in overrides:
@@ -306,9 +318,34 @@ def preset(name: str, **overrides: Any) -> FeatureExtractor:
             overrides["hop_length"], stride = stride, None
     reference = {k: overrides.pop(k) for k in REFERENCE_OVERRIDES[name] if k in overrides}
     options = _BUILDERS[name](**reference)
+    if name in REFERENCES:
+        options["reference"] = name
     options.update(overrides)
     if stride is not None:
         options.update(_hop_in_samples(options, stride))
+    return FeatureExtractor(**options)
+
+
+def _transformers_preset(name: str, overrides: dict[str, Any]) -> FeatureExtractor:
+    """A transformers extractor's preset: its constructor's arguments go to it, the rest replace engine options."""
+    from . import _transformers  # imports this module
+
+    keys = REFERENCE_OVERRIDES[name]
+    if "num_mel_bins" in overrides and "num_mel_bins" not in keys:
+        bins = next(k for k in _BINS_KEYS if k in keys)
+        if bins in overrides:
+            raise ValueError(f"preset {name!r} received both num_mel_bins and {bins} (its name for them): pass one")
+        overrides[bins] = overrides.pop("num_mel_bins")
+    if "sequence_stride" in overrides:
+        if "hop_length" in overrides:
+            raise ValueError(
+                f"preset {name!r} received both sequence_stride and hop_length; pass one (sequence_stride is "
+                "Keras' name for the hop, in samples)"
+            )
+        overrides["hop_length"] = overrides.pop("sequence_stride")
+    config = {k: overrides.pop(k) for k in keys if k in overrides}
+    options = _transformers.build_options(name, config)
+    options.update(overrides)
     return FeatureExtractor(**options)
 
 

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _geometry
 from .._jit import jit
+
+_effective_length = jit(_geometry.effective_length)
 
 
 @jit
@@ -38,6 +41,26 @@ def _sample(sig, i, n_eff, zero_pad):
             return sig.dtype.type(0.0)
         i = _reflect(i, n_eff)
     return sig[i] if i < sig.shape[0] else sig.dtype.type(0.0)
+
+
+@jit
+def _emphasised(sig, j, limit, p):
+    """Sample ``j`` (in ``[0, n_eff)``) of the whole-signal pre-emphasised clip: 0 from ``limit`` on."""
+    if j >= limit:
+        return sig.dtype.type(0.0)
+    if j == 0:
+        return sig[0]
+    return sig[j] - p * sig[j - 1]
+
+
+@jit
+def _sample_pre(sig, i, n_eff, limit, zero_pad, p):
+    """:func:`_sample` of the whole-signal pre-emphasised clip (``signal_preemphasis``)."""
+    if i < 0 or i >= n_eff:
+        if zero_pad:
+            return sig.dtype.type(0.0)
+        i = _reflect(i, n_eff)
+    return _emphasised(sig, i, limit, p)
 
 
 @jit
@@ -73,12 +96,16 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
     With ``energy_c0``, ``energy[j]`` receives frame ``j``'s energy ``sum x**2``
     after the DC removal and before pre-emphasis (Kaldi's raw energy).
     """
-    n_eff = sig.shape[0] if plan.input_length == 0 else plan.input_length
+    n_eff = _effective_length(plan, sig.shape[0])
     limit = min(sig.shape[0], n_eff)  # samples that are read as they are
     ws = plan.win_start
     width = plan.win_stop - ws
     win = window[ws : ws + width]
-    plain = not plan.remove_dc and plan.preemphasis == 0.0 and plan.dither == 0.0 and not plan.energy_c0
+    sp = sig.dtype.type(plan.signal_preemphasis)
+    emphasis = plan.signal_preemphasis != 0.0
+    plain = (
+        not plan.remove_dc and plan.preemphasis == 0.0 and plan.dither == 0.0 and not plan.energy_c0 and not emphasis
+    )
     # Samples read raw are gained as they are copied (the plan's window carries the gain otherwise).
     gain = frames.dtype.type(1.0 if plain else plan.input_gain)
     # Loops run over slices with 0-based indices: Numba then knows no index is
@@ -91,6 +118,16 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
             if plain:
                 for i in range(width):
                     row[i] = src[i] * win[i]
+            elif emphasis:
+                # the whole signal is pre-emphasised: y[i] = x[i] - p x[i - 1], y[0] = x[0]
+                if start >= 1:
+                    prev = sig[start - 1 : start - 1 + width]
+                    for i in range(width):
+                        row[i] = (src[i] - sp * prev[i]) * gain
+                else:
+                    row[0] = src[0] * gain
+                    for i in range(1, width):
+                        row[i] = (src[i] - sp * src[i - 1]) * gain
             else:
                 for i in range(width):
                     row[i] = src[i] * gain
@@ -102,17 +139,26 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
             b = min(max(limit - start, a), width)
             c = min(max(n_eff - start, b), width)
             zero_pad = plan.pad_mode == 1
-            for i in range(a):
-                row[i] = _sample(sig, start + i, n_eff, zero_pad) * gain
-            if b > a:
-                src = sig[start + a : start + b]
-                seg = row[a:b]
-                for i in range(b - a):
-                    seg[i] = src[i] * gain
+            if emphasis:
+                for i in range(a):
+                    row[i] = _sample_pre(sig, start + i, n_eff, limit, zero_pad, sp) * gain
+                for i in range(a, b):
+                    row[i] = _emphasised(sig, start + i, limit, sp) * gain
+            else:
+                for i in range(a):
+                    row[i] = _sample(sig, start + i, n_eff, zero_pad) * gain
+                if b > a:
+                    src = sig[start + a : start + b]
+                    seg = row[a:b]
+                    for i in range(b - a):
+                        seg[i] = src[i] * gain
             for i in range(b, c):
                 row[i] = 0.0
             for i in range(c, width):
-                row[i] = _sample(sig, start + i, n_eff, zero_pad) * gain
+                if emphasis:
+                    row[i] = _sample_pre(sig, start + i, n_eff, limit, zero_pad, sp) * gain
+                else:
+                    row[i] = _sample(sig, start + i, n_eff, zero_pad) * gain
             if plain:
                 for i in range(width):
                     row[i] *= win[i]

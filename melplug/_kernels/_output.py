@@ -9,51 +9,80 @@ from .._jit import jit
 
 
 @jit
-def _write_block(out, o, f0, nf, F, plan, src):
+def _write_block(out, o, f0, nf, F, V, plan, src):
     """Copy frames ``[f0, f0 + nf)`` (``src[:, :nf]``, mel bands or cepstra) into example output ``out[o:]``.
 
-    Writes in the plan's layout and applies the affine map; the block holding
-    the last computed frame also fills the frames beyond it (up to
-    ``out_frames``) with ``pad_value``.
+    Writes in the plan's layout and applies the per-feature and the affine
+    maps; the block holding the last computed frame also fills the frames
+    beyond it (up to the output rows) with ``pad_value``.  ``V`` is the
+    example's valid frames: with ``pad_invalid`` the frames from it on are
+    ``pad_value`` (with normalisation, phase 3 does both instead).  Frames
+    beyond the output rows (``stack_drop``) are not written.
     """
     M = src.shape[0]
     R = _geometry.output_rows(plan, F)
+    nw = min(nf, max(R - f0, 0))  # frames written (stack_drop cuts the last partial row)
+    nv = nw  # of which valid
+    if plan.pad_invalid and not plan.normalize:
+        nv = min(nw, max(V - f0, 0))
     a = out.dtype.type(plan.out_scale)
     b = out.dtype.type(plan.out_offset)
-    # With normalisation the affine map comes after it (in _normalize_examples).
+    pad = out.dtype.type(plan.pad_value)
+    # With normalisation both maps come after it (in _normalize_examples).
     affine = (plan.out_scale != 1.0 or plan.out_offset != 0.0) and not plan.normalize
+    per_feature = plan.feature_affine and not plan.normalize
     if plan.frames_major:
-        for j in range(nf):
+        for j in range(nv):
             row = out[o + (f0 + j) * M : o + (f0 + j + 1) * M]
-            for m in range(M):
-                row[m] = src[m, j] * a + b if affine else src[m, j]
+            if per_feature:
+                for m in range(M):
+                    v = src[m, j] * out.dtype.type(plan.feature_scale[m]) + out.dtype.type(plan.feature_offset[m])
+                    row[m] = v * a + b
+            else:
+                for m in range(M):
+                    row[m] = src[m, j] * a + b if affine else src[m, j]
+        invalid = out[o + (f0 + nv) * M : o + (f0 + nw) * M]
+        for i in range(invalid.shape[0]):
+            invalid[i] = pad
         if f0 + nf == F:
             tail = out[o + F * M : o + R * M]
             for i in range(tail.shape[0]):
-                tail[i] = plan.pad_value
+                tail[i] = pad
     else:
         for m in range(M):
-            row = out[o + m * R + f0 : o + m * R + f0 + nf]
+            row = out[o + m * R + f0 : o + m * R + f0 + nv]
             srow = src[m]
-            if affine:
-                for j in range(nf):
+            if per_feature:
+                fs = out.dtype.type(plan.feature_scale[m])
+                fo = out.dtype.type(plan.feature_offset[m])
+                for j in range(nv):
+                    row[j] = (srow[j] * fs + fo) * a + b
+            elif affine:
+                for j in range(nv):
                     row[j] = srow[j] * a + b
             else:
-                for j in range(nf):
+                for j in range(nv):
                     row[j] = srow[j]
+            invalid = out[o + m * R + f0 + nv : o + m * R + f0 + nw]
+            for j in range(invalid.shape[0]):
+                invalid[j] = pad
             if f0 + nf == F:
                 tail = out[o + m * R + F : o + (m + 1) * R]
                 for j in range(tail.shape[0]):
-                    tail[j] = plan.pad_value
+                    tail[j] = pad
 
 
 @jit
 def _normalize_examples(layout, out, plan, bad, e_begin, e_end):
-    """Phase 3 for examples ``[e_begin, e_end)``: per mel band ``(x - mean) / sqrt(var + eps)``, then the affine map.
+    """Phase 3 for examples ``[e_begin, e_end)``: per feature ``(x - mean) / sqrt(var + eps)``, then the maps.
 
-    Statistics over the example's computed frames, accumulated in float64
-    in two passes (mean, then squared deviations); padding frames are left
-    alone.  Flagged examples are skipped (they raise, or are NaN already).
+    Statistics over the example's valid frames (:func:`melplug._geometry.valid_count`),
+    accumulated in float64 in two passes (mean, then squared deviations);
+    ``(x - mean) / (std + eps)`` with ``normalize_eps_on_std``, ``x - mean``
+    without ``normalize_variance``.  Then the per-feature and the affine maps.
+    With ``pad_invalid`` the computed frames beyond the valid ones become
+    ``pad_value``; padding frames are left alone.  Flagged examples are
+    skipped (they raise, or are NaN already).
     """
     M = _geometry.out_width(plan)
     dt = out.dtype.type
@@ -64,6 +93,10 @@ def _normalize_examples(layout, out, plan, bad, e_begin, e_end):
         if F == 0 or bad[e]:
             continue
         R = _geometry.output_rows(plan, F)
+        W = min(F, R)  # computed frames in the output
+        V = min(_geometry.valid_count(plan, layout.x_len[e], F), W)
+        if V == 0:
+            continue
         o = layout.o_off[e]
         # band m, frame j is out[o + m * row_step + j * frame_step]
         frame_step = M if plan.frames_major else 1
@@ -71,14 +104,25 @@ def _normalize_examples(layout, out, plan, bad, e_begin, e_end):
         for m in range(M):
             base = o + m * row_step
             total = 0.0
-            for j in range(F):
+            for j in range(V):
                 total += out[base + j * frame_step]
-            mean = total / F
-            sq = 0.0
-            for j in range(F):
-                d = out[base + j * frame_step] - mean
-                sq += d * d
-            inv = a / np.sqrt(sq / (F - plan.normalize_ddof) + plan.normalize_eps)
-            for j in range(F):
+            mean = total / V
+            inv = 1.0
+            if plan.normalize_variance:
+                sq = 0.0
+                for j in range(V):
+                    d = out[base + j * frame_step] - mean
+                    sq += d * d
+                var = sq / (V - plan.normalize_ddof)
+                if plan.normalize_eps_on_std:
+                    inv = 1.0 / (np.sqrt(var) + plan.normalize_eps)
+                else:
+                    inv = 1.0 / np.sqrt(var + plan.normalize_eps)
+            fs = plan.feature_scale[m] if plan.feature_affine else 1.0
+            fo = plan.feature_offset[m] if plan.feature_affine else 0.0
+            stop = V if plan.pad_invalid else W
+            for j in range(stop):
                 i = base + j * frame_step
-                out[i] = dt((out[i] - mean) * inv + b)
+                out[i] = dt((((out[i] - mean) * inv) * fs + fo) * a + b)
+            for j in range(stop, W):
+                out[base + j * frame_step] = dt(plan.pad_value)

@@ -104,7 +104,7 @@ def _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_
         if C > 0:
             _cepstra(mel_t, energy, nf, plan, dct, cep_t)
             block = cep_t
-        _write_block(out, layout.o_off[e], f0, nf, F, plan, block)
+        _write_block(out, layout.o_off[e], f0, nf, F, _geometry.valid_count(plan, n, F), plan, block)
 
 
 @jit
@@ -186,7 +186,7 @@ def _finish_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end):
                     energy[j] = src[j]
             _floor_block(mel_t, nf, dt(peaks[e]) - dt(plan.top_db))
             _cepstra(mel_t, energy, nf, plan, dct, cep_t)
-            _write_block(out, o, f0, nf, F, plan, cep_t)
+            _write_block(out, o, f0, nf, F, _geometry.valid_count(plan, layout.x_len[e], F), plan, cep_t)
             continue
         if f1 == F:
             f1 = R  # the last unit also owns the padding
@@ -196,7 +196,10 @@ def _finish_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end):
         if affine:
             fl = fl * dt(plan.out_scale) + dt(plan.out_offset)
         value = nan if propagate else fl
-        stop = f1 if propagate else min(f1, F)
+        last = min(F, R)  # computed frames in the output (stack_drop may cut some)
+        if plan.pad_invalid:
+            last = min(last, _geometry.valid_count(plan, layout.x_len[e], F))  # the others are padding
+        stop = f1 if propagate else min(f1, last)
         for m in range(M if not plan.frames_major else 1):
             if plan.frames_major:
                 seg = out[o + f0 * M : o + stop * M]

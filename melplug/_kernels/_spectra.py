@@ -136,10 +136,21 @@ def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
     """
     k0 = plan.bin_start
     power = plan.magnitude_power
+    floor = power_t.dtype.type(plan.power_floor)
     used = spec[:nf, k0 : plan.bin_stop]  # 0-based loops over slices: no wraparound, SIMD
     for kk in range(used.shape[1]):
         prow = power_t[k0 + kk, :nf]
-        if power == 2.0:
+        if plan.power_floor > 0.0:  # |X|**2 clamped first (Inkling: sqrt(max(|X|**2, 1e-10)))
+            for j in range(nf):
+                c = used[j, kk]
+                q = max(c.real * c.real + c.imag * c.imag, floor)
+                if power == 2.0:
+                    prow[j] = q
+                elif power == 1.0:
+                    prow[j] = np.sqrt(q)
+                else:
+                    prow[j] = np.sqrt(q) ** power
+        elif power == 2.0:
             for j in range(nf):
                 c = used[j, kk]
                 prow[j] = c.real * c.real + c.imag * c.imag
@@ -167,15 +178,22 @@ def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
     mx = -np.inf
     finite = True  # the logarithm's pass finds inf/NaN powers; without one, a pass of its own
     if plan.log_kind != 0:
+        lo = mel_t.dtype.type(plan.log_min)  # -inf unless the logarithm has a fixed floor (Voxtral)
         if nf == mel_t.shape[1]:  # the block is contiguous: one long pass vectorises best
             flat = mel_t.reshape(-1)
             finite = _db_row(flat, M * nf, plan, ebuf)
+            if plan.log_min > -np.inf:
+                for i in range(M * nf):
+                    flat[i] = max(flat[i], lo)
             for i in range(M * nf):
                 mx = max(mx, flat[i])
         else:
             for m in range(M):
                 row = mel_t[m, :nf]
                 finite &= _db_row(row, nf, plan, ebuf)
+                if plan.log_min > -np.inf:
+                    for j in range(nf):
+                        row[j] = max(row[j], lo)
                 for j in range(nf):
                     mx = max(mx, row[j])
     else:

@@ -66,7 +66,7 @@ CASES = {
         "w2v-bert",
         300,
         _geometry.TOO_FEW_FRAMES_TO_NORMALIZE,
-        "audio has 300 samples, 0 frame(s); per-clip normalisation (normalize_ddof=1) needs more than 1: clips of "
+        "audio has 300 samples, 0 valid frame(s); per-clip normalisation (normalize_ddof=1) needs at least 2: clips of "
         "at least 560 samples",
     ),
     "fixed output": (
