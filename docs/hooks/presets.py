@@ -136,6 +136,10 @@ def family_of(reference: str) -> str:
     return word.strip("`").split(".")[0].replace("_", "-").lower()
 
 
+def _by_column(columns: list[str], row: list[str]) -> dict[str, str]:
+    return {col: (row[i] if i < len(row) and row[i] else DASH) for i, col in enumerate(columns)}
+
+
 def collect(presets_md: str) -> dict[str, dict[str, Any]]:
     """Per preset of ``melplug.PRESETS``, in order: everything its page shows."""
     melplug = _melplug()
@@ -146,8 +150,7 @@ def collect(presets_md: str) -> dict[str, dict[str, Any]]:
     doc_refs = _docstring_references(presets_module)
     info: dict[str, dict[str, Any]] = {}
     for name in melplug.PRESETS:
-        row = rows.get(name, [])
-        table = {col: (row[i] if i < len(row) and row[i] else DASH) for i, col in enumerate(columns)}
+        table = _by_column(columns, rows.get(name, []))
         reference = next((v for k, v in table.items() if k.startswith("reference")), DASH)
         if reference == DASH:
             reference = doc_refs.get(name, DASH)
