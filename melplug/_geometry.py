@@ -130,7 +130,8 @@ def plan_frames(plan: MelPlan, num_samples):
 
     ``computed`` follows the plan's frame rule on the framed signal's length
     ``n`` (:func:`effective_length`): every frame of the framing
-    (:func:`frame_count`), ``n // hop_length`` or ``ceil(n / hop_length)``,
+    (:func:`frame_count`), ``n // hop_length``, ``ceil(n / hop_length)``, or
+    the framing's frames followed by one more sample (``lookahead``),
     never more than a fixed ``out_frames``.  ``output`` is the length of the
     output's time axis (:func:`output_rows`).  Works on ints, elementwise on
     integer arrays, and compiled in the kernels.
@@ -140,6 +141,8 @@ def plan_frames(plan: MelPlan, num_samples):
         computed = n // plan.hop_length
     elif plan.frame_rule == 2:
         computed = (n + plan.hop_length - 1) // plan.hop_length
+    elif plan.frame_rule == 3:  # a frame needs one sample more than it reads (Gemma 3n unfolds frame + 1)
+        computed = frame_count(n - 1, plan.frame_length, plan.hop_length, plan.pad)
     else:
         computed = frame_count(n, plan.frame_length, plan.hop_length, plan.pad)
     if plan.out_frames > 0:

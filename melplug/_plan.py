@@ -55,7 +55,8 @@ class MelPlan(NamedTuple):
         Samples per frame (``<= fft_length``; the FFT buffer is zero-padded).
     frame_rule : int
         Frames computed for ``n`` samples (:data:`FRAME_RULES`): 0 every frame
-        of the framing, 1 ``n // hop_length``, 2 ``ceil(n / hop_length)``.
+        of the framing, 1 ``n // hop_length``, 2 ``ceil(n / hop_length)``, 3
+        the frames of the framing that have one more sample after them.
     pad : int
         Samples of padding before the signal (``frame_length // 2`` when
         centred, 0 for Kaldi's snip-edges framing); as many after it.
@@ -245,7 +246,7 @@ LOG_SCALES = {"db": 10.0 / _LN10, "ln": 1.0, "log10": 1.0 / _LN10}
 #: The plan's ``log_kind`` per engine ``log`` option.
 LOG_KINDS = {None: 0, "db": 1, "ln": 2, "log10": 3}
 #: The plan's ``frame_rule`` per engine ``frame_rule`` option.
-FRAME_RULES = {"all": 0, "n_over_hop": 1, "ceil": 2}
+FRAME_RULES = {"all": 0, "n_over_hop": 1, "ceil": 2, "lookahead": 3}
 #: The plan's ``valid_rule`` per engine ``valid_frames`` option.
 VALID_RULES = {"all": 0, "n_over_hop": 1, "ceil": 2, "whole_windows": 3}
 

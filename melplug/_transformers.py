@@ -321,8 +321,8 @@ def _lasr(cfg) -> dict[str, Any]:
 
 def _gemma3n(cfg) -> dict[str, Any]:
     # Gemma3nAudioFeatureExtractor: the clip cut at 480000 samples and zero-padded to a multiple of 128 (its
-    # __call__ defaults); frames of frame_length + 1 samples every hop (snip edges), HTK pre-emphasis within
-    # the frame (first sample x (1 - p)), the first frame_length samples times a periodic Hann, rfft of the
+    # __call__ defaults); frames of frame_length + 1 samples every hop (snip edges) of which the first
+    # frame_length are used: HTK pre-emphasis within them (first sample x (1 - p)), a periodic Hann, rfft of the
     # next power of two (x 2 with fft_overdrive), magnitude, HTK triangles in Hz on i * sr / fft, no norm,
     # ln(max(M, mel_floor)), then (x - per_bin_mean) / per_bin_stddev.  Its mask: ceil(n / hop) frames.
     name = "gemma3n"
@@ -353,13 +353,12 @@ def _gemma3n(cfg) -> dict[str, Any]:
         input_max_length=480000,
         input_multiple=128,
         framing="snip_edges",
-        frame_length=frame + 1,
+        frame_length=frame,
         hop_length=hop,
+        frame_rule="lookahead",
         fft_length=fft,
         window="hann",
-        window_length=frame,
         window_periodic=True,
-        window_position="start",
         preemphasis=pre,
         **_dither(name, cfg),
         magnitude_power=1.0,

@@ -77,11 +77,12 @@ class FeatureExtractor:
     fft_length : int >= frame_length, "pow2" or None
         FFT size; ``None`` is the frame length, ``"pow2"`` the next power of two
         (Kaldi).  The frame sits at the start of the zero-padded FFT buffer.
-    frame_rule : {"all", "n_over_hop", "ceil"}
+    frame_rule : {"all", "n_over_hop", "ceil", "lookahead"}
         Frames computed for a signal of ``n`` samples: every frame the framing
         gives, ``n // hop_length`` (the last centred frame dropped, as
-        ``torch.stft(...)[..., :-1]`` in Whisper-style extractors) or
-        ``ceil(n / hop_length)``.
+        ``torch.stft(...)[..., :-1]`` in Whisper-style extractors),
+        ``ceil(n / hop_length)``, or the framing's frames that have one more
+        sample after them (Gemma 3n frames ``frame_length + 1`` samples and uses the first ``frame_length``).
     window : {"hann", "hamming", "povey", "rectangular"} or array of shape (window_length,)
         Analysis window (Povey's: symmetric Hann to the power 0.85, Kaldi).
     window_length : int in [1, frame_length] or None
@@ -238,7 +239,7 @@ class FeatureExtractor:
         frame_length: float = 2048,
         hop_length: float = 512,
         fft_length: int | Literal["pow2"] | None = None,
-        frame_rule: Literal["all", "n_over_hop", "ceil"] = "all",
+        frame_rule: Literal["all", "n_over_hop", "ceil", "lookahead"] = "all",
         window: str | npt.ArrayLike = "hann",
         window_length: int | None = None,
         window_periodic: bool = True,

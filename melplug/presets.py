@@ -293,7 +293,7 @@ def preset(name: str, **overrides: Any) -> FeatureExtractor:
         raise ValueError(f"preset {name!r} is unknown; the presets are {', '.join(map(repr, PRESETS))}")
     cls = MelSpectrogram if name == "keras" else FeatureExtractor
     known = cls._config_keys()
-    own = () if name == "keras" else (*REFERENCE_OVERRIDES[name], "sequence_stride")
+    own = () if name == "keras" else (*REFERENCE_OVERRIDES[name], *_config_keys(name), "sequence_stride")
     unknown = sorted(set(overrides) - set(known) - set(own))
     if unknown:
         extra = f" and its reference's {', '.join(REFERENCE_OVERRIDES[name])}" if name != "keras" else ""
@@ -303,8 +303,8 @@ def preset(name: str, **overrides: Any) -> FeatureExtractor:
         )
     if name == "keras":
         return MelSpectrogram(**overrides)
-    if name not in _BUILDERS:
-        return _transformers_preset(name, overrides)
+    if name not in _BUILDERS or set(overrides) & (set(_config_keys(name)) - set(REFERENCE_OVERRIDES[name])):
+        return _transformers_preset(name, overrides)  # a transformers config (feature_size, n_fft, ...)
     stride = None
     if "sequence_stride" in overrides:  # Keras' name for the hop: always samples
         if "hop_length" in overrides:
@@ -326,11 +326,16 @@ def preset(name: str, **overrides: Any) -> FeatureExtractor:
     return FeatureExtractor(**options)
 
 
+def _config_keys(name: str) -> tuple[str, ...]:
+    """The constructor arguments of preset ``name``'s transformers extractor (none for the other presets)."""
+    return tuple(REFERENCES[name].defaults) if name in REFERENCES else ()
+
+
 def _transformers_preset(name: str, overrides: dict[str, Any]) -> FeatureExtractor:
     """A transformers extractor's preset: its constructor's arguments go to it, the rest replace engine options."""
     from . import _transformers  # imports this module
 
-    keys = REFERENCE_OVERRIDES[name]
+    keys = _config_keys(name)
     if "num_mel_bins" in overrides and "num_mel_bins" not in keys:
         bins = next(k for k in _BINS_KEYS if k in keys)
         if bins in overrides:
