@@ -218,10 +218,10 @@ def common_worker_args(args) -> list[str]:
     return argv + ["--data-dir", args.data_dir] + (["--quick"] if args.quick else [])
 
 
-def run_contestants(args, names: list[str]) -> dict:
+def run_contestants(args, names: list[str], contestants: list[str]) -> dict:
     """``results[name][contestant]``, each contestant in its own process; absent modules are not started."""
     results = {n: {} for n in names}
-    for contestant in CONTESTANTS:
+    for contestant in contestants:
         missing = [m for m in REQUIRES[contestant] if importlib.util.find_spec(m) is None]
         if missing:
             for n in names:
@@ -281,9 +281,10 @@ def print_table(rows: dict) -> None:
         c = row["contestants"]
         ref, ours = c.get("transformers", {}), c.get("melplug", {})
         ref_text = (
-            fmt_num(ref["clips_per_s"]) if ref.get("ok") else ("unavailable" if ref.get("unavailable") else "failed")
+            fmt_num(ref["clips_per_s"]) if ref.get("ok") else "unavailable" if ref.get("unavailable") else "failed"
         )
         ours_text = fmt_num(ours["clips_per_s"]) if ours.get("ok") else "failed"
+        ref_text, ours_text = (t if r else "-" for t, r in ((ref_text, ref), (ours_text, ours)))
         ratio = f"{row['vs_reference']:.3g}x" if "vs_reference" in row else "-"
         bound = f"{row['vs_bound']:.3g}x" if "vs_bound" in row else "-"
         out = "x".join(map(str, ours["shape"])) if ours.get("ok") else "-"
@@ -333,6 +334,9 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--quick", action="store_true", help="tiny sizes (2 clips x 2 s), 1 repeat: a smoke test")
     ap.add_argument("--presets", default=None, help="comma-separated extractors (default: all)")
+    ap.add_argument(
+        "--contestants", default=",".join(CONTESTANTS), help=f"comma-separated, from {','.join(CONTESTANTS)}"
+    )
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats (default 5, 1 with --quick)")
     ap.add_argument("--warmup", type=int, default=1, help="warm-up calls before the calibration call (default 1)")
     ap.add_argument("--min-time", type=float, default=None, help="seconds a repeat lasts at least (default 0.2)")
@@ -376,7 +380,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="melplug-bench-transformers-") as data_dir:
         args.data_dir = data_dir
         write_inputs(args, names)
-        results = run_contestants(args, names)
+        results = run_contestants(args, names, parse_list(args.contestants, CONTESTANTS, "contestants"))
         rows = derive(results, data_dir, q)
     print_table(rows)
     goals = print_targets(rows, q)
@@ -396,7 +400,7 @@ def main(argv=None) -> int:
         }
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=2)
-        print(f"\nwrote {args.json}")
+    failed = [n for n, r in rows.items() if not r["contestants"].get("melplug", {"ok": True})["ok"]]
 
     failed = [n for n, r in rows.items() if not r["contestants"].get("melplug", {}).get("ok")]
     if failed:

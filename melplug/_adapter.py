@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import _audio, _parallel
+from ._references import REFERENCES
 from ._validate import check_keys
 from .core import FeatureExtractor, MelSpectrogram
 from .presets import PRESETS, preset
@@ -237,9 +238,19 @@ class Adapter:
     def _default_out_column(self) -> str:
         """The output column when none is given: ``"mel"`` for Keras' arguments, else ``"input_features"``.
 
-        ``input_features`` is what transformers models take.
+        ``input_features`` is what transformers models take; an extractor that
+        reproduces a transformers extractor (its ``reference`` option) gets
+        that reference's key (``input_values`` for AST, ``audio_input_features`` for Phi-4).
         """
-        return "mel" if isinstance(self._mel, MelSpectrogram) else "input_features"
+        if isinstance(self._mel, MelSpectrogram):
+            return "mel"
+        reference = self._mel._engine_config["reference"]
+        return REFERENCES[reference].output_key if reference is not None else "input_features"
+
+    def _mask_column(self) -> str | None:
+        """The reference's attention-mask key, where it returns one for a clip (``None`` otherwise)."""
+        reference = self._mel._engine_config["reference"]
+        return REFERENCES[reference].mask_key if reference is not None else None
 
     def _mono(self, samples: np.ndarray, where: str, hint: str) -> np.ndarray:
         """One clip's ``(channels, samples)`` as 1-D mono, per the ``multichannel`` option (``hint``: the fix)."""

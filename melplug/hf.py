@@ -177,6 +177,9 @@ class MelSpectrogram(Adapter):
         native = "frames_mels" if plan.frames_major or plan.stack_frames > 1 else "mels_frames"
         self.column = check_name("column", column)
         self.out_column = check_name("out_column", self._default_out_column() if out_column is None else out_column)
+        #: The reference's mask column (``attention_mask``, ``input_features_mask``...), written beside the
+        #: features for an extractor that reproduces a transformers extractor returning one; else ``None``.
+        self.mask_column = self._mask_column()
         self.layout = native if layout is None else check_choice("layout", layout, _LAYOUTS)
         self._transpose = self.layout != native
         self.multichannel = check_choice("multichannel", multichannel, MULTICHANNEL)
@@ -264,8 +267,13 @@ class MelSpectrogram(Adapter):
         from datasets import Features
 
         removed = {remove_columns} if isinstance(remove_columns, str) else set(remove_columns or ())
-        out = Features({k: v for k, v in (features or {}).items() if k not in removed and k != self.out_column})
+        mine = {self.out_column, self.mask_column}
+        out = Features({k: v for k, v in (features or {}).items() if k not in removed and k not in mine})
         out[self.out_column] = self.feature(num_samples)
+        if self.mask_column is not None:
+            from datasets import List, Value
+
+            out[self.mask_column] = List(Value("int32"))
         return out
 
     def map(self, dataset, *, batched: bool = True, num_proc: int | None = None, remove_columns=None, **kwargs):
@@ -323,16 +331,32 @@ class MelSpectrogram(Adapter):
         if not batched:
             clip = self._clip(value, "the audio")
             mel = self._mel(clip, num_threads=threads)
-            return {self.out_column: self._store(mel)}
+            return self._row(self._store(mel), clip.shape[0])
         if isinstance(value, np.ndarray) and value.dtype != object and value.ndim == 2 and value.shape[0] > 0:
             # (batch, samples) of plain samples: one call, no per-row work
             mels = self._mel(value, num_threads=threads)
-            return {self.out_column: self._store(mels)}
+            out = {self.out_column: self._store(mels)}
+            if self.mask_column is not None:
+                out[self.mask_column] = np.stack([self._mask(value.shape[1])] * value.shape[0])
+            return out
         clips = [self._clip(item, f"row {i} of the batch") for i, item in enumerate(value)]
         if not clips:
-            return {self.out_column: []}
+            return {self.out_column: []} if self.mask_column is None else {self.out_column: [], self.mask_column: []}
         mels = self._mel(clips, num_threads=threads)
-        return {self.out_column: [self._store(m) for m in mels]}
+        out = {self.out_column: [self._store(m) for m in mels]}
+        if self.mask_column is not None:
+            out[self.mask_column] = [self._mask(c.shape[0]) for c in clips]
+        return out
+
+    def _row(self, mel: np.ndarray, num_samples: int) -> dict[str, Any]:
+        if self.mask_column is None:
+            return {self.out_column: mel}
+        return {self.out_column: mel, self.mask_column: self._mask(num_samples)}
+
+    def _mask(self, num_samples: int) -> np.ndarray:
+        """The reference's attention mask of a clip: 1 for the output frames that carry it (int32)."""
+        rows = self._mel.num_frames(num_samples)
+        return (np.arange(rows) < self._mel.valid_frames(num_samples)).astype(np.int32)
 
     def _store(self, mel: np.ndarray) -> np.ndarray:
         mel = super()._store(mel)
