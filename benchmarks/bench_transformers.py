@@ -400,9 +400,9 @@ def main(argv=None) -> int:
         }
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=2)
-    failed = [n for n, r in rows.items() if not r["contestants"].get("melplug", {"ok": True})["ok"]]
+        print(f"\nwrote {args.json}")
 
-    failed = [n for n, r in rows.items() if not r["contestants"].get("melplug", {}).get("ok")]
+    failed = [n for n, r in rows.items() if not r["contestants"].get("melplug", {"ok": True})["ok"]]
     if failed:
         print(f"\nmelplug failed: {failed}")
         return 1

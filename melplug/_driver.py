@@ -172,7 +172,7 @@ class Driver:
         _parallel.run(self._entry(_kernels._mel_units, args), bounds, *args)
         extra = self._frameless(layout, out, signals) if work.frameless else None
         any_bad = bool(unit_bad.any()) or extra is not None
-        finish_args = (layout, out, scratch, plan, dct, unit_max, unit_bad, False)
+        finish_args = (layout, out, scratch, plan, dct, unit_max, unit_bad, 2)
         if out.dtype not in _finish_loaded:
             _finish_loaded.add(out.dtype)
             if _kernels._mel_units.stats.cache_hits:
@@ -192,11 +192,12 @@ class Driver:
                 return flags  # the caller raises: no need to finish
         if any_bad or work.spans:
             _parallel.run(self._entry(_kernels._finish, finish_args), bounds, *finish_args)
+        n = len(layout.n_frames)
+        ex_bounds = (0, n) if serial or n == 1 else _parallel.split(layout.n_frames + 1, min(threads, n))
         if plan.normalize:  # needs whole examples: split by example, about equal frames each
-            n = len(layout.n_frames)
-            ex_bounds = (0, n) if serial or n == 1 else _parallel.split(layout.n_frames + 1, min(threads, n))
-            normalise_args = (*finish_args[:-1], True)
-            _parallel.run(self._entry(_kernels._finish, finish_args), ex_bounds, *normalise_args)
+            _parallel.run(self._entry(_kernels._finish, finish_args), ex_bounds, *finish_args[:-1], 3)
+        if _geometry.expands(plan):  # deltas, gathered rows: whole examples too
+            _parallel.run(self._entry(_kernels._finish, finish_args), ex_bounds, *finish_args[:-1], 4)
         return flags
 
     def _frameless(self, layout: Layout, out: np.ndarray, signals) -> np.ndarray | None:

@@ -44,6 +44,10 @@ __all__ = [
     "empty_message",
     "example_name",
     "example_dims",
+    "expands",
+    "framed_length",
+    "stage_rows",
+    "stage_width",
     "example_shape",
     "fixed_rows",
     "frame_count",
@@ -125,26 +129,53 @@ def effective_length(plan: MelPlan, num_samples):
 
 
 @register_jitable
+def _rule_frames(plan: MelPlan, n):
+    """Frames of the plan's frame rule for a framed signal of ``n`` samples (before ``frame_multiple``)."""
+    if plan.frame_rule == 1:
+        return n // plan.hop_length
+    if plan.frame_rule == 2:
+        return (n + plan.hop_length - 1) // plan.hop_length
+    if plan.frame_rule == 3:  # a frame needs one sample more than it reads (Gemma 3n unfolds frame + 1)
+        return frame_count(n - 1, plan.frame_length, plan.hop_length, plan.pad)
+    return frame_count(n, plan.frame_length, plan.hop_length, plan.pad)
+
+
+@register_jitable
+def _multiple_frames(plan: MelPlan, n):
+    """:func:`_rule_frames` rounded up to a multiple of ``frame_multiple``."""
+    k = plan.frame_multiple
+    return (_rule_frames(plan, n) + k - 1) // k * k
+
+
+@register_jitable
+def framed_length(plan: MelPlan, num_samples):
+    """Samples of the signal the frames read: :func:`effective_length`, zero-extended for ``frame_multiple``.
+
+    Frames added to reach a multiple of ``frame_multiple`` are computed from
+    the signal zero-extended up to the last one's start, ``(frames - 1) *
+    hop_length + 1`` samples (GraniteSpeech5 pads so); that changes where a
+    reflect padding reflects.
+    """
+    n = effective_length(plan, num_samples)
+    if plan.frame_multiple > 1:
+        n = np.maximum(n, (_multiple_frames(plan, n) - 1) * plan.hop_length + 1)
+    return n
+
+
+@register_jitable
 def plan_frames(plan: MelPlan, num_samples):
     """``(computed, output)`` frames for ``num_samples`` samples under ``plan``.
 
     ``computed`` follows the plan's frame rule on the framed signal's length
     ``n`` (:func:`effective_length`): every frame of the framing
     (:func:`frame_count`), ``n // hop_length``, ``ceil(n / hop_length)``, or
-    the framing's frames followed by one more sample (``lookahead``),
+    the framing's frames followed by one more sample (``lookahead``), rounded
+    up to a multiple of ``frame_multiple``,
     never more than a fixed ``out_frames``.  ``output`` is the length of the
     output's time axis (:func:`output_rows`).  Works on ints, elementwise on
     integer arrays, and compiled in the kernels.
     """
-    n = effective_length(plan, num_samples)
-    if plan.frame_rule == 1:
-        computed = n // plan.hop_length
-    elif plan.frame_rule == 2:
-        computed = (n + plan.hop_length - 1) // plan.hop_length
-    elif plan.frame_rule == 3:  # a frame needs one sample more than it reads (Gemma 3n unfolds frame + 1)
-        computed = frame_count(n - 1, plan.frame_length, plan.hop_length, plan.pad)
-    else:
-        computed = frame_count(n, plan.frame_length, plan.hop_length, plan.pad)
+    computed = _multiple_frames(plan, effective_length(plan, num_samples))
     if plan.out_frames > 0:
         computed = np.minimum(computed, plan.out_frames)
     return computed, output_rows(plan, computed)
@@ -175,9 +206,35 @@ def valid_count(plan: MelPlan, num_samples, computed):
 
 
 @register_jitable
-def out_width(plan: MelPlan) -> int:
-    """Values per output frame before stacking: ``num_ceps`` for cepstra, else ``num_mel_bins``."""
+def stage_width(plan: MelPlan) -> int:
+    """Values per computed frame: ``num_ceps`` for cepstra, else ``num_mel_bins``."""
     return plan.num_ceps if plan.num_ceps > 0 else plan.num_mel_bins
+
+
+@register_jitable
+def out_width(plan: MelPlan) -> int:
+    """Values per output frame before stacking: :func:`stage_width`, twice that with deltas."""
+    return stage_width(plan) * (2 if plan.delta_window > 0 else 1)
+
+
+@register_jitable
+def gathers(plan: MelPlan) -> bool:
+    """Whether stacked rows are gathered (overlapping or edge-repeating rows, FunASR's LFR) rather than reshaped."""
+    return plan.stack_repeat or plan.stack_stride != plan.stack_frames
+
+
+@register_jitable
+def expands(plan: MelPlan) -> bool:
+    """Whether the computed frames are rewritten into the output by a last phase (deltas, gathered rows)."""
+    return plan.delta_window > 0 or gathers(plan)
+
+
+@register_jitable
+def stage_rows(plan: MelPlan, computed):
+    """Rows the frame phases write for ``computed`` frames: the output's, or the frames themselves when expanded."""
+    if expands(plan):
+        return computed
+    return output_rows(plan, computed)
 
 
 @register_jitable
@@ -191,6 +248,9 @@ def output_rows(plan: MelPlan, computed):
     """
     if plan.out_frames > 0:
         return computed * 0 + plan.out_frames
+    if gathers(plan):  # ceil(frames / stride) rows of stack_frames frames
+        s = plan.stack_stride
+        return (computed + s - 1) // s * plan.stack_frames
     k = plan.stack_frames * plan.pad_frames_to
     if plan.stack_drop:
         return computed // k * k
@@ -241,7 +301,7 @@ def check_length(plan: MelPlan, num_samples: int):
     if plan.input_overflow_raises and plan.input_max_length > 0 and num_samples > plan.input_max_length:
         return TOO_LONG, num_samples, 0
     if plan.pad_mode == _REFLECT_ONCE and plan.pad > 0:
-        n_eff = effective_length(plan, num_samples)
+        n_eff = framed_length(plan, num_samples)
         if n_eff <= plan.pad:
             return TOO_SHORT_TO_REFLECT, n_eff, 0
     if not (plan.normalize or plan.out_frames > 0):

@@ -57,6 +57,9 @@ class MelPlan(NamedTuple):
         Frames computed for ``n`` samples (:data:`FRAME_RULES`): 0 every frame
         of the framing, 1 ``n // hop_length``, 2 ``ceil(n / hop_length)``, 3
         the frames of the framing that have one more sample after them.
+    frame_multiple : int
+        Computed frames are rounded up to a multiple of it (the signal is
+        zero-extended to the last one's start, :func:`melplug._geometry.framed_length`).
     pad : int
         Samples of padding before the signal (``frame_length // 2`` when
         centred, 0 for Kaldi's snip-edges framing); as many after it.
@@ -133,6 +136,9 @@ class MelPlan(NamedTuple):
         Affine map applied last: ``out_scale * value + out_offset``.
     feature_affine : bool
         Whether the per-feature affine map applies.
+    delta_window : int
+        0, or the window of the delta features appended to each frame
+        (torchaudio's ``compute_deltas``: edge frames repeated).
     feature_scale, feature_offset : ndarray, shape (num_features,) or (0,)
         Per-feature map ``value * feature_scale[m] + feature_offset[m]``,
         applied before ``out_scale``/``out_offset``.
@@ -169,8 +175,14 @@ class MelPlan(NamedTuple):
         Consecutive frames stacked into one output row (``(frames / k, mels * k)``);
         the frame count is padded up to a multiple of it, or with ``stack_drop``
         cut down to one.
+    stack_stride : int
+        Frames between the starts of successive stacked rows (``stack_frames``: no overlap).
     stack_drop : bool
         The frames beyond the last whole row are dropped instead of padded.
+    stack_repeat : bool
+        Rows are centred (``(stack_frames - 1) // 2`` frames before their
+        start) and the edge frames repeated where they run past the clip
+        (FunASR's low frame rate, LFR).
     propagate_nonfinite : bool
         ``True`` for ``on_nonfinite="propagate"``.
     block_frames : int
@@ -181,6 +193,7 @@ class MelPlan(NamedTuple):
     hop_length: int
     frame_length: int
     frame_rule: int
+    frame_multiple: int
     pad: int
     pad_mode: int
     input_length: int
@@ -223,6 +236,7 @@ class MelPlan(NamedTuple):
     feature_affine: bool
     feature_scale: np.ndarray
     feature_offset: np.ndarray
+    delta_window: int
     out_frames: int
     pad_value: float
     pad_frames_to: int
@@ -236,7 +250,9 @@ class MelPlan(NamedTuple):
     normalize_eps: float
     normalize_eps_on_std: bool
     stack_frames: int
+    stack_stride: int
     stack_drop: bool
+    stack_repeat: bool
     propagate_nonfinite: bool
     block_frames: int
 
@@ -304,7 +320,7 @@ LAYOUTS = ("mels_frames", "frames_mels")
 LIFTER_STYLES = ("kaldi", "librosa")
 INPUT_OVERFLOWS = ("cut", "raise")
 EPS_PLACES = ("variance", "std")
-STACK_REMAINDERS = ("pad", "drop")
+STACK_REMAINDERS = ("pad", "drop", "repeat")
 VALID_ROWS = ("any", "all")
 #: The largest ``dither_seed``: the noise generator and the C entry point hold it in 63 bits.
 MAX_SEED = 2**63 - 1
@@ -391,6 +407,9 @@ def _framing(args, c) -> None:
             f"'pow2' or an integer >= frame_length ({frame} samples)",
         )
     c["frame_rule"] = check_choice("frame_rule", args["frame_rule"], tuple(FRAME_RULES))
+    c["frame_multiple"] = check_int(
+        "frame_multiple", args["frame_multiple"], 1, "it must be an integer >= 1 (1: frames as the rule gives them)"
+    )
     c["_frame_samples"] = frame  # for the window's check; dropped from the config
 
 
@@ -403,6 +422,7 @@ def _framing_plan(c) -> dict[str, Any]:
         "hop_length": samples(c["hop_length"], unit, rate),
         "frame_length": frame,
         "frame_rule": FRAME_RULES[c["frame_rule"]],
+        "frame_multiple": c["frame_multiple"],
         "pad": frame // 2 if c["framing"] == "center" else 0,
         "pad_mode": PAD_MODES[c["pad_mode"]],
         "block_frames": default_block_frames(fft),
@@ -588,6 +608,14 @@ def _output(args, c) -> None:
             f"feature_scale and feature_offset map each feature; top_db={c['top_db']!r} floors them all at one "
             "value: pass top_db=None with them"
         )
+    c["delta_window"] = window = _optional_int(
+        "delta_window", args["delta_window"], "it must be None (no deltas) or an integer >= 3 (frames)"
+    )
+    if window is not None and (window < 3 or c["layout"] != "frames_mels"):
+        raise ValueError(
+            f"delta_window={window!r} needs an integer >= 3 and layout='frames_mels' (each frame's features, then "
+            f"their deltas); received layout={c['layout']!r}"
+        )
     c["valid_frames"] = check_choice("valid_frames", args["valid_frames"], tuple(VALID_RULES))
     c["pad_invalid_frames"] = check_flag("pad_invalid_frames", args["pad_invalid_frames"])
     c["reference"] = _references.check_reference(args["reference"])
@@ -630,6 +658,7 @@ def _output_plan(c) -> dict[str, Any]:
         "feature_affine": affine,
         "feature_scale": np.ones(width) if c["feature_scale"] is None else c["feature_scale"],
         "feature_offset": np.zeros(width) if c["feature_offset"] is None else c["feature_offset"],
+        "delta_window": c["delta_window"] or 0,
         "valid_rule": VALID_RULES[c["valid_frames"]],
         "valid_window": c["window_length"] or samples(c["frame_length"], c["frame_unit"], c["sampling_rate"]),
         "pad_invalid": c["pad_invalid_frames"],
@@ -663,11 +692,32 @@ def _stacking(args, c) -> None:
         )
 
     c["stack_remainder"] = check_choice("stack_remainder", args["stack_remainder"], STACK_REMAINDERS)
+    c["stack_stride"] = stride = _optional_int(
+        "stack_stride", args["stack_stride"], "it must be None (= stack_frames) or an integer in [1, stack_frames]"
+    )
+    gathered = c["stack_remainder"] == "repeat" or (stride is not None and stride != k)
+    if stride is not None and stride > k:
+        raise ValueError(
+            f"stack_stride={stride!r} is invalid: it must be None (= stack_frames) or an integer in "
+            f"[1, stack_frames={k}] (rows may overlap, never skip frames)"
+        )
+    if gathered and (k == 1 or c["stack_remainder"] == "drop" or c["delta_window"] is not None or c["normalize"]):
+        raise ValueError(
+            f"stack_stride={stride!r} with stack_remainder={c['stack_remainder']!r} gathers rows of stack_frames "
+            f"frames: it needs stack_frames > 1, stack_remainder 'pad' or 'repeat', no delta_window and no "
+            f"normalize; received stack_frames={k!r}, delta_window={c['delta_window']!r}, "
+            f"normalize={c['normalize']!r}"
+        )
     c["valid_rows"] = check_choice("valid_rows", args["valid_rows"], VALID_ROWS)
 
 
 def _stacking_plan(c) -> dict[str, Any]:
-    return {"stack_frames": c["stack_frames"], "stack_drop": c["stack_remainder"] == "drop"}
+    return {
+        "stack_frames": c["stack_frames"],
+        "stack_stride": c["stack_stride"] or c["stack_frames"],
+        "stack_drop": c["stack_remainder"] == "drop",
+        "stack_repeat": c["stack_remainder"] == "repeat",
+    }
 
 
 #: The engine's step families, in the order of the computation: each checks its options (it may read

@@ -170,6 +170,36 @@ REFERENCES: dict[str, Reference] = {
         None,
         {"sampling_rate": 16000, "n_fft": 512, "win_length": 400, "hop_length": 160, "n_mels": 80},
     ),
+    "fun-asr-nano": Reference(
+        "FunAsrNanoFeatureExtractor",
+        "input_features",
+        "input_features_mask",
+        {
+            "feature_size": 80,
+            "sampling_rate": 16000,
+            "frame_length": 25,
+            "frame_shift": 10,
+            "num_frames_lfr": 7,
+            "stride_lfr": 6,
+            "window": "hamming",
+            "padding_value": 0.0,
+        },
+    ),
+    "granite-speech5": Reference(
+        "GraniteSpeech5FeatureExtractor",
+        "input_features",
+        "attention_mask",
+        {
+            "num_mel_bins": 80,
+            "sampling_rate": 16000,
+            "n_fft": 512,
+            "win_length": 400,
+            "hop_length": 160,
+            "delta_win_length": 3,
+            "logmel_floor_db": 8.0,
+            "padding_value": 0.0,
+        },
+    ),
     "moss-transcribe-diarize": Reference(
         "MossTranscribeDiarizeFeatureExtractor",
         "input_features",
@@ -219,8 +249,6 @@ REFUSED: dict[str, str] = {
         "its max - 8 floor is taken over a whole 60 s chunk while its output keeps only 8 * ceil(n / 1280) "
         "frames of it; melplug floors over the frames it outputs"
     ),
-    "FunAsrNanoFeatureExtractor": "its low-frame-rate stacking (7 frames every 6) is not in melplug yet",
-    "GraniteSpeech5FeatureExtractor": "its delta features are not in melplug yet",
     "ClapFeatureExtractor": "it crops long clips at random (rand_trunc) or fuses random crops",
     "EncodecFeatureExtractor": "it returns the raw waveform (a codec's input), not spectral features",
     "DacFeatureExtractor": "it returns the raw waveform (a codec's input), not spectral features",

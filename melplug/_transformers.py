@@ -407,6 +407,65 @@ def _granite_speech(cfg) -> dict[str, Any]:
     return options
 
 
+def _fun_asr_nano(cfg) -> dict[str, Any]:
+    # FunAsrNanoFeatureExtractor: torchaudio's compliance.kaldi.fbank of the clip as it is (no x 2**15):
+    # frame_length/frame_shift ms snip-edges frames, DC removal, pre-emphasis 0.97, the window (a symmetric
+    # hamming by default), feature_size Kaldi mels, ln; then low-frame-rate stacking: rows of num_frames_lfr
+    # frames every stride_lfr, centred, the edge frames repeated (ceil(frames / stride_lfr) rows).
+    name = "fun-asr-nano"
+    _no_padding_value(name, cfg)
+    windows = {"hamming": "hamming", "hanning": "hann", "povey": "povey", "rectangular": "rectangular"}
+    window = cfg.get("window", "hamming")
+    if window not in windows:
+        raise _refuse(name, "window", window, f"melplug's Kaldi windows are {', '.join(map(repr, windows))}")
+    options = presets._kaldi(cfg["sampling_rate"], _int(name, cfg, "feature_size"))
+    frames, stride = _int(name, cfg, "num_frames_lfr"), _int(name, cfg, "stride_lfr")
+    if stride > frames:
+        raise _refuse(name, "stride_lfr", stride, f"rows of num_frames_lfr={frames} frames would skip frames")
+    options.update(
+        frame_length=float(cfg["frame_length"]),
+        hop_length=float(cfg["frame_shift"]),
+        window=windows[window],
+        empty_bands="ignore",
+    )
+    if frames > 1:
+        options.update(stack_frames=frames, stack_stride=stride, stack_remainder="repeat")
+    return options
+
+
+def _granite_speech5(cfg) -> dict[str, Any]:
+    # GraniteSpeech5FeatureExtractor: torchaudio's MelSpectrogram (torch's reflect centring, periodic Hann of
+    # win_length in n_fft, power, HTK mels 0 - sr // 2), n // hop frames rounded up to an even count (the clip
+    # zero-extended to the last one's start), log10 floored at the clip's max - logmel_floor_db, / 4 + 1,
+    # deltas (torchaudio's compute_deltas, delta_win_length), pairs of frames stacked: [x0, d0, x1, d1].
+    name = "granite-speech5"
+    _no_padding_value(name, cfg)
+    rate = _int(name, cfg, "sampling_rate")
+    n_fft, win = _int(name, cfg, "n_fft"), _int(name, cfg, "win_length")
+    if win > n_fft:
+        raise _refuse(name, "win_length", win, f"it must be <= n_fft={n_fft}")
+    window = _int(name, cfg, "delta_win_length")
+    if window < 3:
+        raise _refuse(name, "delta_win_length", window, "torchaudio's compute_deltas needs a window >= 3")
+    options = presets._torchaudio(rate, _int(name, cfg, "num_mel_bins"), n_fft, _int(name, cfg, "hop_length"))
+    options.update(
+        window_length=win,
+        frame_rule="n_over_hop",
+        frame_multiple=2,
+        empty_bands="ignore",
+        log="log10",
+        log_floor=1e-10,
+        top_db=float(cfg["logmel_floor_db"]),
+        scale=0.25,
+        offset=1.0,
+        layout="frames_mels",
+        delta_window=window,
+        stack_frames=2,
+        valid_frames="n_over_hop",
+    )
+    return options
+
+
 def _clvp(cfg) -> dict[str, Any]:
     # ClvpFeatureExtractor: the clip zero-padded or cut to default_audio_length s, centred frames (NumPy's
     # reflect) of a periodic Hann of n_fft, power, HTK-scale slaney-normalised triangles in Hz 0 - 8000,
@@ -504,6 +563,8 @@ _BUILDERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "phi4-multimodal": _phi4,
     "lasr": _lasr,
     "granite-speech": _granite_speech,
+    "fun-asr-nano": _fun_asr_nano,
+    "granite-speech5": _granite_speech5,
     "moss-transcribe-diarize": _moss,
     "clvp": _clvp,
     "inkling": _inkling,

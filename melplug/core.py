@@ -83,6 +83,9 @@ class FeatureExtractor:
         ``torch.stft(...)[..., :-1]`` in Whisper-style extractors),
         ``ceil(n / hop_length)``, or the framing's frames that have one more
         sample after them (Gemma 3n frames ``frame_length + 1`` samples and uses the first ``frame_length``).
+    frame_multiple : int >= 1
+        Compute frames up to a multiple of this many, from the signal
+        zero-extended as far as the last one's start (GraniteSpeech5: 2).
     window : {"hann", "hamming", "povey", "rectangular"} or array of shape (window_length,)
         Analysis window (Povey's: symmetric Hann to the power 0.85, Kaldi).
     window_length : int in [1, frame_length] or None
@@ -173,6 +176,10 @@ class FeatureExtractor:
         Per-feature map ``value * feature_scale[m] + feature_offset[m]``
         (per-bin CMVN, Gemma 3n's ``per_bin_mean``/``per_bin_stddev``), applied
         after the logarithm (and normalisation), before ``scale``/``offset``.
+    delta_window : int >= 3 or None
+        Append each frame's delta features (torchaudio's ``compute_deltas``
+        with this window: edge frames repeated) after its features:
+        ``(frames, 2 * num_mel_bins)`` (``layout="frames_mels"``; GraniteSpeech5: 3).
     valid_frames : {"all", "n_over_hop", "ceil", "whole_windows"}
         Which frames carry the clip (:meth:`FeatureExtractor.valid_frames`;
         the reference's attention mask), counted on the clip's ``n`` samples:
@@ -202,9 +209,15 @@ class FeatureExtractor:
     stack_frames : int >= 1
         Stack this many consecutive frames into one row (``layout="frames_mels"``):
         ``(frames / k, num_mel_bins * k)`` (wav2vec-BERT: 2).
-    stack_remainder : {"pad", "drop"}
+    stack_stride : int in [1, stack_frames] or None
+        Frames between the starts of successive rows (``None``: ``stack_frames``,
+        no overlap); rows then number ``ceil(frames / stack_stride)`` (FunASR's
+        LFR: 7 frames every 6).
+    stack_remainder : {"pad", "drop", "repeat"}
         Frames that do not fill a last row are padded with ``pad_value`` up to
-        a multiple of ``k``, or dropped (Granite Speech).
+        a multiple of ``k``, or dropped (Granite Speech); or, FunASR's LFR, each
+        row is centred (``(k - 1) // 2`` frames before its start) and the edge
+        frames are repeated where a row runs past the clip.
     valid_rows : {"any", "all"}
         A stacked row counts as valid (:meth:`valid_frames`) when any of its
         frames is, or only when all are (SeamlessM4T's mask).
@@ -240,6 +253,7 @@ class FeatureExtractor:
         hop_length: float = 512,
         fft_length: int | Literal["pow2"] | None = None,
         frame_rule: Literal["all", "n_over_hop", "ceil", "lookahead"] = "all",
+        frame_multiple: int = 1,
         window: str | npt.ArrayLike = "hann",
         window_length: int | None = None,
         window_periodic: bool = True,
@@ -278,6 +292,7 @@ class FeatureExtractor:
         layout: Literal["mels_frames", "frames_mels"] = "mels_frames",
         feature_scale: npt.ArrayLike | None = None,
         feature_offset: npt.ArrayLike | None = None,
+        delta_window: int | None = None,
         valid_frames: Literal["all", "n_over_hop", "ceil", "whole_windows"] = "all",
         pad_invalid_frames: bool = False,
         reference: str | None = None,
@@ -287,7 +302,8 @@ class FeatureExtractor:
         normalize_eps: float = 1e-7,
         normalize_eps_on: Literal["variance", "std"] = "variance",
         stack_frames: int = 1,
-        stack_remainder: Literal["pad", "drop"] = "pad",
+        stack_stride: int | None = None,
+        stack_remainder: Literal["pad", "drop", "repeat"] = "pad",
         valid_rows: Literal["any", "all"] = "any",
         dtype: str | None = None,
         on_nonfinite: Literal["raise", "propagate"] = "raise",
@@ -398,7 +414,10 @@ class FeatureExtractor:
         n = check_int("num_samples", num_samples, 1)
         computed, rows = _geometry.plan_frames(self._plan, n)
         valid = int(_geometry.valid_count(self._plan, n, computed))
-        k = self._plan.stack_frames
+        plan = self._plan
+        if _geometry.gathers(plan):  # a row every stack_stride frames
+            return -(-min(valid, int(computed)) // plan.stack_stride)
+        k = plan.stack_frames
         valid = min(valid, int(rows))
         return valid // k if self._engine_config["valid_rows"] == "all" else -(-valid // k)
 

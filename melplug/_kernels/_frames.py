@@ -10,7 +10,7 @@ import numpy as np
 from .. import _geometry
 from .._jit import jit
 
-_effective_length = jit(_geometry.effective_length)
+_framed_length = jit(_geometry.framed_length)
 
 
 @jit
@@ -96,7 +96,7 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
     With ``energy_c0``, ``energy[j]`` receives frame ``j``'s energy ``sum x**2``
     after the DC removal and before pre-emphasis (Kaldi's raw energy).
     """
-    n_eff = _effective_length(plan, sig.shape[0])
+    n_eff = _framed_length(plan, sig.shape[0])
     limit = min(sig.shape[0], n_eff)  # samples that are read as they are
     ws = plan.win_start
     width = plan.win_stop - ws

@@ -20,7 +20,7 @@ def _write_block(out, o, f0, nf, F, V, plan, src):
     beyond the output rows (``stack_drop``) are not written.
     """
     M = src.shape[0]
-    R = _geometry.output_rows(plan, F)
+    R = _geometry.stage_rows(plan, F)
     nw = min(nf, max(R - f0, 0))  # frames written (stack_drop cuts the last partial row)
     nv = nw  # of which valid
     if plan.pad_invalid and not plan.normalize:
@@ -84,7 +84,7 @@ def _normalize_examples(layout, out, plan, bad, e_begin, e_end):
     ``pad_value``; padding frames are left alone.  Flagged examples are
     skipped (they raise, or are NaN already).
     """
-    M = _geometry.out_width(plan)
+    M = _geometry.stage_width(plan)
     dt = out.dtype.type
     a = plan.out_scale
     b = plan.out_offset
@@ -92,7 +92,7 @@ def _normalize_examples(layout, out, plan, bad, e_begin, e_end):
         F = layout.n_frames[e]
         if F == 0 or bad[e]:
             continue
-        R = _geometry.output_rows(plan, F)
+        R = _geometry.stage_rows(plan, F)
         W = min(F, R)  # computed frames in the output
         V = min(_geometry.valid_count(plan, layout.x_len[e], F), W)
         if V == 0:
@@ -126,3 +126,69 @@ def _normalize_examples(layout, out, plan, bad, e_begin, e_end):
                 out[i] = dt((((out[i] - mean) * inv) * fs + fo) * a + b)
             for j in range(stop, W):
                 out[base + j * frame_step] = dt(plan.pad_value)
+
+
+@jit
+def _expand_examples(layout, out, plan, bad, e_begin, e_end):
+    """Phase 4 for examples ``[e_begin, e_end)``: the computed frames become the output rows.
+
+    The frame phases left each example's frames frames-major,
+    ``stage_width`` values each, at the start of its output.  With
+    ``delta_window`` each frame is followed by its deltas (torchaudio's
+    ``compute_deltas``: ``sum_k k (x[t + k] - x[t - k]) / (2 sum_k k**2)``,
+    edge frames repeated); with gathered stacking row ``r`` is frames
+    ``r * stack_stride - c + j`` for ``j < stack_frames`` (``c = (stack_frames
+    - 1) // 2`` with ``stack_repeat``, which also repeats the edge frames;
+    else frames past the clip are ``pad_value``).  Flagged examples are
+    skipped (they raise, or are NaN already).
+    """
+    M = _geometry.stage_width(plan)
+    W = _geometry.out_width(plan)
+    dt = out.dtype.type
+    pad = dt(plan.pad_value)
+    for e in range(e_begin, e_end):
+        F = layout.n_frames[e]
+        o = layout.o_off[e]
+        R = _geometry.output_rows(plan, F)
+        if bad[e]:
+            if plan.propagate_nonfinite:  # NaN over the whole expanded output, not only the frames
+                whole = out[o : o + R * W]
+                for i in range(whole.shape[0]):
+                    whole[i] = dt(np.nan)
+            continue
+        if F == 0:
+            continue
+        x = out[o : o + F * M].copy()  # the output is rewritten in place
+        if plan.delta_window > 0:
+            n = (plan.delta_window - 1) // 2
+            denom = n * (n + 1) * (2 * n + 1) / 3.0
+            for t in range(F):
+                row = out[o + t * W : o + (t + 1) * W]
+                src = x[t * M : (t + 1) * M]
+                for m in range(M):
+                    row[m] = src[m]
+                for m in range(M):
+                    acc = 0.0
+                    for k in range(1, n + 1):
+                        acc += k * (x[min(t + k, F - 1) * M + m] - x[max(t - k, 0) * M + m])
+                    row[M + m] = dt(acc / denom)
+            tail = out[o + F * W : o + R * W]
+            for i in range(tail.shape[0]):
+                tail[i] = pad
+        else:
+            k = plan.stack_frames
+            stride = plan.stack_stride
+            before = (k - 1) // 2 if plan.stack_repeat else 0
+            for r in range(R // k):
+                for j in range(k):
+                    f = r * stride + j - before
+                    dst = out[o + (r * k + j) * M : o + (r * k + j + 1) * M]
+                    if plan.stack_repeat:
+                        f = min(max(f, 0), F - 1)
+                    if f < 0 or f >= F:
+                        for m in range(M):
+                            dst[m] = pad
+                    else:
+                        src = x[f * M : (f + 1) * M]
+                        for m in range(M):
+                            dst[m] = src[m]

@@ -25,7 +25,7 @@ from .._jit import jit
 from ._cepstra import _cepstra, _stash_block
 from ._frames import _fill_frames
 from ._layout import BAD_INPUT, BAD_OUTPUT, _signal, deferred_cepstra, floor_spans_units
-from ._output import _normalize_examples, _write_block
+from ._output import _expand_examples, _normalize_examples, _write_block
 from ._spectra import _complex_scratch, _floor_block, _spectra_to_mel
 
 
@@ -149,7 +149,7 @@ def _finish_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end):
     padding included.
     """
     K = plan.block_frames
-    M = _geometry.out_width(plan)
+    M = _geometry.stage_width(plan)
     dt = out.dtype.type
     nan = dt(np.nan)
     floored = plan.log_kind != 0 and plan.top_db < np.inf
@@ -166,7 +166,7 @@ def _finish_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end):
     for u in range(u_begin, u_end):
         e = layout.unit_ex[u]
         F = layout.n_frames[e]
-        R = _geometry.output_rows(plan, F)
+        R = _geometry.stage_rows(plan, F)
         f0 = layout.unit_f0[u]
         f1 = min(f0 + K, F)
         o = layout.o_off[e]
@@ -221,9 +221,11 @@ def _mel_serial(layout, out, plan, window, weights, dct):
     unit_bad = np.zeros(n_units, dtype=np.uint8)
     scratch = np.empty(_scratch_size(layout, plan), dtype=out.dtype)
     _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_bad, 0, n_units)
-    _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, False, 0, n_units)
+    _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, 2, 0, n_units)
     if plan.normalize:
-        _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, True, 0, layout.n_frames.shape[0])
+        _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, 3, 0, layout.n_frames.shape[0])
+    if _geometry.expands(plan):
+        _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, 4, 0, layout.n_frames.shape[0])
     return _summarise(layout, unit_max, unit_bad, plan.batch_top_db)[0]
 
 
@@ -237,15 +239,17 @@ def _scratch_size(layout, plan):
 
 
 @jit
-def _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, normalise, lo, hi):
-    """Phase 2 on units ``[lo, hi)``, or with ``normalise`` phase 3 on examples ``[lo, hi)``.
+def _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, phase, lo, hi):
+    """``phase`` 2 on units ``[lo, hi)``, or phase 3 (normalisation) or 4 (expansion) on examples ``[lo, hi)``.
 
     The one entry point after phase 1 (so a first call loads or compiles one
     kernel, whichever steps a preset uses).  Each call reduces the per-unit
     maxima and flags itself (:func:`_summarise`, linear in the units).
     """
     flags, peaks = _summarise(layout, unit_max, unit_bad, plan.batch_top_db)
-    if normalise:
+    if phase == 3:
         _normalize_examples(layout, out, plan, flags, lo, hi)
+    elif phase == 4:
+        _expand_examples(layout, out, plan, flags, lo, hi)
     else:
         _finish_units(layout, out, scratch, plan, dct, peaks, flags, lo, hi)

@@ -71,6 +71,8 @@ REFERENCE_CALLS = {
     "lasr": lambda clip, **c: hf_whisper_ports.lasr(clip, return_attention_mask=True, **c),
     "phi4-multimodal": hf_whisper_ports.phi4_multimodal,
     "granite-speech": hf_torchaudio_ports.granite_speech,
+    "granite-speech5": hf_torchaudio_ports.granite_speech5,
+    "fun-asr-nano": hf_torchaudio_ports.fun_asr_nano,
 }
 
 #: The references computed in float64 (the ports): melplug's float64 output is held to float64 round-off there.
@@ -85,6 +87,8 @@ FLOAT64_REFERENCES = {
     "lasr",
     "phi4-multimodal",
     "granite-speech",
+    "granite-speech5",
+    "fun-asr-nano",
 }
 
 

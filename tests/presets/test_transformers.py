@@ -102,6 +102,7 @@ def test_matches_its_reference(preset, kind):
 
 def test_float64_references_cover_the_torch_only_ones():
     torch_only = {"parakeet", "cohere-asr", "nemotron-asr-streaming", "inkling", "qwen3-asr", "voxtral-realtime"}
+    torch_only |= {"fun-asr-nano", "granite-speech5"}
     assert torch_only | {"lasr", "phi4-multimodal", "granite-speech"} <= FLOAT64_REFERENCES
     assert FLOAT32_ONLY.isdisjoint(FLOAT64_REFERENCES)
 
@@ -128,6 +129,9 @@ def test_float64_references_cover_the_torch_only_ones():
         ("speech-to-text", {"normalize_vars": False}),
         ("speech-to-text", {"do_ceptral_normalize": False, "num_mel_bins": 40, "feature_size": 40}),
         ("moss-transcribe-diarize", {"feature_size": 128}),
+        ("fun-asr-nano", {"num_frames_lfr": 5, "stride_lfr": 3, "window": "hanning", "feature_size": 40}),
+        ("fun-asr-nano", {"num_frames_lfr": 1, "stride_lfr": 1}),
+        ("granite-speech5", {"num_mel_bins": 64, "delta_win_length": 5, "logmel_floor_db": 6.0}),
     ],
 )
 def test_non_default_configs(name, config):
