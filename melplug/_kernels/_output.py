@@ -107,7 +107,7 @@ def _normalize_examples(layout, out, plan, bad, e_begin, e_end):
             for j in range(V):
                 total += out[base + j * frame_step]
             mean = total / V
-            inv = 1.0
+            scale = a  # a / the deviation: one multiply per value, as in every path (bit-for-bit with the C entry)
             if plan.normalize_variance:
                 sq = 0.0
                 for j in range(V):
@@ -115,15 +115,20 @@ def _normalize_examples(layout, out, plan, bad, e_begin, e_end):
                     sq += d * d
                 var = sq / (V - plan.normalize_ddof)
                 if plan.normalize_eps_on_std:
-                    inv = 1.0 / (np.sqrt(var) + plan.normalize_eps)
+                    scale = a / (np.sqrt(var) + plan.normalize_eps)
                 else:
-                    inv = 1.0 / np.sqrt(var + plan.normalize_eps)
-            fs = plan.feature_scale[m] if plan.feature_affine else 1.0
-            fo = plan.feature_offset[m] if plan.feature_affine else 0.0
+                    scale = a / np.sqrt(var + plan.normalize_eps)
             stop = V if plan.pad_invalid else W
-            for j in range(stop):
-                i = base + j * frame_step
-                out[i] = dt((((out[i] - mean) * inv) * fs + fo) * a + b)
+            if plan.feature_affine:
+                fs = plan.feature_scale[m] * scale
+                fo = plan.feature_offset[m] * a + b
+                for j in range(stop):
+                    i = base + j * frame_step
+                    out[i] = dt((out[i] - mean) * fs + fo)
+            else:
+                for j in range(stop):
+                    i = base + j * frame_step
+                    out[i] = dt((out[i] - mean) * scale + b)
             for j in range(stop, W):
                 out[base + j * frame_step] = dt(plan.pad_value)
 

@@ -155,7 +155,7 @@ def test_errors_name_the_problem_with_the_numpy_paths_words(case):
             return (tf.data.Dataset.from_tensor_slices(clips[:2, :150]).map(mel),)
     else:
         make = lambda: melplug.tf.MelSpectrogram(extractor="w2v-bert")  # noqa: E731
-        expect = r"audio has 300 samples, 0 frame\(s\); per-clip normalisation"
+        expect = r"audio has 300 samples, 0 valid frame\(s\); per-clip normalisation"
 
         def args(mel):
             return (tf.data.Dataset.from_tensor_slices(clips[:2, :300]).map(mel),)
