@@ -73,14 +73,31 @@ def _splitmix64(x):
 
 
 @jit
-def _gauss(seed, frame, i):
-    """A standard normal draw keyed by ``(seed, frame, i)`` (counter-based: Box-Muller over SplitMix64)."""
-    key = _splitmix64(_splitmix64(np.uint64(seed)) ^ np.uint64(frame))
-    a = _splitmix64(key ^ np.uint64(2 * i))
-    b = _splitmix64(key ^ np.uint64(2 * i + 1))
+def _frame_key(seed, frame):
+    """The noise key of frame ``frame`` under ``seed``."""
+    return _splitmix64(_splitmix64(np.uint64(seed)) ^ np.uint64(frame))
+
+
+@jit
+def _gauss_pair(key, p):
+    """Draws ``2 p`` and ``2 p + 1`` of a frame: Box-Muller's two normals from counters ``2 p``, ``2 p + 1``."""
+    a = _splitmix64(key ^ np.uint64(2 * p))
+    b = _splitmix64(key ^ np.uint64(2 * p + 1))
     u1 = ((a >> np.uint64(11)) + np.uint64(1)) * (1.0 / 9007199254740993.0)  # (0, 1]
     u2 = (b >> np.uint64(11)) * (1.0 / 9007199254740992.0)  # [0, 1)
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    r = np.sqrt(-2.0 * np.log(u1))
+    return r * np.cos(2.0 * np.pi * u2), r * np.sin(2.0 * np.pi * u2)
+
+
+@jit
+def _gauss(seed, frame, i):
+    """A standard normal draw keyed by ``(seed, frame, i)`` (counter-based: Box-Muller over SplitMix64).
+
+    Samples ``2 p`` and ``2 p + 1`` of a frame are the two normals of one
+    Box-Muller pair (independent, each standard normal).
+    """
+    c, s = _gauss_pair(_frame_key(seed, frame), i // 2)
+    return c if i % 2 == 0 else s
 
 
 @jit
@@ -164,8 +181,13 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
                     row[i] *= win[i]
         if not plain:
             if plan.dither != 0.0:
-                for i in range(width):
-                    row[i] += plan.dither * _gauss(plan.dither_seed, first_frame + j, i)
+                key = _frame_key(plan.dither_seed, first_frame + j)
+                for p in range(width // 2):
+                    c, s = _gauss_pair(key, p)
+                    row[2 * p] += plan.dither * c
+                    row[2 * p + 1] += plan.dither * s
+                if width % 2:
+                    row[width - 1] += plan.dither * _gauss_pair(key, width // 2)[0]
             if plan.remove_dc:
                 mean = row.sum() / width
                 for i in range(width):

@@ -136,6 +136,7 @@ def test_bench_presets_quick_runs_and_prints_tables(tmp_path):
         "_finish",
         "_finish_units",
         "_normalize_examples",
+        "_expand_examples",
         "_summarise",
         "_floor_block",
         "_cepstra",
