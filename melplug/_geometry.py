@@ -21,7 +21,7 @@ Examples
 >>> _geometry.output_shape(plan, (4, None))
 (4, 80, 3000)
 >>> _geometry.length_error(melplug.preset("w2v-bert").plan, 300, "audio")[:60]
-'audio has 300 samples, 0 frame(s); per-clip normalisation (n'
+'audio has 300 samples, 0 valid frame(s); per-clip normalisat'
 """
 
 from __future__ import annotations

@@ -25,12 +25,21 @@ def test_unknown_preset(name):
         melplug.preset(name)
 
 
-@pytest.mark.parametrize("name", ["whisper", "kaldi"])
-@pytest.mark.parametrize("option", ["n_fft", "feature_size", "fft_length_ms", "sequence_length"])
+@pytest.mark.parametrize("name", ["whisper", "kaldi", "parakeet"])
+@pytest.mark.parametrize("option", ["n_ffts", "feature_sizes", "fft_length_ms", "sequence_length"])
 def test_unknown_override(name, option):
-    """An option the engine does not have is named, with the list of those it has."""
+    """An option the engine does not have is named, with the list of those it has (and its reference's keys)."""
     with pytest.raises(ValueError, match=rf"preset '{name}' has no option '{option}'.*num_mel_bins"):
         melplug.preset(name, **{option: 1})
+
+
+def test_transformers_keys_are_overrides_only_of_their_presets():
+    # whisper, a transformers extractor, takes its config keys; kaldi has none
+    assert melplug.preset("whisper", feature_size=128).num_mel_bins == 128
+    assert melplug.preset("whisper", n_fft=512).frame_length == 512
+    for option in ("n_fft", "feature_size"):
+        with pytest.raises(ValueError, match=rf"preset 'kaldi' has no option '{option}'"):
+            melplug.preset("kaldi", **{option: 1})
 
 
 def test_unknown_keras_override():

@@ -329,6 +329,16 @@ ENGINE_ERRORS = [
     ("normalize_eps_on", dict(normalize_eps_on="var"), ValueError, "normalize_eps_on"),
     ("stack_remainder", dict(stack_remainder="keep"), ValueError, "stack_remainder"),
     ("valid_rows", dict(valid_rows="some"), ValueError, "valid_rows"),
+    ("frame_multiple-zero", dict(frame_multiple=0), ValueError, "frame_multiple"),
+    ("delta_window-two", dict(layout="frames_mels", delta_window=2), ValueError, "delta_window"),
+    ("delta_window-layout", dict(delta_window=3), ValueError, "delta_window"),
+    (
+        "stack_stride-above-frames",
+        dict(layout="frames_mels", stack_frames=2, stack_stride=3),
+        ValueError,
+        "stack_stride",
+    ),
+    ("stack_stride-repeat-alone", dict(layout="frames_mels", stack_remainder="repeat"), ValueError, "stack_stride"),
 ]
 
 
