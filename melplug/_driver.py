@@ -65,7 +65,11 @@ def _work(x_rel, x_len, plan: MelPlan) -> _Work:
     if spans and _kernels.deferred_cepstra(plan):
         stash = (plan.num_mel_bins + plan.energy_c0) * computed
     s_off = _offsets(stash) if stash.size else np.zeros(len(x_len), dtype=np.int64)
-    layout = Layout(x_rel, x_len, computed, _offsets(sizes), unit_ex, unit_f0, first_unit, s_off)
+    x_eff = np.broadcast_to(_geometry.framed_length(plan, x_len), x_len.shape).astype(np.int64)
+    n_valid = np.broadcast_to(_geometry.valid_count(plan, x_len, computed), x_len.shape).astype(np.int64)
+    stage = np.broadcast_to(_geometry.stage_rows(plan, computed), x_len.shape).astype(np.int64)
+    offsets = _offsets(sizes)
+    layout = Layout(x_rel, x_len, computed, offsets, unit_ex, unit_f0, first_unit, s_off, x_eff, n_valid, stage)
     return _Work(
         layout,
         costs,

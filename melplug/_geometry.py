@@ -30,7 +30,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numba.extending import register_jitable
+from numba.core import types
+from numba.extending import overload, register_jitable
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._plan import MelPlan
@@ -81,6 +82,31 @@ LENGTH_ERRORS = (TOO_SHORT_TO_REFLECT, TOO_FEW_FRAMES_TO_NORMALIZE, NO_FRAME_FOR
 # --------------------------------------------------------------------------- frames (compiled)
 
 
+def _maximum(a, b):
+    """``np.maximum`` in Python (ints or integer arrays); the builtin ``max`` of two ints when compiled."""
+    return np.maximum(a, b)
+
+
+def _minimum(a, b):
+    """``np.minimum`` in Python (ints or integer arrays); the builtin ``min`` of two ints when compiled."""
+    return np.minimum(a, b)
+
+
+@overload(_maximum)
+def _maximum_impl(a, b):
+    # The kernels call the geometry on scalars: the builtin compiles to a compare, a ufunc to a loop nest.
+    if isinstance(a, types.Integer) and isinstance(b, types.Integer):
+        return lambda a, b: max(a, b)
+    return lambda a, b: np.maximum(a, b)
+
+
+@overload(_minimum)
+def _minimum_impl(a, b):
+    if isinstance(a, types.Integer) and isinstance(b, types.Integer):
+        return lambda a, b: min(a, b)
+    return lambda a, b: np.minimum(a, b)
+
+
 @register_jitable
 def frame_count(num_samples, frame_length, hop_length, pad):
     """Frames of a signal of ``num_samples`` samples: ``max(0, 1 + (n + 2 pad - frame_length) // hop)``.
@@ -106,9 +132,9 @@ def clip_length(plan: MelPlan, num_samples):
     What the valid frames are counted on (:func:`valid_count`).  Works on
     ints and elementwise on integer arrays, compiled too.
     """
-    n = np.maximum(num_samples, plan.input_min_length)
+    n = _maximum(num_samples, plan.input_min_length)
     if plan.input_max_length > 0:
-        n = np.minimum(n, plan.input_max_length)
+        n = _minimum(n, plan.input_max_length)
     return n
 
 
@@ -121,7 +147,7 @@ def effective_length(plan: MelPlan, num_samples):
     """
     if plan.input_length > 0:
         return num_samples * 0 + plan.input_length
-    n = np.maximum(clip_length(plan, num_samples), plan.input_pad_to)
+    n = _maximum(clip_length(plan, num_samples), plan.input_pad_to)
     if plan.input_multiple > 1:
         k = plan.input_multiple
         n = (n + k - 1) // k * k
@@ -158,7 +184,7 @@ def framed_length(plan: MelPlan, num_samples):
     """
     n = effective_length(plan, num_samples)
     if plan.frame_multiple > 1:
-        n = np.maximum(n, (_multiple_frames(plan, n) - 1) * plan.hop_length + 1)
+        n = _maximum(n, (_multiple_frames(plan, n) - 1) * plan.hop_length + 1)
     return n
 
 
@@ -177,7 +203,7 @@ def plan_frames(plan: MelPlan, num_samples):
     """
     computed = _multiple_frames(plan, effective_length(plan, num_samples))
     if plan.out_frames > 0:
-        computed = np.minimum(computed, plan.out_frames)
+        computed = _minimum(computed, plan.out_frames)
     return computed, output_rows(plan, computed)
 
 
@@ -202,7 +228,7 @@ def valid_count(plan: MelPlan, num_samples, computed):
         v = (n + hop - 1) // hop
     else:
         v = (n - plan.valid_window + hop) // hop  # (n - window) // hop + 1, floored as Python floors
-    return np.minimum(np.maximum(v, 0), computed)
+    return _minimum(_maximum(v, 0), computed)
 
 
 @register_jitable

@@ -87,7 +87,7 @@ class MelPlan(NamedTuple):
     signal_preemphasis : float
         Pre-emphasis of the whole signal before framing (NeMo):
         ``y[0] = x[0]``, ``y[i] = x[i] - p x[i - 1]`` for the clip's samples,
-        0 beyond them.
+        0 beyond them (its padding is zeros: ``pad_mode`` constant).
     win_start, win_stop : int
         The part of the FFT buffer that is written (outside it it is zero).
     remove_dc : bool
@@ -405,6 +405,12 @@ def _framing(args, c) -> None:
             frame,
             f"it must be None (= frame_length, {frame} samples), "
             f"'pow2' or an integer >= frame_length ({frame} samples)",
+        )
+    if c["signal_preemphasis"] != 0.0 and c["framing"] == "center" and c["pad_mode"] != "constant":
+        raise ValueError(
+            f"signal_preemphasis={c['signal_preemphasis']!r} pre-emphasises the clip, which is then padded with "
+            f"zeros (NeMo): it needs pad_mode='constant' (or framing='snip_edges'); received "
+            f"pad_mode={c['pad_mode']!r}"
         )
     c["frame_rule"] = check_choice("frame_rule", args["frame_rule"], tuple(FRAME_RULES))
     c["frame_multiple"] = check_int(

@@ -60,7 +60,8 @@ class FeatureExtractor:
         such clips into several examples).
     signal_preemphasis : real in [0, 1]
         Pre-emphasis of the whole clip before framing (NeMo, Parakeet):
-        ``y[0] = x[0]``, ``y[i] = x[i] - p x[i-1]``, zeros beyond the clip.
+        ``y[0] = x[0]``, ``y[i] = x[i] - p x[i-1]``, zeros beyond the clip
+        (centred frames need ``pad_mode="constant"``, NeMo's).
     framing : {"center", "snip_edges"}
         Frames centred on ``t * hop_length`` (the signal padded by
         ``frame_length // 2`` each side), or Kaldi's frames inside the signal

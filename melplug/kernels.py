@@ -118,7 +118,8 @@ def windowed_frames(signal, plan):
     frames_n = _kernels._plan_frames(plan, signal.shape[0])[0]
     frames = np.zeros((frames_n, plan.fft_length), dtype=signal.dtype)
     window = plan.window.astype(signal.dtype)
-    _kernels._fill_frames(signal, 0, frames_n, plan, window, frames, np.empty(frames_n, dtype=signal.dtype))
+    n_eff = _geometry.framed_length(plan, signal.shape[0])
+    _kernels._fill_frames(signal, n_eff, 0, frames_n, plan, window, frames, np.empty(frames_n, dtype=signal.dtype))
     return frames
 
 
@@ -177,6 +178,9 @@ def _mel_into(audio2d, plan, out, flags):
         unit_f0,
         first_unit,
         np.arange(batch) * ((plan.num_mel_bins + plan.energy_c0) * computed),
+        np.full(batch, _geometry.framed_length(plan, n), dtype=np.int64),
+        np.full(batch, _geometry.valid_count(plan, n, computed), dtype=np.int64),
+        np.full(batch, _geometry.stage_rows(plan, computed), dtype=np.int64),
     )
     window = plan.window.astype(audio2d.dtype)
     weights = plan.band_weights.astype(audio2d.dtype)

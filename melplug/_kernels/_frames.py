@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _geometry
 from .._jit import jit
-
-_framed_length = jit(_geometry.framed_length)
 
 
 @jit
@@ -45,22 +42,12 @@ def _sample(sig, i, n_eff, zero_pad):
 
 @jit
 def _emphasised(sig, j, limit, p):
-    """Sample ``j`` (in ``[0, n_eff)``) of the whole-signal pre-emphasised clip: 0 from ``limit`` on."""
-    if j >= limit:
+    """Sample ``j`` of the whole-signal pre-emphasised clip, zero outside ``[0, limit)`` (constant padding)."""
+    if j < 0 or j >= limit:
         return sig.dtype.type(0.0)
     if j == 0:
         return sig[0]
     return sig[j] - p * sig[j - 1]
-
-
-@jit
-def _sample_pre(sig, i, n_eff, limit, zero_pad, p):
-    """:func:`_sample` of the whole-signal pre-emphasised clip (``signal_preemphasis``)."""
-    if i < 0 or i >= n_eff:
-        if zero_pad:
-            return sig.dtype.type(0.0)
-        i = _reflect(i, n_eff)
-    return _emphasised(sig, i, limit, p)
 
 
 @jit
@@ -101,8 +88,11 @@ def _gauss(seed, frame, i):
 
 
 @jit
-def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
+def _fill_frames(sig, n_eff, first_frame, nf, plan, window, frames, energy):
     """Write ``nf`` windowed frames of the 1-D signal ``sig`` into ``frames[:nf]``.
+
+    ``n_eff`` is its framed length (:func:`melplug._geometry.framed_length`:
+    zero-extended, or cut, as the plan's input steps say).
 
     Frame ``f`` starts at padded position ``f * hop_length``.  Only
     ``frames[:, win_start:win_stop]`` is written; the rest must already be
@@ -113,7 +103,6 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
     With ``energy_c0``, ``energy[j]`` receives frame ``j``'s energy ``sum x**2``
     after the DC removal and before pre-emphasis (Kaldi's raw energy).
     """
-    n_eff = _framed_length(plan, sig.shape[0])
     limit = min(sig.shape[0], n_eff)  # samples that are read as they are
     ws = plan.win_start
     width = plan.win_stop - ws
@@ -130,21 +119,16 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
     for j in range(nf):
         start = (first_frame + j) * plan.hop_length - plan.pad + ws
         row = frames[j, ws : ws + width]
-        if start >= 0 and start + width <= limit:
+        if start >= (1 if emphasis else 0) and start + width <= limit:
             src = sig[start : start + width]
             if plain:
                 for i in range(width):
                     row[i] = src[i] * win[i]
-            elif emphasis:
-                # the whole signal is pre-emphasised: y[i] = x[i] - p x[i - 1], y[0] = x[0]
-                if start >= 1:
-                    prev = sig[start - 1 : start - 1 + width]
-                    for i in range(width):
-                        row[i] = (src[i] - sp * prev[i]) * gain
-                else:
-                    row[0] = src[0] * gain
-                    for i in range(1, width):
-                        row[i] = (src[i] - sp * src[i - 1]) * gain
+            elif emphasis and start >= 1:
+                # the whole signal is pre-emphasised: y[i] = x[i] - p x[i - 1] (y[0] = x[0]: the edge path)
+                prev = sig[start - 1 : start - 1 + width]
+                for i in range(width):
+                    row[i] = (src[i] - sp * prev[i]) * gain
             else:
                 for i in range(width):
                     row[i] = src[i] * gain
@@ -156,10 +140,8 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
             b = min(max(limit - start, a), width)
             c = min(max(n_eff - start, b), width)
             zero_pad = plan.pad_mode == 1
-            if emphasis:
-                for i in range(a):
-                    row[i] = _sample_pre(sig, start + i, n_eff, limit, zero_pad, sp) * gain
-                for i in range(a, b):
+            if emphasis:  # every sample of an edge frame from the pre-emphasised, zero-padded signal
+                for i in range(width):
                     row[i] = _emphasised(sig, start + i, limit, sp) * gain
             else:
                 for i in range(a):
@@ -169,12 +151,9 @@ def _fill_frames(sig, first_frame, nf, plan, window, frames, energy):
                     seg = row[a:b]
                     for i in range(b - a):
                         seg[i] = src[i] * gain
-            for i in range(b, c):
-                row[i] = 0.0
-            for i in range(c, width):
-                if emphasis:
-                    row[i] = _sample_pre(sig, start + i, n_eff, limit, zero_pad, sp) * gain
-                else:
+                for i in range(b, c):
+                    row[i] = 0.0
+                for i in range(c, width):
                     row[i] = _sample(sig, start + i, n_eff, zero_pad) * gain
             if plain:
                 for i in range(width):

@@ -35,6 +35,11 @@ class Layout(NamedTuple):
     s_off : ndarray of int64, shape (examples,)
         Offset of each signal's stash of mel bands in the scratch buffer of
         cepstra that wait for a floor (:func:`deferred_cepstra`); zeros otherwise.
+    x_eff, n_valid, rows : ndarray of int64, shape (examples,)
+        Each signal's framed length (:func:`melplug._geometry.framed_length`),
+        valid frames (:func:`melplug._geometry.valid_count`) and the rows the
+        frame phases write (:func:`melplug._geometry.stage_rows`), computed
+        once by whoever lays the call out (the kernels only read them).
     """
 
     x_addr: np.ndarray
@@ -45,6 +50,9 @@ class Layout(NamedTuple):
     unit_f0: np.ndarray
     first_unit: np.ndarray
     s_off: np.ndarray
+    x_eff: np.ndarray
+    n_valid: np.ndarray
+    rows: np.ndarray
 
 
 #: Per-unit and per-example flags (bits).

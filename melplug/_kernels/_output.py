@@ -9,18 +9,17 @@ from .._jit import jit
 
 
 @jit
-def _write_block(out, o, f0, nf, F, V, plan, src):
+def _write_block(out, o, f0, nf, F, V, R, plan, src):
     """Copy frames ``[f0, f0 + nf)`` (``src[:, :nf]``, mel bands or cepstra) into example output ``out[o:]``.
 
     Writes in the plan's layout and applies the per-feature and the affine
     maps; the block holding the last computed frame also fills the frames
-    beyond it (up to the output rows) with ``pad_value``.  ``V`` is the
-    example's valid frames: with ``pad_invalid`` the frames from it on are
+    beyond it (up to the ``R`` rows it writes, :func:`melplug._geometry.stage_rows`)
+    with ``pad_value``.  ``V`` is the example's valid frames: with ``pad_invalid`` the frames from it on are
     ``pad_value`` (with normalisation, phase 3 does both instead).  Frames
     beyond the output rows (``stack_drop``) are not written.
     """
     M = src.shape[0]
-    R = _geometry.stage_rows(plan, F)
     nw = min(nf, max(R - f0, 0))  # frames written (stack_drop cuts the last partial row)
     nv = nw  # of which valid
     if plan.pad_invalid and not plan.normalize:
@@ -30,17 +29,18 @@ def _write_block(out, o, f0, nf, F, V, plan, src):
     pad = out.dtype.type(plan.pad_value)
     # With normalisation both maps come after it (in _normalize_examples).
     affine = (plan.out_scale != 1.0 or plan.out_offset != 0.0) and not plan.normalize
-    per_feature = plan.feature_affine and not plan.normalize
+    if plan.feature_affine and not plan.normalize:  # per feature, in the block (its values are final here)
+        for m in range(M):
+            fs = src.dtype.type(plan.feature_scale[m])
+            fo = src.dtype.type(plan.feature_offset[m])
+            srow = src[m, :nv]
+            for j in range(nv):
+                srow[j] = srow[j] * fs + fo
     if plan.frames_major:
         for j in range(nv):
             row = out[o + (f0 + j) * M : o + (f0 + j + 1) * M]
-            if per_feature:
-                for m in range(M):
-                    v = src[m, j] * out.dtype.type(plan.feature_scale[m]) + out.dtype.type(plan.feature_offset[m])
-                    row[m] = v * a + b
-            else:
-                for m in range(M):
-                    row[m] = src[m, j] * a + b if affine else src[m, j]
+            for m in range(M):
+                row[m] = src[m, j] * a + b if affine else src[m, j]
         invalid = out[o + (f0 + nv) * M : o + (f0 + nw) * M]
         for i in range(invalid.shape[0]):
             invalid[i] = pad
@@ -52,12 +52,7 @@ def _write_block(out, o, f0, nf, F, V, plan, src):
         for m in range(M):
             row = out[o + m * R + f0 : o + m * R + f0 + nv]
             srow = src[m]
-            if per_feature:
-                fs = out.dtype.type(plan.feature_scale[m])
-                fo = out.dtype.type(plan.feature_offset[m])
-                for j in range(nv):
-                    row[j] = (srow[j] * fs + fo) * a + b
-            elif affine:
+            if affine:
                 for j in range(nv):
                     row[j] = srow[j] * a + b
             else:
@@ -92,9 +87,9 @@ def _normalize_examples(layout, out, plan, bad, e_begin, e_end):
         F = layout.n_frames[e]
         if F == 0 or bad[e]:
             continue
-        R = _geometry.stage_rows(plan, F)
+        R = layout.rows[e]
         W = min(F, R)  # computed frames in the output
-        V = min(_geometry.valid_count(plan, layout.x_len[e], F), W)
+        V = min(layout.n_valid[e], W)
         if V == 0:
             continue
         o = layout.o_off[e]

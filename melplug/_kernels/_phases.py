@@ -86,7 +86,7 @@ def _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_
         for i in range(share.shape[0]):
             acc += share[i] * zero
         flags = 0 if acc == zero else BAD_INPUT
-        _fill_frames(sig, f0, nf, plan, window, frames, energy)
+        _fill_frames(sig, layout.x_eff[e], f0, nf, plan, window, frames, energy)
         r2c(frames[:nf], spec[:nf], axes, True, 1.0, 1)
         mx, finite = _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf)
         if not finite and flags == 0:
@@ -104,7 +104,7 @@ def _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_
         if C > 0:
             _cepstra(mel_t, energy, nf, plan, dct, cep_t)
             block = cep_t
-        _write_block(out, layout.o_off[e], f0, nf, F, _geometry.valid_count(plan, n, F), plan, block)
+        _write_block(out, layout.o_off[e], f0, nf, F, layout.n_valid[e], layout.rows[e], plan, block)
 
 
 @jit
@@ -166,7 +166,7 @@ def _finish_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end):
     for u in range(u_begin, u_end):
         e = layout.unit_ex[u]
         F = layout.n_frames[e]
-        R = _geometry.stage_rows(plan, F)
+        R = layout.rows[e]
         f0 = layout.unit_f0[u]
         f1 = min(f0 + K, F)
         o = layout.o_off[e]
@@ -186,7 +186,7 @@ def _finish_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end):
                     energy[j] = src[j]
             _floor_block(mel_t, nf, dt(peaks[e]) - dt(plan.top_db))
             _cepstra(mel_t, energy, nf, plan, dct, cep_t)
-            _write_block(out, o, f0, nf, F, _geometry.valid_count(plan, layout.x_len[e], F), plan, cep_t)
+            _write_block(out, o, f0, nf, F, layout.n_valid[e], layout.rows[e], plan, cep_t)
             continue
         if f1 == F:
             f1 = R  # the last unit also owns the padding
@@ -198,7 +198,7 @@ def _finish_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end):
         value = nan if propagate else fl
         last = min(F, R)  # computed frames in the output (stack_drop may cut some)
         if plan.pad_invalid:
-            last = min(last, _geometry.valid_count(plan, layout.x_len[e], F))  # the others are padding
+            last = min(last, layout.n_valid[e])  # the others are padding
         stop = f1 if propagate else min(f1, last)
         for m in range(M if not plan.frames_major else 1):
             if plan.frames_major:

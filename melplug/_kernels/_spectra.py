@@ -136,21 +136,11 @@ def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
     """
     k0 = plan.bin_start
     power = plan.magnitude_power
-    floor = power_t.dtype.type(plan.power_floor)
+    floor = power_t.dtype.type(plan.power_floor ** (power / 2.0)) if plan.power_floor > 0.0 else 0.0
     used = spec[:nf, k0 : plan.bin_stop]  # 0-based loops over slices: no wraparound, SIMD
     for kk in range(used.shape[1]):
         prow = power_t[k0 + kk, :nf]
-        if plan.power_floor > 0.0:  # |X|**2 clamped first (Inkling: sqrt(max(|X|**2, 1e-10)))
-            for j in range(nf):
-                c = used[j, kk]
-                q = max(c.real * c.real + c.imag * c.imag, floor)
-                if power == 2.0:
-                    prow[j] = q
-                elif power == 1.0:
-                    prow[j] = np.sqrt(q)
-                else:
-                    prow[j] = np.sqrt(q) ** power
-        elif power == 2.0:
+        if power == 2.0:
             for j in range(nf):
                 c = used[j, kk]
                 prow[j] = c.real * c.real + c.imag * c.imag
@@ -162,6 +152,11 @@ def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
             for j in range(nf):
                 c = used[j, kk]
                 prow[j] = np.sqrt(c.real * c.real + c.imag * c.imag) ** power
+        if plan.power_floor > 0.0:
+            # |X|**2 clamped at power_floor before the exponent (Inkling: sqrt(max(|X|**2, 1e-10))) is the
+            # result clamped at power_floor ** (power / 2): the exponent is monotonic.
+            for j in range(nf):
+                prow[j] = max(prow[j], floor)
     M = plan.num_mel_bins
     guard = mel_t.dtype.type(plan.log_guard)  # 0 unless the log is guarded, log(M + guard): free when off
     for m in range(M):
@@ -182,20 +177,18 @@ def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
         if nf == mel_t.shape[1]:  # the block is contiguous: one long pass vectorises best
             flat = mel_t.reshape(-1)
             finite = _db_row(flat, M * nf, plan, ebuf)
-            if plan.log_min > -np.inf:
-                for i in range(M * nf):
-                    flat[i] = max(flat[i], lo)
-            for i in range(M * nf):
-                mx = max(mx, flat[i])
+            for i in range(M * nf):  # the fixed floor (-inf: none) and the maximum in one pass
+                v = max(flat[i], lo)
+                flat[i] = v
+                mx = max(mx, v)
         else:
             for m in range(M):
                 row = mel_t[m, :nf]
                 finite &= _db_row(row, nf, plan, ebuf)
-                if plan.log_min > -np.inf:
-                    for j in range(nf):
-                        row[j] = max(row[j], lo)
                 for j in range(nf):
-                    mx = max(mx, row[j])
+                    v = max(row[j], lo)
+                    row[j] = v
+                    mx = max(mx, v)
     else:
         zero = mel_t.dtype.type(0.0)
         acc = zero  # stays 0 unless a value is NaN or +-inf (x * 0 is NaN for those)

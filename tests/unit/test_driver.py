@@ -38,7 +38,17 @@ def test_peaks_are_reduced_once_per_example():
     unit_bad = np.zeros(len(unit_ex), dtype=np.uint8)
     unit_bad[first_unit[1]] = _kernels.BAD_INPUT
     layout = melplug._driver.Layout(
-        np.zeros(3, np.int64), n_frames, n_frames, n_frames, unit_ex, unit_f0, first_unit, np.zeros(3, np.int64)
+        np.zeros(3, np.int64),
+        n_frames,
+        n_frames,
+        n_frames,
+        unit_ex,
+        unit_f0,
+        first_unit,
+        np.zeros(3, np.int64),
+        n_frames,
+        n_frames,
+        n_frames,
     )
     bad, peaks = _kernels._summarise(layout, unit_max, unit_bad, False)
     expected = [unit_max[unit_ex == e].max() for e in range(3)]

@@ -310,6 +310,7 @@ ENGINE_ERRORS = [
     ("input_max_length-with-length", dict(input_length=100, input_max_length=50), ValueError, "input_max_length"),
     ("input_overflow", dict(input_overflow="split"), ValueError, "input_overflow"),
     ("signal_preemphasis-above-1", dict(signal_preemphasis=1.2), ValueError, "signal_preemphasis"),
+    ("signal_preemphasis-reflect", dict(signal_preemphasis=0.97), ValueError, "signal_preemphasis"),
     ("frame_rule", dict(frame_rule="floor"), ValueError, "frame_rule"),
     ("power_floor-negative", dict(power_floor=-1.0), ValueError, "power_floor"),
     ("log_min-without-log", dict(log=None, top_db=None, log_min=-6.5), ValueError, "log_min"),
