@@ -162,8 +162,8 @@ def _rule_frames(plan: MelPlan, n):
     if plan.frame_rule == 2:
         return (n + plan.hop_length - 1) // plan.hop_length
     if plan.frame_rule == 3:  # a frame needs one sample more than it reads (Gemma 3n unfolds frame + 1)
-        return frame_count(n - 1, plan.frame_length, plan.hop_length, plan.pad)
-    return frame_count(n, plan.frame_length, plan.hop_length, plan.pad)
+        return frame_count(n - 1 + plan.pad_end - plan.pad, plan.frame_length, plan.hop_length, plan.pad)
+    return frame_count(n + plan.pad_end - plan.pad, plan.frame_length, plan.hop_length, plan.pad)
 
 
 @register_jitable

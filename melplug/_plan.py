@@ -60,9 +60,10 @@ class MelPlan(NamedTuple):
     frame_multiple : int
         Computed frames are rounded up to a multiple of it (the signal is
         zero-extended to the last one's start, :func:`melplug._geometry.framed_length`).
-    pad : int
-        Samples of padding before the signal (``frame_length // 2`` when
-        centred, 0 for Kaldi's snip-edges framing); as many after it.
+    pad, pad_end : int
+        Samples of padding before and after the signal: ``frame_length // 2``
+        both when centred, none for Kaldi's snip-edges framing, ``left_pad``
+        and none for ``framing="left"``.
     pad_mode : int
         0: reflect padding (NumPy's ``mode="reflect"``), 1: zeros, 2: torch's
         reflect (the same values; the caller refuses clips not longer than ``pad``).
@@ -195,6 +196,7 @@ class MelPlan(NamedTuple):
     frame_rule: int
     frame_multiple: int
     pad: int
+    pad_end: int
     pad_mode: int
     input_length: int
     input_min_length: int
@@ -305,7 +307,7 @@ def default_block_frames(fft_length: int) -> int:
 # may read earlier ones, e.g. the frame size in samples); and a plan function,
 # ``c -> {field: value}``: its fields of the MelPlan.
 
-FRAMINGS = ("center", "snip_edges")
+FRAMINGS = ("center", "snip_edges", "left")
 PAD_MODE_CHOICES = ("reflect", "reflect_once", "constant")
 FRAME_UNITS = ("samples", "ms")
 ENGINE_WINDOWS = ("hann", "hamming", "povey", "rectangular")
@@ -412,6 +414,14 @@ def _framing(args, c) -> None:
             f"zeros (NeMo): it needs pad_mode='constant' (or framing='snip_edges'); received "
             f"pad_mode={c['pad_mode']!r}"
         )
+    left = args["left_pad"]
+    if left is not None:
+        left = check_int(
+            "left_pad", left, 0, "it must be None (frame_length - hop_length) or an integer >= 0 (samples)"
+        )
+        if c["framing"] != "left":
+            raise ValueError(f"left_pad={left!r} is the padding of framing='left'; received framing={c['framing']!r}")
+    c["left_pad"] = left
     c["frame_rule"] = check_choice("frame_rule", args["frame_rule"], tuple(FRAME_RULES))
     c["frame_multiple"] = check_int(
         "frame_multiple", args["frame_multiple"], 1, "it must be an integer >= 1 (1: frames as the rule gives them)"
@@ -429,10 +439,21 @@ def _framing_plan(c) -> dict[str, Any]:
         "frame_length": frame,
         "frame_rule": FRAME_RULES[c["frame_rule"]],
         "frame_multiple": c["frame_multiple"],
-        "pad": frame // 2 if c["framing"] == "center" else 0,
+        "pad": _pad_before(c, frame),
+        "pad_end": frame // 2 if c["framing"] == "center" else 0,
         "pad_mode": PAD_MODES[c["pad_mode"]],
         "block_frames": default_block_frames(fft),
     }
+
+
+def _pad_before(c, frame: int) -> int:
+    """Samples of padding before the signal: half a frame (centred), none (snip edges), or ``left_pad``."""
+    if c["framing"] == "center":
+        return frame // 2
+    if c["framing"] == "left":
+        hop = samples(c["hop_length"], c["frame_unit"], c["sampling_rate"])
+        return max(frame - hop, 0) if c["left_pad"] is None else c["left_pad"]
+    return 0
 
 
 def _window_step(args, c) -> None:

@@ -502,9 +502,9 @@ def _clvp(cfg) -> dict[str, Any]:
 
 
 def _inkling(cfg) -> dict[str, Any]:
-    # InklingFeatureExtractor: n_fft - hop zeros before the clip, zeros after it up to a multiple of hop,
-    # stft without centring of a periodic Hann of window_size (centred in n_fft), sqrt(max(|X|**2, 1e-10)),
-    # float32 slaney mels 0 - sr/2, log10(max(M, 1e-10)); ceil(n / hop) frames, all valid.
+    # InklingFeatureExtractor: n_fft - hop zeros before the clip (left-only padding), zeros after it up to a
+    # multiple of hop, stft without centring of a periodic Hann of window_size (centred in n_fft),
+    # sqrt(max(|X|**2, 1e-10)), float32 slaney mels 0 - sr/2, log10(max(M, 1e-10)); ceil(n / hop) frames, all valid.
     name = "inkling"
     _no_padding_value(name, cfg)
     rate = _int(name, cfg, "sampling_rate")
@@ -514,13 +514,12 @@ def _inkling(cfg) -> dict[str, Any]:
     n_fft = cfg.get("n_fft") or window
     if hop < 1 or window < 1 or abs(duration * rate - hop) > 1e-6:
         raise _refuse(name, "audio_token_duration_s", duration, "it must give a whole number of samples >= 1")
-    if n_fft != 2 * hop or window > n_fft:
-        raise _refuse(
-            name, "n_fft", n_fft, f"melplug centres its frames: n_fft must be 2 hops ({2 * hop}) and >= the window"
-        )
+    if window > n_fft:
+        raise _refuse(name, "n_fft", n_fft, f"it must be >= the window ({window} samples)")
     return dict(
         sampling_rate=rate,
-        framing="center",
+        framing="left",
+        left_pad=max(int(n_fft) - hop, 0),
         pad_mode="constant",
         frame_length=int(n_fft),
         hop_length=hop,

@@ -62,10 +62,15 @@ class FeatureExtractor:
         Pre-emphasis of the whole clip before framing (NeMo, Parakeet):
         ``y[0] = x[0]``, ``y[i] = x[i] - p x[i-1]``, zeros beyond the clip
         (centred frames need ``pad_mode="constant"``, NeMo's).
-    framing : {"center", "snip_edges"}
+    framing : {"center", "snip_edges", "left"}
         Frames centred on ``t * hop_length`` (the signal padded by
-        ``frame_length // 2`` each side), or Kaldi's frames inside the signal
-        (none for a clip shorter than one frame).
+        ``frame_length // 2`` each side), Kaldi's frames inside the signal
+        (none for a clip shorter than one frame), or frames starting
+        ``left_pad`` samples before the clip with no padding after it (causal,
+        Inkling).
+    left_pad : int >= 0 or None
+        The padding before the clip of ``framing="left"`` (``None``:
+        ``frame_length - hop_length``, at least 0).
     pad_mode : {"reflect", "reflect_once", "constant"}
         Centre padding: NumPy's reflect (repeated for clips shorter than the
         pad), torch's reflect (``"reflect_once"``: a clip must be longer than
@@ -247,7 +252,8 @@ class FeatureExtractor:
         input_max_length: int | None = None,
         input_overflow: Literal["cut", "raise"] = "cut",
         signal_preemphasis: float = 0.0,
-        framing: Literal["center", "snip_edges"] = "center",
+        framing: Literal["center", "snip_edges", "left"] = "center",
+        left_pad: int | None = None,
         pad_mode: Literal["reflect", "reflect_once", "constant"] = "reflect",
         frame_unit: Literal["samples", "ms"] = "samples",
         frame_length: float = 2048,

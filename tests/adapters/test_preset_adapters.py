@@ -181,3 +181,34 @@ def test_cli_compute_librosa_mfcc(tmp_path):
         got = np.load(out / f"c{i}.npy")
         assert got.dtype == np.float32 and got.shape == want.shape == (20, 1 + len(clips[i]) // 512)
         np.testing.assert_array_equal(got, want)
+
+
+# --------------------------------------------------------------------------- transformers presets
+
+
+@pytest.mark.parametrize("name", ["parakeet", "fun-asr-nano", "granite-speech5", "gemma3n"])
+def test_grain_takes_transformers_presets(name):
+    """Grain hands over the core's numbers and shapes for the new steps (pre-emphasis, LFR, deltas, lookahead)."""
+    grain = pytest.importorskip("grain", reason="the Grain adapter needs grain (melplug[grain])")
+    import melplug.grain
+
+    fx = melplug.preset(name)
+    t = melplug.grain.MelSpectrogram(extractor=name, key="audio")
+    ds = grain.MapDataset.source([{"audio": c} for c in CLIPS]).map(t)
+    for i, clip in enumerate(CLIPS):
+        np.testing.assert_array_equal(ds[i]["audio"], fx(clip))
+    spec = t.output_spec({"audio": grain.experimental.ShapeDtypeStruct(shape=(2, 16000), dtype=np.float32)})
+    assert spec["audio"].shape == (2, *fx(CLIPS[0]).shape)
+
+
+def test_cli_computes_a_transformers_preset(tmp_path):
+    soundfile = pytest.importorskip("soundfile", reason="the CLI reads audio with soundfile (melplug[cli])")
+    from melplug.cli import main
+
+    src = tmp_path / "wav"
+    src.mkdir()
+    soundfile.write(src / "a.wav", CLIPS[0], 16000, subtype="FLOAT")
+    assert main(["compute", str(src), "-o", str(tmp_path / "out"), "--preset", "parakeet"]) == 0
+    files = sorted((tmp_path / "out").rglob("*.npy"))
+    assert len(files) == 1
+    np.testing.assert_array_equal(np.load(files[0]), melplug.preset("parakeet")(CLIPS[0]))

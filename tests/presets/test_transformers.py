@@ -126,6 +126,8 @@ def test_float64_references_cover_the_torch_only_ones():
         ("clvp", {"mel_norms": list(np.linspace(0.5, 2.0, 80)), "default_audio_length": 2}),
         ("granite-speech", {"n_mels": 64, "hop_length": 128}),
         ("inkling", {"feature_size": 64}),
+        ("inkling", {"window_size_multiplier": 3.0}),
+        ("inkling", {"window_size_multiplier": 1.0, "n_fft": 1024}),
         ("speech-to-text", {"normalize_vars": False}),
         ("speech-to-text", {"do_ceptral_normalize": False, "num_mel_bins": 40, "feature_size": 40}),
         ("moss-transcribe-diarize", {"feature_size": 128}),

@@ -312,6 +312,8 @@ ENGINE_ERRORS = [
     ("signal_preemphasis-above-1", dict(signal_preemphasis=1.2), ValueError, "signal_preemphasis"),
     ("signal_preemphasis-reflect", dict(signal_preemphasis=0.97), ValueError, "signal_preemphasis"),
     ("frame_rule", dict(frame_rule="floor"), ValueError, "frame_rule"),
+    ("left_pad-centred", dict(left_pad=100), ValueError, "left_pad"),
+    ("left_pad-negative", dict(framing="left", left_pad=-1), ValueError, "left_pad"),
     ("power_floor-negative", dict(power_floor=-1.0), ValueError, "power_floor"),
     ("log_min-without-log", dict(log=None, top_db=None, log_min=-6.5), ValueError, "log_min"),
     ("feature_scale-shape", dict(num_mel_bins=8, top_db=None, feature_scale=np.ones(7)), ValueError, "feature_scale"),
