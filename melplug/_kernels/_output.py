@@ -93,39 +93,79 @@ def _normalize_examples(layout, out, plan, bad, e_begin, e_end):
         if V == 0:
             continue
         o = layout.o_off[e]
-        # band m, frame j is out[o + m * row_step + j * frame_step]
-        frame_step = M if plan.frames_major else 1
-        row_step = 1 if plan.frames_major else R
-        for m in range(M):
-            base = o + m * row_step
+        stop = V if plan.pad_invalid else W
+        if plan.frames_major:
+            _normalize_rows(out, o, M, V, stop, W, plan)
+            continue
+        for m in range(M):  # (features, frames): each band is contiguous
+            base = o + m * R
             total = 0.0
             for j in range(V):
-                total += out[base + j * frame_step]
+                total += out[base + j]
             mean = total / V
             scale = a  # a / the deviation: one multiply per value, as in every path (bit-for-bit with the C entry)
             if plan.normalize_variance:
                 sq = 0.0
                 for j in range(V):
-                    d = out[base + j * frame_step] - mean
+                    d = out[base + j] - mean
                     sq += d * d
-                var = sq / (V - plan.normalize_ddof)
-                if plan.normalize_eps_on_std:
-                    scale = a / (np.sqrt(var) + plan.normalize_eps)
-                else:
-                    scale = a / np.sqrt(var + plan.normalize_eps)
-            stop = V if plan.pad_invalid else W
-            if plan.feature_affine:
-                fs = plan.feature_scale[m] * scale
-                fo = plan.feature_offset[m] * a + b
-                for j in range(stop):
-                    i = base + j * frame_step
-                    out[i] = dt((out[i] - mean) * fs + fo)
-            else:
-                for j in range(stop):
-                    i = base + j * frame_step
-                    out[i] = dt((out[i] - mean) * scale + b)
+                scale = a / _deviation(sq, V, plan)
+            fs = plan.feature_scale[m] * scale if plan.feature_affine else scale
+            fo = plan.feature_offset[m] * a + b if plan.feature_affine else b
+            for j in range(stop):
+                out[base + j] = dt((out[base + j] - mean) * fs + fo)
             for j in range(stop, W):
-                out[base + j * frame_step] = dt(plan.pad_value)
+                out[base + j] = dt(plan.pad_value)
+
+
+@jit
+def _deviation(sq, V, plan):
+    """The deviation normalisation divides by: ``sqrt(var + eps)``, or ``std + eps`` (``normalize_eps_on_std``)."""
+    var = sq / (V - plan.normalize_ddof)
+    if plan.normalize_eps_on_std:
+        return np.sqrt(var) + plan.normalize_eps
+    return np.sqrt(var + plan.normalize_eps)
+
+
+@jit
+def _normalize_rows(out, o, M, V, stop, W, plan):
+    """:func:`_normalize_examples` of one ``(frames, features)`` example at ``out[o:]``, row by row (contiguous).
+
+    Per-feature sums accumulate frame by frame in the same order as a band's
+    own loop, so the numbers are those of the band-major path.
+    """
+    dt = out.dtype.type
+    a = plan.out_scale
+    b = plan.out_offset
+    mean = np.zeros(M)
+    for j in range(V):
+        row = out[o + j * M : o + (j + 1) * M]
+        for m in range(M):
+            mean[m] += row[m]
+    for m in range(M):
+        mean[m] /= V
+    fs = np.full(M, a)
+    if plan.normalize_variance:
+        sq = np.zeros(M)
+        for j in range(V):
+            row = out[o + j * M : o + (j + 1) * M]
+            for m in range(M):
+                d = row[m] - mean[m]
+                sq[m] += d * d
+        for m in range(M):
+            fs[m] = a / _deviation(sq[m], V, plan)
+    fo = np.full(M, b)
+    if plan.feature_affine:
+        for m in range(M):
+            fs[m] *= plan.feature_scale[m]
+            fo[m] = plan.feature_offset[m] * a + b
+    for j in range(stop):
+        row = out[o + j * M : o + (j + 1) * M]
+        for m in range(M):
+            row[m] = dt((row[m] - mean[m]) * fs[m] + fo[m])
+    pad = out[o + stop * M : o + W * M]
+    for i in range(pad.shape[0]):
+        pad[i] = dt(plan.pad_value)
 
 
 @jit
