@@ -136,6 +136,8 @@ def test_bench_presets_quick_runs_and_prints_tables(tmp_path):
         "_finish",
         "_finish_units",
         "_normalize_examples",
+        "_normalize_rows",
+        "_deviation",
         "_expand_examples",
         "_summarise",
         "_floor_block",
