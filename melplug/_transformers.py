@@ -328,11 +328,8 @@ def _gemma3n(cfg) -> dict[str, Any]:
     name = "gemma3n"
     _no_padding_value(name, cfg)
     rate = _int(name, cfg, "sampling_rate")
-    if "frame_length_ms" in cfg or "frame_length" not in cfg:  # a config (ms), or an object's attributes (samples)
-        frame = int(round(rate * float(cfg["frame_length_ms"]) / 1000.0))
-        hop = int(round(rate * float(cfg["hop_length_ms"]) / 1000.0))
-    else:
-        frame, hop = _int(name, cfg, "frame_length"), _int(name, cfg, "hop_length")
+    frame = int(round(rate * float(cfg["frame_length_ms"]) / 1000.0))
+    hop = int(round(rate * float(cfg["hop_length_ms"]) / 1000.0))
     if frame < 1 or hop < 1:
         raise _refuse(name, "frame_length_ms", cfg.get("frame_length_ms"), "the frame and hop must be >= 1 sample")
     fft = 2 ** math.ceil(math.log2(frame)) * (2 if cfg.get("fft_overdrive", True) else 1)
@@ -575,12 +572,26 @@ TRANSFORMERS_PRESETS: tuple[str, ...] = tuple(name for name in REFERENCES if nam
 def build_options(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
     """The engine options of reference ``name`` configured by ``config`` (its constructor's keys; others ignored)."""
     ref = REFERENCES[name]
-    merged = {**ref.defaults, **{k: v for k, v in config.items() if k in ref.defaults or k in _EXTRA_KEYS}}
+    merged = {**ref.defaults, **{k: v for k, v in config.items() if k in ref.defaults}}
     return {**_BUILDERS[name](merged), "reference": name}
 
 
-# Attributes an extractor object carries in place of its constructor's arguments (Gemma 3n's samples).
-_EXTRA_KEYS = ("frame_length", "hop_length")
+def _object_config(obj) -> dict[str, Any]:
+    """An extractor object's constructor arguments, from its attributes (``to_dict()``).
+
+    Most keep their arguments as attributes of the same names; Gemma 3n
+    keeps its frame and hop in samples (``frame_length``, ``hop_length``)
+    where its constructor takes milliseconds: they are converted back (its
+    ``round(sr * ms / 1000)`` gives the samples again exactly).
+    """
+    config = dict(obj.to_dict())
+    config.setdefault("feature_extractor_type", type(obj).__name__)
+    if config["feature_extractor_type"] == REFERENCES["gemma3n"].cls and "frame_length_ms" not in config:
+        rate = float(config["sampling_rate"])
+        for key in ("frame_length", "hop_length"):
+            if key in config:
+                config[f"{key}_ms"] = float(config[key]) * 1000.0 / rate
+    return config
 
 
 def from_transformers(obj) -> FeatureExtractor:
@@ -661,11 +672,8 @@ def _config_of(obj) -> dict[str, Any]:
         if not isinstance(config, dict):
             raise ValueError(f"{path!r} does not hold a JSON object (a feature extractor's config)")
         return config
-    to_dict = getattr(obj, "to_dict", None)
-    if callable(to_dict) and type(obj).__name__.endswith("FeatureExtractor"):
-        config = dict(to_dict())
-        config.setdefault("feature_extractor_type", type(obj).__name__)
-        return config
+    if callable(getattr(obj, "to_dict", None)) and type(obj).__name__.endswith("FeatureExtractor"):
+        return _object_config(obj)
     raise TypeError(
         "from_transformers takes a transformers feature extractor, its to_dict(), a preprocessor_config.json "
         f"path or a model folder; received {type(obj).__name__}"

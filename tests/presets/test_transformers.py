@@ -199,6 +199,18 @@ def test_objects_to_dict_and_files(name, tmp_path):
     assert fx.reference == name
 
 
+def test_gemma3n_objects_keep_their_frames_in_samples(tmp_path):
+    """Gemma 3n's object holds its frame and hop in samples, its config in ms: both give the same extractor."""
+    _, cls = transformers_class("gemma3n")
+    fe = cls(frame_length_ms=25.0, hop_length_ms=12.5, feature_size=64)
+    fx = melplug.from_transformers(fe)
+    assert fx == melplug.preset("gemma3n", frame_length_ms=25.0, hop_length_ms=12.5, feature_size=64)
+    assert (fx.frame_length, fx.hop_length) == (400, 200)
+    x = _clip("speech", 16000, 16000)
+    want = reference("gemma3n-64", x, frame_length_ms=25.0, hop_length_ms=12.5, feature_size=64)["input_features"]
+    np.testing.assert_allclose(fx(x), want, rtol=0, atol=1e-9 * max(1.0, np.abs(want).max()))
+
+
 def test_a_plain_extractor_round_trips():
     for name in REFERENCES:
         fx = melplug.preset(name)
