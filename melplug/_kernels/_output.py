@@ -137,16 +137,20 @@ def _normalize_rows(out, o, M, V, stop, W, plan):
     dt = out.dtype.type
     a = plan.out_scale
     b = plan.out_offset
-    mean = np.zeros(M)
+    stats = np.zeros(4 * M)  # per feature: the mean, the squared deviations, the scale and the offset
+    mean = stats[:M]
+    sq = stats[M : 2 * M]
+    fs = stats[2 * M : 3 * M]
+    fo = stats[3 * M :]
     for j in range(V):
         row = out[o + j * M : o + (j + 1) * M]
         for m in range(M):
             mean[m] += row[m]
     for m in range(M):
         mean[m] /= V
-    fs = np.full(M, a)
+        fs[m] = a
+        fo[m] = b
     if plan.normalize_variance:
-        sq = np.zeros(M)
         for j in range(V):
             row = out[o + j * M : o + (j + 1) * M]
             for m in range(M):
@@ -154,7 +158,6 @@ def _normalize_rows(out, o, M, V, stop, W, plan):
                 sq[m] += d * d
         for m in range(M):
             fs[m] = a / _deviation(sq[m], V, plan)
-    fo = np.full(M, b)
     if plan.feature_affine:
         for m in range(M):
             fs[m] *= plan.feature_scale[m]
