@@ -44,6 +44,14 @@ def _int(name: str, cfg: Mapping[str, Any], key: str) -> int:
     return int(value)
 
 
+def _fft_and_window(name: str, cfg: Mapping[str, Any]) -> tuple[int, int]:
+    """The config's ``n_fft`` and ``win_length`` (the window is zero-padded into the FFT: never longer)."""
+    n_fft, win = _int(name, cfg, "n_fft"), _int(name, cfg, "win_length")
+    if win > n_fft:
+        raise _refuse(name, "win_length", win, f"it must be <= n_fft={n_fft}")
+    return n_fft, win
+
+
 def _dither(name: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     """A ``dither > 0`` is honoured with melplug's seeded dither (the same standard deviation)."""
     dither = float(cfg.get("dither", 0.0) or 0.0)
@@ -181,11 +189,10 @@ def _nemo(name: str, cfg, *, normalise: bool) -> dict[str, Any]:
     # float32 slaney mels 0 - sr/2, ln(M + 2**-24), frames beyond (n + n_fft // 2 * 2 - n_fft) // hop set to 0;
     # Parakeet and CohereAsr first normalise each band over those frames, (x - mean) / (std + 1e-5), ddof 1.
     _no_padding_value(name, cfg)
-    n_fft, win, hop = _int(name, cfg, "n_fft"), _int(name, cfg, "win_length"), _int(name, cfg, "hop_length")
+    n_fft, win = _fft_and_window(name, cfg)
+    hop = _int(name, cfg, "hop_length")
     if n_fft % 2:
         raise _refuse(name, "n_fft", n_fft, "its valid-frame count (n - 1) // hop for an odd n_fft is not melplug's")
-    if win > n_fft:
-        raise _refuse(name, "win_length", win, f"it must be <= n_fft={n_fft}")
     rate = _int(name, cfg, "sampling_rate")
     pre = cfg.get("preemphasis")
     options = dict(
@@ -260,9 +267,7 @@ def _phi4(cfg) -> dict[str, Any]:
     # triangles in mel on i * sr / n_fft, ln(max(M, 1)).
     name = "phi4-multimodal"
     _no_padding_value(name, cfg)
-    n_fft, win = _int(name, cfg, "n_fft"), _int(name, cfg, "win_length")
-    if win > n_fft:
-        raise _refuse(name, "win_length", win, f"it must be <= n_fft={n_fft}")
+    n_fft, win = _fft_and_window(name, cfg)
     return dict(
         sampling_rate=_int(name, cfg, "sampling_rate"),
         input_gain=32768.0,
@@ -293,9 +298,7 @@ def _lasr(cfg) -> dict[str, Any]:
     # mel matrix (tf.signal's: Kaldi-scale triangles in mel, DC bin zeroed) 125 - 7500 Hz, ln(max(M, 1e-5)).
     name = "lasr"
     _no_padding_value(name, cfg)
-    n_fft, win = _int(name, cfg, "n_fft"), _int(name, cfg, "win_length")
-    if win > n_fft:
-        raise _refuse(name, "win_length", win, f"it must be <= n_fft={n_fft}")
+    n_fft, win = _fft_and_window(name, cfg)
     return dict(
         sampling_rate=_int(name, cfg, "sampling_rate"),
         framing="snip_edges",
@@ -380,26 +383,30 @@ def _granite_speech(cfg) -> dict[str, Any]:
     # GraniteSpeechFeatureExtractor: torchaudio's MelSpectrogram (torch's reflect centring, periodic Hann of
     # win_length in n_fft, power, HTK mels 0 - sr // 2, no norm), log10 floored at the clip's max - 8, / 4 + 1,
     # pairs of frames stacked, an odd last frame dropped.
-    name = "granite-speech"
+    options = _granite_logmel("granite-speech", cfg, "n_mels", 8.0)
+    options.update(stack_frames=2, stack_remainder="drop")
+    return options
+
+
+def _granite_logmel(name: str, cfg, bins: str, floor_db: float) -> dict[str, Any]:
+    """Both Granite Speech front ends' log-mels, ``(frames, mels)``.
+
+    torchaudio's MelSpectrogram of win_length in n_fft, log10 floored at the clip's max - ``floor_db``, / 4 + 1.
+    """
     _no_padding_value(name, cfg)
-    rate = _int(name, cfg, "sampling_rate")
+    n_fft, win = _fft_and_window(name, cfg)
     options = presets._torchaudio(
-        rate, _int(name, cfg, "n_mels"), _int(name, cfg, "n_fft"), _int(name, cfg, "hop_length")
+        _int(name, cfg, "sampling_rate"), _int(name, cfg, bins), n_fft, _int(name, cfg, "hop_length")
     )
-    win = _int(name, cfg, "win_length")
-    if win > options["frame_length"]:
-        raise _refuse(name, "win_length", win, f"it must be <= n_fft={options['frame_length']}")
     options.update(
         window_length=win,
         empty_bands="ignore",
         log="log10",
         log_floor=1e-10,
-        top_db=8.0,
+        top_db=floor_db,
         scale=0.25,
         offset=1.0,
         layout="frames_mels",
-        stack_frames=2,
-        stack_remainder="drop",
     )
     return options
 
@@ -436,26 +443,13 @@ def _granite_speech5(cfg) -> dict[str, Any]:
     # zero-extended to the last one's start), log10 floored at the clip's max - logmel_floor_db, / 4 + 1,
     # deltas (torchaudio's compute_deltas, delta_win_length), pairs of frames stacked: [x0, d0, x1, d1].
     name = "granite-speech5"
-    _no_padding_value(name, cfg)
-    rate = _int(name, cfg, "sampling_rate")
-    n_fft, win = _int(name, cfg, "n_fft"), _int(name, cfg, "win_length")
-    if win > n_fft:
-        raise _refuse(name, "win_length", win, f"it must be <= n_fft={n_fft}")
     window = _int(name, cfg, "delta_win_length")
     if window < 3:
         raise _refuse(name, "delta_win_length", window, "torchaudio's compute_deltas needs a window >= 3")
-    options = presets._torchaudio(rate, _int(name, cfg, "num_mel_bins"), n_fft, _int(name, cfg, "hop_length"))
+    options = _granite_logmel(name, cfg, "num_mel_bins", float(cfg["logmel_floor_db"]))
     options.update(
-        window_length=win,
         frame_rule="n_over_hop",
         frame_multiple=2,
-        empty_bands="ignore",
-        log="log10",
-        log_floor=1e-10,
-        top_db=float(cfg["logmel_floor_db"]),
-        scale=0.25,
-        offset=1.0,
-        layout="frames_mels",
         delta_window=window,
         stack_frames=2,
         valid_frames="n_over_hop",
