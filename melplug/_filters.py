@@ -99,7 +99,8 @@ def mel_weights(config: Mapping[str, Any], fft: int) -> np.ndarray:
     """The dense mel weight matrix of an engine config, ``(fft_length // 2 + 1, num_mel_bins)``, float64.
 
     Triangles with peak 1 between ``num_mel_bins + 2`` edges equally spaced on
-    the mel scale from ``min_freq`` to ``max_freq``, linear in mel or in Hz,
+    the mel scale from ``min_freq`` to ``max_freq``, linear in mel or in Hz
+    (or in Hz and symmetric, reaching as far above the centre as the lower edge is below it),
     over the bin grid; optionally Slaney's area normalisation.  The keras grid
     has a zero DC row and the kaldi grid a zero Nyquist row, as their
     references.
@@ -117,6 +118,8 @@ def mel_weights(config: Mapping[str, Any], fft: int) -> np.ndarray:
         x, edges = freqs, mel_to_hz(edges_mel, scale)
     x = x[:, None]
     lower, center, upper = edges[:-2][None, :], edges[1:-1][None, :], edges[2:][None, :]
+    if config["mel_triangles"] == "hz_symmetric":  # SpeechBrain: as wide above the centre as below it
+        upper = 2.0 * center - lower
     with np.errstate(divide="ignore", invalid="ignore"):
         lower_slopes = (x - lower) / (center - lower)
         upper_slopes = (upper - x) / (upper - center)

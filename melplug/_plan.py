@@ -62,7 +62,7 @@ class MelPlan(NamedTuple):
         zero-extended to the last one's start, :func:`melplug._geometry.framed_length`).
     pad, pad_end : int
         Samples of padding before and after the signal: ``frame_length // 2``
-        both when centred, none for Kaldi's snip-edges framing, ``left_pad``
+        (or ``center_pad``) both when centred, none for Kaldi's snip-edges framing, ``left_pad``
         and none for ``framing="left"``.
     pad_mode : int
         0: reflect padding (NumPy's ``mode="reflect"``), 1: zeros, 2: torch's
@@ -112,6 +112,8 @@ class MelPlan(NamedTuple):
         Exponent applied to the magnitude (2: power).
     power_floor : float
         The power ``|X|**2`` is clamped at this before the exponent (0: not at all).
+    power_guard : float
+        Added to the power ``|X|**2`` before the exponent (0: nothing; BigVGAN: 1e-9).
     log_kind : int
         The logarithm taken (:data:`LOG_KINDS`): 0 none, 1 decibels
         ``10 log10(max(M, log_floor)) - ref_db``, 2 ``ln``, 3 ``log10``.
@@ -137,6 +139,10 @@ class MelPlan(NamedTuple):
         Affine map applied last: ``out_scale * value + out_offset``.
     feature_affine : bool
         Whether the per-feature affine map applies.
+    feature_rows : bool
+        The per-feature vectors have one value per value of a gathered
+        stacked row: the map applies to the rows after they are gathered
+        (phase 4), not to the frames.
     delta_window : int
         0, or the window of the delta features appended to each frame
         (torchaudio's ``compute_deltas``: edge frames repeated).
@@ -222,6 +228,7 @@ class MelPlan(NamedTuple):
     bin_stop: int
     magnitude_power: float
     power_floor: float
+    power_guard: float
     log_kind: int
     log_scale: float
     log_floor: float
@@ -236,6 +243,7 @@ class MelPlan(NamedTuple):
     out_scale: float
     out_offset: float
     feature_affine: bool
+    feature_rows: bool
     feature_scale: np.ndarray
     feature_offset: np.ndarray
     delta_window: int
@@ -313,7 +321,7 @@ FRAME_UNITS = ("samples", "ms")
 ENGINE_WINDOWS = ("hann", "hamming", "povey", "rectangular")
 WINDOW_POSITIONS = ("center", "start")
 MEL_SCALES = ("keras", "htk", "slaney", "kaldi")
-MEL_TRIANGLES = ("mel", "hz")
+MEL_TRIANGLES = ("mel", "hz", "hz_symmetric")
 MEL_GRIDS = ("keras", "integer", "kaldi", "rfft")
 MEL_NORMS = (None, "slaney")
 EMPTY_BANDS = ("warn", "raise", "ignore")
@@ -422,6 +430,16 @@ def _framing(args, c) -> None:
         if c["framing"] != "left":
             raise ValueError(f"left_pad={left!r} is the padding of framing='left'; received framing={c['framing']!r}")
     c["left_pad"] = left
+    center = args["center_pad"]
+    if center is not None:
+        center = check_int(
+            "center_pad", center, 0, "it must be None (frame_length // 2) or an integer >= 0 (samples each side)"
+        )
+        if c["framing"] != "center":
+            raise ValueError(
+                f"center_pad={center!r} is the padding of framing='center'; received framing={c['framing']!r}"
+            )
+    c["center_pad"] = center
     c["frame_rule"] = check_choice("frame_rule", args["frame_rule"], tuple(FRAME_RULES))
     c["frame_multiple"] = check_int(
         "frame_multiple", args["frame_multiple"], 1, "it must be an integer >= 1 (1: frames as the rule gives them)"
@@ -440,16 +458,16 @@ def _framing_plan(c) -> dict[str, Any]:
         "frame_rule": FRAME_RULES[c["frame_rule"]],
         "frame_multiple": c["frame_multiple"],
         "pad": _pad_before(c, frame),
-        "pad_end": frame // 2 if c["framing"] == "center" else 0,
+        "pad_end": _pad_before(c, frame) if c["framing"] == "center" else 0,
         "pad_mode": PAD_MODES[c["pad_mode"]],
         "block_frames": default_block_frames(fft),
     }
 
 
 def _pad_before(c, frame: int) -> int:
-    """Samples of padding before the signal: half a frame (centred), none (snip edges), or ``left_pad``."""
+    """Samples of padding before the signal: ``center_pad`` or half a frame (centred), none (snip edges), left_pad."""
     if c["framing"] == "center":
-        return frame // 2
+        return frame // 2 if c["center_pad"] is None else c["center_pad"]
     if c["framing"] == "left":
         hop = samples(c["hop_length"], c["frame_unit"], c["sampling_rate"])
         return max(frame - hop, 0) if c["left_pad"] is None else c["left_pad"]
@@ -525,10 +543,13 @@ def _spectrum(args, c) -> None:
     c["power_floor"] = check_real(
         "power_floor", args["power_floor"], "it must be a finite number >= 0 (0: no floor)", minimum=0.0
     )
+    c["power_guard"] = check_real(
+        "power_guard", args["power_guard"], "it must be a finite number >= 0 (0: nothing added)", minimum=0.0
+    )
 
 
 def _spectrum_plan(c) -> dict[str, Any]:
-    return {"magnitude_power": c["magnitude_power"], "power_floor": c["power_floor"]}
+    return {name: c[name] for name in ("magnitude_power", "power_floor", "power_guard")}
 
 
 def _mel_filters(args, c) -> None:
@@ -649,16 +670,16 @@ def _output(args, c) -> None:
 
 
 def _feature_vector(name: str, value, width: int):
-    """``None``, or a finite float64 array of ``width`` values (read-only)."""
+    """``None``, or a finite float64 array of ``width`` values, or of a multiple of them (stacked rows), read-only."""
     if value is None:
         return None
     arr = np.asarray(value)
     if arr.dtype.kind not in "fiu":
         raise TypeError(f"{name} must be None or a real array of shape ({width},); received dtype {arr.dtype}")
-    if arr.shape != (width,):
+    if arr.ndim != 1 or arr.shape[0] % width or arr.shape[0] == 0:
         raise ValueError(
             f"{name} has shape {arr.shape}; it must have one value per feature: shape ({width},) "
-            "(num_ceps, else num_mel_bins)"
+            f"(num_ceps, else num_mel_bins), or one per value of a stacked row, shape (stack_frames * {width},)"
         )
     arr = np.array(arr, dtype=np.float64)
     if not np.isfinite(arr).all():
@@ -673,8 +694,8 @@ def _output_plan(c) -> dict[str, Any]:
     scale, offset, pad_value = c["scale"], c["offset"], c["pad_value"]
     if c["pad_before_scaling"]:
         pad_value = scale * pad_value + offset
-    affine = c["feature_scale"] is not None or c["feature_offset"] is not None
-    width = (c["num_ceps"] or c["num_mel_bins"]) if affine else 0
+    given = [v for v in (c["feature_scale"], c["feature_offset"]) if v is not None]
+    size = given[0].shape[0] if given else 0  # one per feature, or per value of a stacked row (feature_rows)
     return {
         "out_scale": scale,
         "out_offset": offset,
@@ -682,9 +703,10 @@ def _output_plan(c) -> dict[str, Any]:
         "pad_value": pad_value,
         "pad_frames_to": c["pad_frames_to"],
         "frames_major": c["layout"] == "frames_mels",
-        "feature_affine": affine,
-        "feature_scale": np.ones(width) if c["feature_scale"] is None else c["feature_scale"],
-        "feature_offset": np.zeros(width) if c["feature_offset"] is None else c["feature_offset"],
+        "feature_affine": bool(given),
+        "feature_rows": size not in (0, c["num_ceps"] or c["num_mel_bins"]),
+        "feature_scale": np.ones(size) if c["feature_scale"] is None else c["feature_scale"],
+        "feature_offset": np.zeros(size) if c["feature_offset"] is None else c["feature_offset"],
         "delta_window": c["delta_window"] or 0,
         "valid_rule": VALID_RULES[c["valid_frames"]],
         "valid_window": c["window_length"] or samples(c["frame_length"], c["frame_unit"], c["sampling_rate"]),
@@ -728,6 +750,22 @@ def _stacking(args, c) -> None:
             f"stack_stride={stride!r} is invalid: it must be None (= stack_frames) or an integer in "
             f"[1, stack_frames={k}] (rows may overlap, never skip frames)"
         )
+    scale, offset = c["feature_scale"], c["feature_offset"]
+    if scale is not None and offset is not None and scale.shape != offset.shape:
+        raise ValueError(
+            f"feature_scale has {scale.shape[0]} values and feature_offset {offset.shape[0]}; they must match"
+        )
+    for name in ("feature_scale", "feature_offset"):
+        vector, width = c[name], c["num_ceps"] or c["num_mel_bins"]
+        if vector is None or vector.shape[0] == width:
+            continue
+        if not gathered or vector.shape[0] != k * width or c["pad_invalid_frames"] or _scaled(c):
+            raise ValueError(
+                f"{name} has {vector.shape[0]} values: one per value of a stacked row ({k} x {width}) maps the "
+                f"rows after they are gathered (FunASR's CMVN after LFR), which needs stack_frames={k} with a "
+                f"stack_stride < stack_frames or stack_remainder='repeat', no pad_invalid_frames and scale=1, "
+                f"offset=0; else pass {width} values, one per feature"
+            )
     if gathered and (k == 1 or c["stack_remainder"] == "drop" or c["delta_window"] is not None or c["normalize"]):
         raise ValueError(
             f"stack_stride={stride!r} with stack_remainder={c['stack_remainder']!r} gathers rows of stack_frames "
@@ -736,6 +774,11 @@ def _stacking(args, c) -> None:
             f"normalize={c['normalize']!r}"
         )
     c["valid_rows"] = check_choice("valid_rows", args["valid_rows"], VALID_ROWS)
+
+
+def _scaled(c) -> bool:
+    """Whether the affine map ``scale``/``offset`` is not the identity."""
+    return c["scale"] != 1.0 or c["offset"] != 0.0
 
 
 def _stacking_plan(c) -> dict[str, Any]:

@@ -195,37 +195,8 @@ def _nemo(name: str, cfg, *, normalise: bool) -> dict[str, Any]:
         raise _refuse(name, "n_fft", n_fft, "its valid-frame count (n - 1) // hop for an odd n_fft is not melplug's")
     rate = _int(name, cfg, "sampling_rate")
     pre = cfg.get("preemphasis")
-    options = dict(
-        sampling_rate=rate,
-        signal_preemphasis=float(pre) if pre else 0.0,
-        framing="center",
-        pad_mode="constant",
-        frame_length=n_fft,
-        hop_length=hop,
-        window="hann",
-        window_length=win,
-        window_periodic=False,
-        window_position="center",
-        num_mel_bins=_int(name, cfg, "feature_size"),
-        mel_scale="slaney",
-        mel_triangles="hz",
-        mel_grid="integer",
-        mel_norm="slaney",
-        min_freq=0.0,
-        max_freq=rate / 2,
-        empty_bands="ignore",
-        log="ln",
-        log_floor=2.0**-24,
-        log_guard=2.0**-24,
-        top_db=None,
-        layout="frames_mels",
-        valid_frames="n_over_hop",
-        pad_invalid_frames=True,
-        pad_value=0.0,
-    )
-    if normalise:
-        options.update(normalize=True, normalize_ddof=1, normalize_eps=1e-5, normalize_eps_on="std")
-    return options
+    bins = _int(name, cfg, "feature_size")
+    return presets.nemo_steps(rate, n_fft, win, hop, bins, float(pre) if pre else 0.0, "integer", normalise)
 
 
 def _parakeet(cfg) -> dict[str, Any]:

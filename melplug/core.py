@@ -71,6 +71,10 @@ class FeatureExtractor:
     left_pad : int >= 0 or None
         The padding before the clip of ``framing="left"`` (``None``:
         ``frame_length - hop_length``, at least 0).
+    center_pad : int >= 0 or None
+        The padding on each side of ``framing="center"`` (``None``:
+        ``frame_length // 2``; BigVGAN and HiFi-GAN pad ``(fft_length -
+        hop_length) // 2`` and frame without centring, ``n // hop_length`` frames).
     pad_mode : {"reflect", "reflect_once", "constant"}
         Centre padding: NumPy's reflect (repeated for clips shorter than the
         pad), torch's reflect (``"reflect_once"``: a clip must be longer than
@@ -115,12 +119,17 @@ class FeatureExtractor:
         Exponent of the magnitude (2: power, 1: magnitude).
     power_floor : real >= 0
         Clamp of the power ``|X|**2`` before that exponent (0: none; Inkling: 1e-10).
+    power_guard : real >= 0
+        Added to the power ``|X|**2`` before that exponent (0: nothing; BigVGAN's
+        magnitude ``sqrt(|X|**2 + 1e-9)``).
     num_mel_bins : int >= 1
         Mel bands.
     mel_scale : {"keras", "htk", "slaney", "kaldi"}
         ``1127 ln(1 + f/700)`` (keras, kaldi), ``2595 log10(1 + f/700)`` (htk) or Slaney's.
-    mel_triangles : {"mel", "hz"}
-        Triangles linear in mel (Keras, Kaldi) or in Hz (librosa, torch, transformers).
+    mel_triangles : {"mel", "hz", "hz_symmetric"}
+        Triangles linear in mel (Keras, Kaldi) or in Hz (librosa, torch,
+        transformers), or linear in Hz and symmetric around each centre, as
+        wide above it as below it (SpeechBrain's ``Filterbank``).
     mel_grid : {"keras", "integer", "kaldi", "rfft"}
         FFT bin frequencies: ``linspace(0, sr / 2, bins)`` with the DC bin dropped
         (Keras), ``linspace(0, sr // 2, bins)`` (transformers, torchaudio),
@@ -182,6 +191,10 @@ class FeatureExtractor:
         Per-feature map ``value * feature_scale[m] + feature_offset[m]``
         (per-bin CMVN, Gemma 3n's ``per_bin_mean``/``per_bin_stddev``), applied
         after the logarithm (and normalisation), before ``scale``/``offset``.
+        With gathered stacked rows (``stack_remainder="repeat"`` or a
+        ``stack_stride``) they may instead hold one value per value of a row,
+        ``stack_frames * num_features``: the map then applies to each row
+        once it is gathered, in float64 (FunASR's CMVN after LFR, ``am.mvn``).
     delta_window : int >= 3 or None
         Append each frame's delta features (torchaudio's ``compute_deltas``
         with this window: edge frames repeated) after its features:
@@ -254,6 +267,7 @@ class FeatureExtractor:
         signal_preemphasis: float = 0.0,
         framing: Literal["center", "snip_edges", "left"] = "center",
         left_pad: int | None = None,
+        center_pad: int | None = None,
         pad_mode: Literal["reflect", "reflect_once", "constant"] = "reflect",
         frame_unit: Literal["samples", "ms"] = "samples",
         frame_length: float = 2048,
@@ -271,9 +285,10 @@ class FeatureExtractor:
         dither_seed: int = 0,
         magnitude_power: float = 2.0,
         power_floor: float = 0.0,
+        power_guard: float = 0.0,
         num_mel_bins: int = 128,
         mel_scale: Literal["keras", "htk", "slaney", "kaldi"] = "keras",
-        mel_triangles: Literal["mel", "hz"] = "mel",
+        mel_triangles: Literal["mel", "hz", "hz_symmetric"] = "mel",
         mel_grid: Literal["keras", "integer", "kaldi", "rfft"] = "keras",
         mel_norm: Literal["slaney"] | None = None,
         min_freq: float = 20.0,

@@ -40,6 +40,7 @@ three (``hop_length=20.0`` is a 20 ms hop), samples for the others.
 from __future__ import annotations
 
 import inspect
+import os
 from typing import Any
 
 import numpy as np
@@ -233,6 +234,228 @@ def _kaldi_mfcc(sampling_rate=16000, num_mel_bins=23, num_ceps=13) -> dict[str, 
     return options
 
 
+def nemo_steps(
+    rate: int, n_fft: int, win: int, hop: int, bins: int, preemphasis: float, grid: str, normalise: bool = True
+) -> dict[str, Any]:
+    """NeMo's ``FilterbankFeatures`` steps (the ``nemo`` preset; transformers' Parakeet family reuses them).
+
+    The whole clip pre-emphasised (zeros beyond it), torch's centred stft with
+    zero padding of a symmetric Hann window of ``win`` centred in ``n_fft``,
+    power, slaney-normalised slaney mels 0 - sr/2 on ``grid``, ``ln(M + 2**-24)``,
+    frames from ``n // hop`` on set to 0 (NeMo's ``seq_len``); with ``normalise``
+    each band first normalised over the others, ``(x - mean) / (std + 1e-5)``, ddof 1.
+    """
+    options = dict(
+        sampling_rate=rate,
+        signal_preemphasis=preemphasis,
+        framing="center",
+        pad_mode="constant",
+        frame_length=n_fft,
+        hop_length=hop,
+        window="hann",
+        window_length=win,
+        window_periodic=False,
+        window_position="center",
+        num_mel_bins=bins,
+        mel_scale="slaney",
+        mel_triangles="hz",
+        mel_grid=grid,
+        mel_norm="slaney",
+        min_freq=0.0,
+        max_freq=rate / 2,
+        empty_bands="ignore",
+        log="ln",
+        log_floor=2.0**-24,
+        log_guard=2.0**-24,
+        top_db=None,
+        layout="frames_mels",
+        valid_frames="n_over_hop",
+        pad_invalid_frames=True,
+        pad_value=0.0,
+    )
+    if normalise:
+        options.update(normalize=True, normalize_ddof=1, normalize_eps=1e-5, normalize_eps_on="std")
+    return options
+
+
+def _nemo(sampling_rate=16000, num_mel_bins=80, pad_to=0) -> dict[str, Any]:
+    # NeMo's AudioToMelSpectrogramPreprocessor / FilterbankFeatures as the Parakeet and Canary recipes set it:
+    # 25/10 ms (int(0.025 sr), int(0.01 sr) samples), n_fft the next power of two, pre-emphasis 0.97, librosa's
+    # filters (np.fft.rfftfreq grid), per-feature normalisation over the n // hop valid frames ((x - mean) /
+    # (std + 1e-5), ddof 1), dither 0, pad_to 0 (the class default 16 as an override: zero frames up to a multiple).
+    sampling_rate = check_int("sampling_rate", sampling_rate, 1, "the nemo preset needs an integer rate >= 1 (Hz)")
+    pad_to = check_int("pad_to", pad_to, 0, "it must be an integer >= 0 (frames; 0: no padding, NeMo's default 16)")
+    win, hop = int(0.025 * sampling_rate), int(0.01 * sampling_rate)
+    if win < 1 or hop < 1:
+        raise ValueError(f"sampling_rate={sampling_rate!r} is too low for NeMo's 25/10 ms frames (< 1 sample)")
+    options = nemo_steps(sampling_rate, 1 << (win - 1).bit_length(), win, hop, num_mel_bins, 0.97, "rfft")
+    return {**options, "layout": "mels_frames", "pad_frames_to": max(pad_to, 1)}
+
+
+def _speechbrain_fbank(sampling_rate=16000, num_mel_bins=80, fft_length=400) -> dict[str, Any]:
+    # SpeechBrain lobes.features.Fbank (ECAPA-TDNN's hyper-parameters) then InputNormalization(norm_type="sentence",
+    # std_norm=False): STFT of round(sr * 25 ms) periodic Hamming centred in n_fft, hop round(sr * 10 ms), centre zero
+    # padding, power; its Filterbank's HTK triangles on linspace(0, sr // 2, bins), symmetric around each centre;
+    # 10 log10(max(M, 1e-10)) floored at the clip's max - 80 dB; each band's mean over the clip subtracted.
+    sampling_rate = check_int(
+        "sampling_rate", sampling_rate, 1, "the speechbrain-fbank preset needs an integer rate >= 1 (Hz)"
+    )
+    win, hop = round(sampling_rate / 1000.0 * 25), round(sampling_rate / 1000.0 * 10)
+    fft_length = check_int("fft_length", fft_length, max(win, 1), f"it must be an integer >= the window ({win})")
+    return dict(
+        sampling_rate=sampling_rate,
+        framing="center",
+        pad_mode="constant",
+        frame_length=fft_length,
+        hop_length=hop,
+        window="hamming",
+        window_length=win,
+        window_periodic=True,
+        num_mel_bins=num_mel_bins,
+        mel_scale="htk",
+        mel_triangles="hz_symmetric",
+        mel_grid="integer",
+        min_freq=0.0,
+        max_freq=float(sampling_rate // 2),
+        empty_bands="ignore",
+        log="db",
+        log_floor=1e-10,
+        ref_power=1.0,
+        top_db=80.0,
+        layout="frames_mels",
+        normalize=True,
+        normalize_variance=False,
+        normalize_ddof=0,
+    )
+
+
+def _kaldi_x32768(sampling_rate, num_mel_bins, window) -> dict[str, Any]:
+    """Kaldi's fbank of the clip x 2**15 with ``window`` (torchaudio's kaldi.fbank, empty bands kept)."""
+    options = _kaldi(sampling_rate, num_mel_bins)
+    options.update(input_gain=2.0**15, window=window, empty_bands="ignore")
+    return options
+
+
+def _wespeaker(sampling_rate=16000, num_mel_bins=80) -> dict[str, Any]:
+    # pyannote.audio's WeSpeaker embeddings (compute_fbank) and WeSpeaker itself: x 2**15, torchaudio's
+    # kaldi.fbank (80 bins, 25/10 ms, Hamming, dither 0, no energy), each band's mean over the clip subtracted.
+    return {**_kaldi_x32768(sampling_rate, num_mel_bins, "hamming"), **_MEAN_ONLY}
+
+
+_MEAN_ONLY = dict(normalize=True, normalize_variance=False, normalize_ddof=0)
+
+
+def _sensevoice(sampling_rate=16000, num_mel_bins=80, lfr_m=7, lfr_n=6, cmvn=None) -> dict[str, Any]:
+    # FunASR's WavFrontend (funasr_onnx; SenseVoice, Paraformer): x 2**15, kaldi-native-fbank (80 bins, Hamming,
+    # 25/10 ms, dither 0), low frame rate stacking (rows of lfr_m frames every lfr_n, (lfr_m - 1) // 2 copies of
+    # frame 0 before the first, the last frame repeated), then (x + shift) * scale from the am.mvn file ``cmvn``
+    # (a path, or a (2, lfr_m * num_mel_bins) array of the shift and scale rows; None: no CMVN).
+    from ._cmvn import read_am_mvn
+
+    options = _kaldi(sampling_rate, num_mel_bins)
+    options.update(input_gain=2.0**15, window="hamming")
+    m = check_int("lfr_m", lfr_m, 1, "it must be an integer >= 1 (frames per row)")
+    n = check_int("lfr_n", lfr_n, 1, f"it must be an integer in [1, lfr_m={m}] (frames between rows)")
+    if n > m:
+        raise ValueError(f"lfr_n={n!r} is invalid: rows of lfr_m={m} frames every lfr_n frames would skip frames")
+    if m > 1 or n > 1:
+        options.update(stack_frames=m, stack_stride=n, stack_remainder="repeat")
+    if cmvn is None:
+        return options
+    if isinstance(cmvn, (str, os.PathLike)):
+        shift, scale = read_am_mvn(cmvn)
+    else:
+        arr = np.asarray(cmvn, dtype=np.float64) if not isinstance(cmvn, np.ndarray) else cmvn.astype(np.float64)
+        if arr.ndim != 2 or arr.shape[0] != 2:
+            raise ValueError(
+                f"cmvn has shape {arr.shape}; it must be an am.mvn path or an array of shape (2, features): the shift "
+                "row, then the scale row"
+            )
+        shift, scale = arr
+    width = m * num_mel_bins
+    if shift.shape[0] != width:
+        raise ValueError(
+            f"cmvn has {shift.shape[0]} values per row; the sensevoice rows have lfr_m * num_mel_bins = {m} x "
+            f"{num_mel_bins} = {width}"
+        )
+    return {**options, "feature_scale": scale, "feature_offset": shift * scale}
+
+
+def _beats(sampling_rate=16000, num_mel_bins=128) -> dict[str, Any]:
+    # BEATs preprocess: x 2**15, torchaudio's kaldi.fbank (128 bins, Povey window, 25/10 ms; one band is empty at
+    # 16 kHz and stays ln(eps)), then (x - 15.41663) / (2 * 6.55582).
+    mean, std = 15.41663, 6.55582
+    return {**_kaldi_x32768(sampling_rate, num_mel_bins, "povey"), "scale": 1 / (2 * std), "offset": -mean / (2 * std)}
+
+
+def _eat(sampling_rate=16000, num_mel_bins=128, target_length=1024) -> dict[str, Any]:
+    # EAT's preprocess_audio: the clip's mean subtracted (a no-op after Kaldi's per-frame DC removal, which
+    # melplug relies on), torchaudio's kaldi.fbank (128 bins, symmetric Hann "hanning", 25/10 ms, dither 0, no
+    # energy), rows zero-padded or cut to target_length, *then* (x + 4.268) / (2 * 4.569).
+    mean, std = -4.268, 4.569
+    target_length = check_int("target_length", target_length, 1, "it must be an integer >= 1 (frames)")
+    options = _kaldi(sampling_rate, num_mel_bins)
+    options.update(
+        window="hann",
+        empty_bands="ignore",
+        output_frames=target_length,
+        pad_value=0.0,
+        pad_before_scaling=True,
+        scale=1 / (2 * std),
+        offset=-mean / (2 * std),
+    )
+    return options
+
+
+def _dasheng(sampling_rate=16000, num_mel_bins=64) -> dict[str, Any]:
+    # Dasheng's front end: torchaudio MelSpectrogram(n_fft=512, win_length=512, hop_length=160, n_mels=64, f_min=0,
+    # f_max=8000, center=True) then AmplitudeToDB(top_db=120): 10 log10(max(M, 1e-10)) floored at the clip's
+    # max - 120 dB (torchaudio floors a whole (batch, mels, frames) batch at once; melplug each clip alone).
+    options = _torchaudio(sampling_rate, num_mel_bins, fft_length=512, hop_length=160)
+    options.update(max_freq=8000.0, empty_bands="ignore", log="db", log_floor=1e-10, ref_power=1.0, top_db=120.0)
+    return options
+
+
+def _vocos(sampling_rate=24000, num_mel_bins=100, fft_length=1024, hop_length=256) -> dict[str, Any]:
+    # Vocos MelSpectrogramFeatures(padding="center"): torchaudio MelSpectrogram(center=True, power=1) (reflect
+    # padding, periodic Hann, magnitude, HTK mels to sr // 2, no norm), then ln(max(M, 1e-7)).
+    options = _torchaudio(sampling_rate, num_mel_bins, fft_length, hop_length)
+    options.update(magnitude_power=1.0, empty_bands="ignore", log="ln", log_floor=1e-7)
+    return options
+
+
+def _bigvgan(sampling_rate=24000, num_mel_bins=100, fft_length=1024, hop_length=256) -> dict[str, Any]:
+    # BigVGAN / HiFi-GAN meldataset.mel_spectrogram (the v2 24 kHz 100-band config): torch's reflect padding of
+    # (n_fft - hop) // 2 each side, frames without centring (n // hop of them), periodic Hann, magnitude
+    # sqrt(re^2 + im^2 + 1e-9), librosa's slaney mels fmin - fmax (None: sr / 2), ln(max(M, 1e-5)).
+    fft_length = check_int("fft_length", fft_length, 1)
+    hop_length = check_int("hop_length", hop_length, 1)
+    return dict(
+        sampling_rate=sampling_rate,
+        framing="center",
+        center_pad=max(fft_length - hop_length, 0) // 2,
+        pad_mode="reflect_once",
+        frame_length=fft_length,
+        hop_length=hop_length,
+        window="hann",
+        window_periodic=True,
+        magnitude_power=1.0,
+        power_guard=1e-9,
+        num_mel_bins=num_mel_bins,
+        mel_scale="slaney",
+        mel_triangles="hz",
+        mel_grid="rfft",
+        mel_norm="slaney",
+        min_freq=0.0,
+        max_freq=None,
+        empty_bands="ignore",
+        log="ln",
+        log_floor=1e-5,
+        top_db=None,
+        layout="mels_frames",
+    )
+
+
 _BUILDERS = {
     "whisper": _whisper,
     "kaldi": _kaldi,
@@ -242,6 +465,15 @@ _BUILDERS = {
     "torchaudio": _torchaudio,
     "librosa-mfcc": _librosa_mfcc,
     "kaldi-mfcc": _kaldi_mfcc,
+    "nemo": _nemo,
+    "speechbrain-fbank": _speechbrain_fbank,
+    "wespeaker": _wespeaker,
+    "sensevoice": _sensevoice,
+    "beats": _beats,
+    "eat": _eat,
+    "dasheng": _dasheng,
+    "vocos": _vocos,
+    "bigvgan": _bigvgan,
 }
 #: Per preset, the overrides its builder takes (they may set several engine options, as the reference does):
 #: for a transformers extractor, its constructor's arguments (``feature_size``, ``n_fft``, ...).

@@ -29,7 +29,7 @@ def _write_block(out, o, f0, nf, F, V, R, plan, src):
     pad = out.dtype.type(plan.pad_value)
     # With normalisation both maps come after it (in _normalize_examples).
     affine = (plan.out_scale != 1.0 or plan.out_offset != 0.0) and not plan.normalize
-    if plan.feature_affine and not plan.normalize:  # per feature, in the block (its values are final here)
+    if plan.feature_affine and not plan.normalize and not plan.feature_rows:  # per feature (values final here)
         for m in range(M):
             fs = src.dtype.type(plan.feature_scale[m])
             fo = src.dtype.type(plan.feature_offset[m])
@@ -182,8 +182,9 @@ def _expand_examples(layout, out, plan, bad, e_begin, e_end):
     edge frames repeated); with gathered stacking row ``r`` is frames
     ``r * stack_stride - c + j`` for ``j < stack_frames`` (``c = (stack_frames
     - 1) // 2`` with ``stack_repeat``, which also repeats the edge frames;
-    else frames past the clip are ``pad_value``).  Flagged examples are
-    skipped (they raise, or are NaN already).
+    else frames past the clip are ``pad_value``), and with ``feature_rows``
+    each gathered value is mapped by its place in the row.  Flagged examples
+    are skipped (they raise, or are NaN already).
     """
     M = _geometry.stage_width(plan)
     W = _geometry.out_width(plan)
@@ -231,6 +232,11 @@ def _expand_examples(layout, out, plan, bad, e_begin, e_end):
                     if f < 0 or f >= F:
                         for m in range(M):
                             dst[m] = pad
+                    elif plan.feature_rows:  # per value of the row (FunASR's CMVN after LFR), in float64
+                        src = x[f * M : (f + 1) * M]
+                        for m in range(M):
+                            i = j * M + m
+                            dst[m] = dt(src[m] * plan.feature_scale[i] + plan.feature_offset[i])
                     else:
                         src = x[f * M : (f + 1) * M]
                         for m in range(M):

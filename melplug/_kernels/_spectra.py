@@ -137,21 +137,22 @@ def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
     k0 = plan.bin_start
     power = plan.magnitude_power
     floor = power_t.dtype.type(plan.power_floor ** (power / 2.0)) if plan.power_floor > 0.0 else 0.0
+    g = power_t.dtype.type(plan.power_guard)  # |X|**2 + g (BigVGAN); adding 0 changes nothing
     used = spec[:nf, k0 : plan.bin_stop]  # 0-based loops over slices: no wraparound, SIMD
     for kk in range(used.shape[1]):
         prow = power_t[k0 + kk, :nf]
         if power == 2.0:
             for j in range(nf):
                 c = used[j, kk]
-                prow[j] = c.real * c.real + c.imag * c.imag
+                prow[j] = c.real * c.real + c.imag * c.imag + g
         elif power == 1.0:
             for j in range(nf):
                 c = used[j, kk]
-                prow[j] = np.sqrt(c.real * c.real + c.imag * c.imag)
+                prow[j] = np.sqrt(c.real * c.real + c.imag * c.imag + g)
         else:
             for j in range(nf):
                 c = used[j, kk]
-                prow[j] = np.sqrt(c.real * c.real + c.imag * c.imag) ** power
+                prow[j] = np.sqrt(c.real * c.real + c.imag * c.imag + g) ** power
         if plan.power_floor > 0.0:
             # |X|**2 clamped at power_floor before the exponent (Inkling: sqrt(max(|X|**2, 1e-10))) is the
             # result clamped at power_floor ** (power / 2): the exponent is monotonic.
