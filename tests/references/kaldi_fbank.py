@@ -29,13 +29,16 @@ def mel(freq):
 
 
 def window(kind, length):
-    """Kaldi's symmetric windows: ``"hanning"`` (Hann) and ``"povey"`` (Hann ** 0.85)."""
-    hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(length) / (length - 1))
+    """Kaldi's symmetric windows: ``"hanning"`` (Hann), ``"povey"`` (Hann ** 0.85) and ``"hamming"``."""
+    phase = 2.0 * np.pi * np.arange(length) / (length - 1)
+    if kind == "hamming":
+        return 0.54 - 0.46 * np.cos(phase)
+    hann = 0.5 - 0.5 * np.cos(phase)
     if kind == "hanning":
         return hann
     if kind == "povey":
         return hann**0.85
-    raise ValueError(f"window {kind!r} is not one of 'hanning', 'povey'")
+    raise ValueError(f"window {kind!r} is not one of 'hanning', 'povey', 'hamming'")
 
 
 def mel_banks(num_bins, fft_length, sampling_rate, low_freq, high_freq):

@@ -23,6 +23,7 @@ from tests.references.signals import SIGNALS, make
     [
         (16000, 23, "povey"),  # kaldi-native-fbank's defaults
         (16000, 80, "hanning"),
+        (16000, 80, "hamming"),  # wespeaker, sensevoice
         (16000, 126, "hanning"),  # the most bins kaldi-native-fbank accepts at 16 kHz
         (22050, 128, "hanning"),  # 551/220-sample frames, FFT 1024
         (8000, 64, "povey"),  # FFT 256
