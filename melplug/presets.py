@@ -6,20 +6,28 @@ by the test suite.  A preset is a function of the two overrides every
 reference takes in its constructor (``sampling_rate``, ``num_mel_bins``),
 returning engine options; any other engine option may be overridden too.
 
-==========  ==========================================================================
-name        reference
-==========  ==========================================================================
-keras       ``keras.layers.MelSpectrogram()`` (this is :class:`melplug.MelSpectrogram`)
-whisper     transformers ``WhisperFeatureExtractor(feature_size=num_mel_bins)``, numpy path
-kaldi       ``kaldi_native_fbank.OnlineFbank(FbankOptions())`` with ``dither = 0``
-ast         transformers ``ASTFeatureExtractor()`` on its torchaudio path (``compliance.kaldi.fbank``)
-w2v-bert    transformers ``SeamlessM4TFeatureExtractor()``, ``input_features`` only
-librosa     ``librosa.feature.melspectrogram(y=x, sr=22050)``
-torchaudio  ``torchaudio.transforms.MelSpectrogram()``
-librosa-    ``librosa.feature.mfcc(y=x, sr=22050)``
-mfcc
-kaldi-mfcc  ``kaldi_native_fbank.OnlineMfcc(MfccOptions())`` with ``dither = 0``
-==========  ==========================================================================
+=================  ==========================================================================
+name               reference
+=================  ==========================================================================
+keras              ``keras.layers.MelSpectrogram()`` (this is :class:`melplug.MelSpectrogram`)
+whisper            transformers ``WhisperFeatureExtractor(feature_size=num_mel_bins)``, numpy path
+kaldi              ``kaldi_native_fbank.OnlineFbank(FbankOptions())`` with ``dither = 0``
+ast                transformers ``ASTFeatureExtractor()`` on its torchaudio path (``compliance.kaldi.fbank``)
+w2v-bert           transformers ``SeamlessM4TFeatureExtractor()``, ``input_features`` only
+librosa            ``librosa.feature.melspectrogram(y=x, sr=22050)``
+torchaudio         ``torchaudio.transforms.MelSpectrogram()``
+librosa-mfcc       ``librosa.feature.mfcc(y=x, sr=22050)``
+kaldi-mfcc         ``kaldi_native_fbank.OnlineMfcc(MfccOptions())`` with ``dither = 0``
+nemo               NeMo ``FilterbankFeatures`` as the Parakeet and Canary recipes configure it
+speechbrain-fbank  SpeechBrain ``Fbank(n_mels=80)`` then ``InputNormalization("sentence", std_norm=False)``
+wespeaker          pyannote.audio / WeSpeaker ``compute_fbank``: Kaldi fbank of x * 2**15, band means removed
+sensevoice         funasr_onnx ``WavFrontend`` (SenseVoice, Paraformer): LFR 7/6, CMVN from ``cmvn="am.mvn"``
+beats              BEATs ``preprocess``
+eat                EAT ``preprocess_audio``
+dasheng            Dasheng's ``MelSpectrogram`` + ``AmplitudeToDB(top_db=120)`` front end
+vocos              Vocos ``MelSpectrogramFeatures()``
+bigvgan            BigVGAN / HiFi-GAN ``meldataset.mel_spectrogram`` (v2 24 kHz, 100 bands)
+=================  ==========================================================================
 
 A preset's overrides that change more than one engine option, as in the
 reference's constructor (:data:`REFERENCE_OVERRIDES`): ``sampling_rate``,

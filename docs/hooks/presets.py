@@ -38,6 +38,15 @@ FAMILY_TITLES = {
     "kaldi-native-fbank": "Kaldi",
     "librosa": "librosa",
     "torchaudio": "torchaudio",
+    "nemo": "NeMo",
+    "speechbrain": "SpeechBrain",
+    "pyannote": "pyannote.audio and WeSpeaker",
+    "funasr-onnx": "FunASR",
+    "beats": "BEATs",
+    "eat": "EAT",
+    "dasheng": "Dasheng",
+    "vocos": "Vocos",
+    "bigvgan": "BigVGAN",
 }
 
 
