@@ -159,7 +159,7 @@ class Adapter:
     >>> mel = melplug.ray.MelSpectrogram(extractor="kaldi", column="audio")
     >>> config = mel.get_config()
     >>> sorted(config), config["extractor"]["framing"]
-    (['column', 'extractor', 'multichannel', 'out_column', 'rate_column'], 'snip_edges')
+    (['column', 'extractor', 'multichannel', 'out_column', 'rate_column', 'resample'], 'snip_edges')
     >>> melplug.ray.MelSpectrogram.from_config(config) == mel
     True
     >>> mel.replace(num_mel_bins=40).mel.num_mel_bins, mel.out_column, mel.output_dtype
@@ -251,6 +251,24 @@ class Adapter:
         """The reference's attention-mask key, where it returns one for a clip (``None`` otherwise)."""
         reference = self._mel._engine_config["reference"]
         return REFERENCES[reference].mask_key if reference is not None else None
+
+    def _at_rate(self, samples: np.ndarray, rate, where: str, fix: str) -> np.ndarray:
+        """``(channels, samples)`` at ``rate`` Hz (``None``: unknown, taken as the extractor's) at the extractor's rate.
+
+        With the adapter's ``resample=True`` a clip at another rate is converted
+        with soxr (:func:`melplug._audio.resample`, the CLI's ``--resample``);
+        without it, that is a ``ValueError`` naming both rates, the option and
+        ``fix`` (the adapter's other way out).
+        """
+        target = self._mel.sampling_rate
+        if rate is None or rate == target:
+            return samples
+        if getattr(self, "resample", False):
+            return _audio.resample(samples, float(rate), float(target), where=where)
+        raise ValueError(
+            f"{where} has sampling_rate={rate!r} but this {type(self).__module__}.{type(self).__name__} is configured "
+            f"for sampling_rate={target!r}; pass resample=True to convert such clips (soxr), {fix}"
+        )
 
     def _mono(self, samples: np.ndarray, where: str, hint: str) -> np.ndarray:
         """One clip's ``(channels, samples)`` as 1-D mono, per the ``multichannel`` option (``hint``: the fix)."""

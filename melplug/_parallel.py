@@ -105,6 +105,28 @@ def run(fn, bounds: np.ndarray, *args) -> None:
         raise failure
 
 
+def map_items(fn, items, threads: int | None = None) -> list:
+    """``[fn(i, item) for i, item in enumerate(items)]``, the items shared between melplug's threads.
+
+    For per-clip Python work that spends its time in C code releasing the GIL
+    (soundfile's decoding, soxr's resampling): contiguous shares of the items
+    run in parallel, in order within a share.  The failure raised is the
+    first failing item's (as :func:`run`: the earliest failing share's).
+    """
+    n = len(items)
+    out: list = [None] * n
+    if n == 0:
+        return out
+    parts = min(max(threads if threads is not None else default_num_threads(), 1), n)
+
+    def share(lo: int, hi: int) -> None:
+        for i in range(lo, hi):
+            out[i] = fn(i, items[i])
+
+    run(share, split(np.ones(n), parts))
+    return out
+
+
 def _join(futures: list[Future], failure: BaseException | None) -> BaseException | None:
     """Wait until no future in ``futures`` runs; the failure to raise (``failure``, else the first range's).
 

@@ -35,7 +35,7 @@ adapters; float64 audio is computed in float64 and stored as float32.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without grain
 
 from . import _parallel, core
 from ._adapter import KeyedAdapter, adapter_extractor
+from ._validate import check_flag
 
 __all__ = ["MelSpectrogram", "in_grain_worker"]
 
@@ -99,6 +100,13 @@ class MelSpectrogram(KeyedAdapter, grain.transforms.Map):
     out_key : hashable or None, keyword-only
         Where the mel spectrogram is written; ``None`` means ``key`` (the audio
         is replaced).  Requires ``key``.
+    resample : bool, keyword-only
+        With ``key``, an element's ``"sampling_rate"`` (or ``"sample_rate"``)
+        field gives its audio's rate: audio at another rate is converted to
+        ``sampling_rate`` with soxr (its "HQ" quality, along the last axis)
+        instead of refused.  Without it such an element is a ``ValueError``
+        naming both rates.  Needs ``soxr`` (``pip install 'melplug[grain]'``).
+        :meth:`output_spec` assumes the extractor's rate.
 
     Examples
     --------
@@ -119,9 +127,18 @@ class MelSpectrogram(KeyedAdapter, grain.transforms.Map):
         extractor: str | core.FeatureExtractor | None = None,
         key: Hashable | None = None,
         out_key: Hashable | None = None,
+        resample: bool = False,
         **kwargs: Any,
     ):
-        self._adopt(adapter_extractor(extractor, args, kwargs), key=key, out_key=out_key)
+        self._adopt(adapter_extractor(extractor, args, kwargs), key=key, out_key=out_key, resample=resample)
+
+    OPTIONS = {**KeyedAdapter.OPTIONS, "resample": False}
+    #: The element fields read as the audio's sampling rate (Hugging Face's name, then Ray's and torchcodec's).
+    RATE_FIELDS = ("sampling_rate", "sample_rate")
+
+    def _set_options(self, key: Hashable | None = None, out_key: Hashable | None = None, resample=False) -> None:
+        super()._set_options(key, out_key)
+        self.resample = check_flag("resample", resample)
 
     def _auto_threads(self) -> int | None:
         """One thread per call inside a Grain worker (the workers are the parallelism), else the core's default."""
@@ -131,8 +148,31 @@ class MelSpectrogram(KeyedAdapter, grain.transforms.Map):
 
     def map(self, element):
         """Mel spectrogram of one element (an array, or ``element[key]``)."""
-        out = self._store(self._mel(self._pick(element), num_threads=self.threads_per_call))
+        audio = self._pick(element)
+        rate = self._rate(element)
+        if rate is not None and rate != self._mel.sampling_rate:
+            audio = np.asarray(audio)
+            lead, n = audio.shape[:-1], audio.shape[-1]
+            where = f"the element's {self.key!r}"
+            fix = f"or build the transform with sampling_rate={rate!r}"
+            audio = self._at_rate(audio.reshape(-1, n), rate, where, fix).reshape(*lead, -1)
+        out = self._store(self._mel(audio, num_threads=self.threads_per_call))
         return self._put(element, out)
+
+    def _rate(self, element):
+        """The audio's sampling rate from the element's rate field (one value), or ``None`` without one."""
+        if self.key is None or not isinstance(element, Mapping):
+            return None
+        name = next((f for f in self.RATE_FIELDS if f in element and f != self.key), None)
+        if name is None:
+            return None
+        rates = np.unique(np.asarray(element[name]))
+        if rates.size != 1 or rates.dtype.kind not in "iuf" or not rates[0] > 0:
+            raise ValueError(
+                f"the element's {name!r} field is {element[name]!r}; it must be one sampling rate > 0 (Hz) for the "
+                f"element's audio (resample before batching clips of different rates)"
+            )
+        return rates[0].item()
 
     def output_spec(self, input_spec):
         """Grain's element-spec inference: the spec of ``map``'s output.

@@ -38,9 +38,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import _audio, _stamp
+from . import _audio, _parallel, _stamp
 from ._adapter import MULTICHANNEL, Adapter, adapter_extractor
-from ._validate import check_choice, check_name
+from ._validate import check_choice, check_flag, check_name
 from .core import FeatureExtractor as _FeatureExtractor
 
 __all__ = ["MelSpectrogram"]
@@ -126,13 +126,21 @@ class MelSpectrogram(Adapter):
         is read as ``(channels, samples)`` or ``(samples, channels)``,
         whichever axis is short (at most 16) and shorter than the other;
         other shapes are refused (see the module docstring).
+    resample : bool, keyword-only
+        Convert clips at another sampling rate (an ``Audio`` dict's
+        ``sampling_rate``, a decoded file's, a decoder's) to ``sampling_rate``
+        with soxr (its "HQ" quality, as the CLI's ``--resample``) instead of
+        refusing them.  Needs ``soxr`` (``pip install 'melplug[hf]'``).
 
     Notes
     -----
     A clip whose sampling rate (from an ``Audio`` dict, a decoder or a
-    decoded file) differs from ``sampling_rate`` raises ``ValueError``: cast
-    the column first, ``ds.cast_column("audio", Audio(sampling_rate=...))``.
-    Plain arrays carry no rate and are taken to be at ``sampling_rate``.
+    decoded file) differs from ``sampling_rate`` is converted with soxr when
+    ``resample=True``; otherwise it raises ``ValueError`` naming both rates:
+    pass ``resample=True``, or cast the column first,
+    ``ds.cast_column("audio", Audio(sampling_rate=...))``.  Plain arrays carry
+    no rate and are taken to be at ``sampling_rate``.  In a batch, the rows
+    are decoded (soundfile) and resampled on melplug's threads, in parallel.
 
     Batched or not: inside ``Dataset.map`` the row/batch container tells;
     for plain dicts (``IterableDataset.map``, direct calls) a 1-D array, a list
@@ -157,7 +165,7 @@ class MelSpectrogram(Adapter):
     """
 
     #: The adapter's own options and their defaults (the rest go to the extractor); ``None`` follows the extractor.
-    OPTIONS = {"column": "audio", "out_column": None, "layout": None, "multichannel": "mean"}
+    OPTIONS = {"column": "audio", "out_column": None, "layout": None, "multichannel": "mean", "resample": False}
 
     def __init__(
         self,
@@ -167,12 +175,14 @@ class MelSpectrogram(Adapter):
         out_column: str | None = None,
         layout: Literal["mels_frames", "frames_mels"] | None = None,
         multichannel: Literal["mean", "raise"] = "mean",
+        resample: bool = False,
         **kwargs,
     ) -> None:
         core = adapter_extractor(extractor, args, kwargs)
-        self._adopt(core, column=column, out_column=out_column, layout=layout, multichannel=multichannel)
+        options = dict(column=column, out_column=out_column, layout=layout, multichannel=multichannel)
+        self._adopt(core, **options, resample=resample)
 
-    def _set_options(self, column, out_column, layout, multichannel) -> None:
+    def _set_options(self, column, out_column, layout, multichannel, resample=False) -> None:
         plan = self._mel.plan
         native = "frames_mels" if plan.frames_major or plan.stack_frames > 1 else "mels_frames"
         self.column = check_name("column", column)
@@ -183,6 +193,7 @@ class MelSpectrogram(Adapter):
         self.layout = native if layout is None else check_choice("layout", layout, _LAYOUTS)
         self._transpose = self.layout != native
         self.multichannel = check_choice("multichannel", multichannel, MULTICHANNEL)
+        self.resample = check_flag("resample", resample)
         _register_fingerprint_reducer(type(self))
 
     # ----------------------------------------------------------------- configuration
@@ -339,7 +350,8 @@ class MelSpectrogram(Adapter):
             if self.mask_column is not None:
                 out[self.mask_column] = np.stack([self._mask(value.shape[1])] * value.shape[0])
             return out
-        clips = [self._clip(item, f"row {i} of the batch") for i, item in enumerate(value)]
+        # Decoding and resampling run in C (soundfile, soxr) with the GIL released: the rows in parallel.
+        clips = _parallel.map_items(lambda i, item: self._clip(item, f"row {i} of the batch"), value, threads)
         if not clips:
             return {self.out_column: []} if self.mask_column is None else {self.out_column: [], self.mask_column: []}
         mels = self._mel(clips, num_threads=threads)
@@ -376,13 +388,12 @@ class MelSpectrogram(Adapter):
             samples, rate = self._from_dict(value, where)
         else:
             samples, rate = _audio.channels_first(np.asarray(value), where=where), None
-        if rate is not None and rate != self._mel.sampling_rate:
-            raise ValueError(
-                f"{where} has sampling_rate={rate!r} but this MelSpectrogram is configured for "
-                f"sampling_rate={self._mel.sampling_rate!r}; resample the column first, e.g. "
-                f"ds = ds.cast_column({self.column!r}, Audio(sampling_rate={self._mel.sampling_rate!r})), "
-                f"or build the MelSpectrogram with sampling_rate={rate!r}"
-            )
+        fix = (
+            f"resample the column first, ds = ds.cast_column({self.column!r}, "
+            f"Audio(sampling_rate={self._mel.sampling_rate!r})), or build the MelSpectrogram with "
+            f"sampling_rate={rate!r}"
+        )
+        samples = self._at_rate(samples, rate, where, fix)
         hint = (
             f" and multichannel='raise'; downmix when decoding, e.g. ds = ds.cast_column({self.column!r}, "
             "Audio(num_channels=1)), or pass multichannel='mean'"

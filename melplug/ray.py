@@ -33,9 +33,9 @@ from typing import Literal
 
 import numpy as np
 
-from . import _audio
+from . import _audio, _parallel
 from ._adapter import MULTICHANNEL, Adapter, adapter_extractor
-from ._validate import as_clip, check_choice, check_name
+from ._validate import as_clip, check_choice, check_flag, check_name
 from .core import FeatureExtractor as _FeatureExtractor
 
 __all__ = ["MelSpectrogram", "assigned_cpus"]
@@ -101,8 +101,13 @@ class MelSpectrogram(Adapter):
     rate_column : str or None, keyword-only
         Column holding each row's sampling rate (``read_audio``'s ``"sample_rate"``);
         a rate that differs from the extractor's is a ``ValueError`` naming the
-        rate, the row and the fix.  A batch without that column, or ``None``,
-        skips the check.
+        rate, the row and the fix (``resample=True``).  A batch without that
+        column, or ``None``, skips the check.
+    resample : bool, keyword-only
+        Convert the rows whose rate differs to ``sampling_rate`` with soxr (its
+        "HQ" quality, as the CLI's ``--resample``) instead of refusing them;
+        the rows are resampled on melplug's threads, in parallel.  Needs
+        ``soxr`` (``pip install 'melplug[ray]'``).
 
     Notes
     -----
@@ -145,7 +150,13 @@ class MelSpectrogram(Adapter):
     """
 
     #: The adapter's own options and their defaults (the rest go to the extractor); ``None`` follows the extractor.
-    OPTIONS = {"column": "amplitude", "out_column": None, "multichannel": "mean", "rate_column": "sample_rate"}
+    OPTIONS = {
+        "column": "amplitude",
+        "out_column": None,
+        "multichannel": "mean",
+        "rate_column": "sample_rate",
+        "resample": False,
+    }
 
     def __init__(
         self,
@@ -155,16 +166,19 @@ class MelSpectrogram(Adapter):
         out_column: str | None = None,
         multichannel: Literal["mean", "raise"] = "mean",
         rate_column: str | None = "sample_rate",
+        resample: bool = False,
         **kwargs,
     ) -> None:
         core = adapter_extractor(extractor, args, kwargs)
-        self._adopt(core, column=column, out_column=out_column, multichannel=multichannel, rate_column=rate_column)
+        options = dict(column=column, out_column=out_column, multichannel=multichannel, rate_column=rate_column)
+        self._adopt(core, **options, resample=resample)
 
-    def _set_options(self, column, out_column, multichannel, rate_column) -> None:
+    def _set_options(self, column, out_column, multichannel, rate_column, resample=False) -> None:
         self.column = check_name("column", column)
         self.out_column = check_name("out_column", self._default_out_column() if out_column is None else out_column)
         self.multichannel = check_choice("multichannel", multichannel, MULTICHANNEL)
         self.rate_column = None if rate_column is None else check_name("rate_column", rate_column)
+        self.resample = check_flag("resample", resample)
 
     def _auto_threads(self) -> int | None:
         """Inside a Ray task or actor, the CPUs Ray assigned it (rounded down, at least 1); else the core's default."""
@@ -196,7 +210,11 @@ class MelSpectrogram(Adapter):
             return f"row {i} of the batch{own}"
 
         if self.rate_column is not None and self.rate_column in names:
-            self._check_rates(_get_column(batch, kind, self.rate_column), where)
+            rates = _get_column(batch, kind, self.rate_column)
+            if self.resample:
+                value = self._resampled(value, np.asarray(rates), where)
+            else:
+                self._check_rates(rates, where)
         out = self._compute(value, where)
         return _with_column(batch, kind, self.out_column, out)
 
@@ -215,10 +233,32 @@ class MelSpectrogram(Adapter):
         raise ValueError(
             f"melplug.ray.MelSpectrogram: {where(i)} has {self.rate_column}={rate!r} but this MelSpectrogram is "
             f"configured for sampling_rate={expected!r} ({bad.size} of {len(rates)} rows of the batch differ; "
-            f"rates seen: {', '.join(map(repr, seen))}). ray.data.read_audio does not resample: resample in a "
-            f"map_batches step before this one (e.g. soxr.resample), or build melplug.ray.MelSpectrogram with "
+            f"rates seen: {', '.join(map(repr, seen))}). ray.data.read_audio does not resample: pass resample=True "
+            f"to convert them (soxr), or build melplug.ray.MelSpectrogram with "
             f"sampling_rate={rate!r} (a preset: extractor=melplug.preset(name, sampling_rate={rate!r}))"
         )
+
+    def _resampled(self, value, rates: np.ndarray, where):
+        """The audio column with the rows whose rate differs converted to the extractor's (in parallel, soxr)."""
+        target = self._mel.sampling_rate
+        differ = {i for i, r in enumerate(rates.tolist()) if r != target}
+        if not differ:
+            return value
+
+        def one(i: int, item):
+            if i not in differ:
+                return item
+            rate = _scalar(rates[i])
+            row = f"melplug.ray.MelSpectrogram, column {self.column!r}: {where(i)}"
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
+                raise ValueError(f"{row} has {self.rate_column}={rate!r}; a sampling rate must be a number > 0 (Hz)")
+            return self._at_rate(self._samples(item, row), rate, row, "")
+
+        rows = _parallel.map_items(one, list(value), self.threads_per_call)
+        out = np.empty(len(rows), dtype=object)
+        for i, row in enumerate(rows):
+            out[i] = row
+        return out
 
     def _compute(self, value, where):
         """The output column for the audio column ``value``: one array, or an object array of ragged outputs."""
@@ -251,14 +291,18 @@ class MelSpectrogram(Adapter):
     def _clip(self, item, row: str) -> np.ndarray:
         """One row's audio as a 1-D clip: channels handled per :attr:`multichannel`."""
         where = f"melplug.ray.MelSpectrogram, column {self.column!r}: {row}"
+        samples = self._samples(item, where)
+        hint = "; downmix the audio before this stage, or pass multichannel='mean' to average the channels"
+        return as_clip(self._mono(samples, where, hint), where)
+
+    def _samples(self, item, where: str) -> np.ndarray:
+        """One row's audio as ``(channels, samples)``."""
         if item is None:
             raise ValueError(f"{where} has no audio (None)")
         samples = np.asarray(item)
         if samples.dtype == object and samples.ndim == 1 and len(samples) and np.ndim(samples[0]) == 1:
             samples = np.stack(samples)  # nested lists from a pyarrow list<list<float>> column
-        samples = _audio.channels_first(samples, where=where)
-        hint = "; downmix the audio before this stage, or pass multichannel='mean' to average the channels"
-        return as_clip(self._mono(samples, where, hint), where)
+        return _audio.channels_first(samples, where=where)
 
     def _call(self, audio, where):
         """The core's call with this worker's threads; its NaN/Inf error re-worded to name the row."""

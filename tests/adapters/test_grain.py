@@ -148,7 +148,7 @@ def test_forwards_every_core_argument():
     t = melplug.grain.MelSpectrogram(*args, **extras, key="a")
     direct = melplug.MelSpectrogram(*args, **extras)
     assert t.mel == direct
-    assert t.get_config() == {"extractor": direct.get_config(), "key": "a", "out_key": None}
+    assert t.get_config() == {"extractor": direct.get_config(), "key": "a", "out_key": None, "resample": False}
     assert t.num_threads == 2
     x = helpers.audio(5, 4000)
     _assert_mel(t.map({"a": x})["a"], direct(x))
@@ -157,7 +157,7 @@ def test_forwards_every_core_argument():
 def test_repr_shows_configuration():
     t = melplug.grain.MelSpectrogram(**CONFIG, key="audio", out_key="mel", num_threads=2)
     text = repr(t)
-    assert text.startswith("melplug.grain.MelSpectrogram(key='audio', out_key='mel', fft_length=256,")
+    assert text.startswith("melplug.grain.MelSpectrogram(key='audio', out_key='mel', resample=False, fft_length=256,")
     for part in (
         "sequence_stride=128",
         "num_mel_bins=32",

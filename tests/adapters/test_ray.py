@@ -319,6 +319,26 @@ def test_wrong_rate_file_reaches_the_driver_with_rate_row_and_fix(cluster, tmp_p
     assert "sampling_rate=16000" in text and "resample" in text
 
 
+def test_resample_true_converts_read_audio_rows_in_the_pipeline(cluster, tmp_path):
+    """read_audio of 48 kHz and 22.05 kHz stereo files -> resample=True -> the features of the soxr-resampled clips."""
+    import soxr
+
+    files = {"a.wav": (48000, make_audio((4800, 1), seed=1)), "b.flac": (22050, make_audio((2205, 2), seed=2))}
+    for name, (rate, x) in files.items():
+        sf.write(tmp_path / name, x, rate)
+    ds = ray.data.read_audio(str(tmp_path), include_paths=True)
+    kwargs = dict(KW, resample=True)
+    ds = ds.map_batches(melplug.ray.MelSpectrogram, batch_size=2, num_cpus=ACTOR_CPUS, fn_constructor_kwargs=kwargs,
+                        compute=ray.data.ActorPoolStrategy(size=1))  # fmt: skip
+    core = melplug.MelSpectrogram(**KW)
+    rows = {r["path"].rsplit("/", 1)[-1]: r for r in ds.take_all()}
+    assert sorted(rows) == sorted(files)
+    for name, (rate, _) in files.items():
+        decoded, _ = sf.read(tmp_path / name, dtype="float32", always_2d=True)
+        want = core(np.ascontiguousarray(soxr.resample(decoded, rate, 16000).mean(axis=1)))
+        np.testing.assert_allclose(rows[name]["mel"], want, rtol=0, atol=1e-4)
+
+
 def test_nan_row_reaches_the_driver_named_by_id(cluster):
     clips = [make_audio((1600,), seed=i) for i in range(4)]
     clips[3][5] = np.inf
