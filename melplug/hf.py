@@ -360,6 +360,82 @@ class MelSpectrogram(Adapter):
             out[self.mask_column] = [self._mask(c.shape[0]) for c in clips]
         return out
 
+    def collate(self, rows, return_tensors: Literal["np", "pt"] = "np") -> dict[str, Any]:
+        """A collate function over raw dataset rows: features of the batch, padded, with their mask.
+
+        For a PyTorch ``DataLoader(ds, batch_size=16, collate_fn=mel.collate)``
+        (or any loader handing over a list of rows): each row's
+        :attr:`column` is decoded and resampled (``resample=True``) on
+        melplug's threads, all clips are computed in one parallel call, and
+        their time axes are padded to the longest with the extractor's padding
+        value.
+
+        Parameters
+        ----------
+        rows : sequence of mappings
+            Dataset rows (``ds[i]``, raw or ``with_format("numpy")``).
+        return_tensors : {"np", "pt"}
+            NumPy arrays, or torch tensors (``torch.from_numpy``; torch is only
+            imported for ``"pt"``).
+
+        Returns
+        -------
+        dict
+            :attr:`out_column`: ``(batch, ...)`` in the adapter's :attr:`layout`,
+            float32; the mask (:attr:`mask_column`, or ``"attention_mask"``):
+            ``(batch, frames)`` int32, 1 for the frames that carry each clip
+            (:meth:`melplug.FeatureExtractor.valid_frames`); every other column
+            stacked when its values are numbers or equal-shape arrays, else a
+            list.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import melplug.hf
+        >>> mel = melplug.hf.MelSpectrogram(extractor="kaldi")
+        >>> rows = [{"audio": np.zeros(n, np.float32), "label": i} for i, n in enumerate((16000, 8000))]
+        >>> batch = mel.collate(rows)
+        >>> batch["input_features"].shape, batch["attention_mask"].sum(axis=1).tolist(), batch["label"].tolist()
+        ((2, 98, 23), [98, 48], [0, 1])
+        """
+        if return_tensors not in ("np", "pt"):
+            raise ValueError(f"return_tensors={return_tensors!r} is invalid: it must be 'np' or 'pt'")
+        rows = list(rows)
+        if not rows or not all(isinstance(r, Mapping) for r in rows):
+            raise TypeError("collate takes a non-empty list of dataset rows (mappings of columns)")
+        missing = [i for i, r in enumerate(rows) if self.column not in r]
+        if missing:
+            raise ValueError(
+                f"row {missing[0]} of the batch has no column {self.column!r}; its columns are {list(rows[0])}"
+            )
+        threads = self.threads_per_call
+        clips = _parallel.map_items(lambda i, r: self._clip(r[self.column], f"row {i} of the batch"), rows, threads)
+        mels = [self._store(m) for m in self._mel(clips, num_threads=threads)]
+        axis = 0 if self.layout == "frames_mels" else 1  # the time axis of one row
+        frames = max(m.shape[axis] for m in mels)
+        pad = np.asarray(self._mel.plan.pad_value, dtype=self.output_dtype)
+        shape = list(mels[0].shape)
+        shape[axis] = frames
+        features = np.full((len(mels), *shape), pad, dtype=self.output_dtype)
+        mask = np.zeros((len(mels), frames), dtype=np.int32)
+        for i, (m, c) in enumerate(zip(mels, clips, strict=True)):
+            index = (i, slice(0, m.shape[0])) if axis == 0 else (i, slice(None), slice(0, m.shape[1]))
+            features[index] = m
+            mask[i, : min(self._mel.valid_frames(c.shape[0]), m.shape[axis])] = 1
+        out: dict[str, Any] = {self.out_column: features, self.mask_column or "attention_mask": mask}
+        for key in rows[0]:
+            if key != self.column and key not in out:
+                out[key] = _stacked([r.get(key) for r in rows])
+        if return_tensors == "pt":
+            try:
+                import torch
+            except ImportError:
+                raise ImportError("return_tensors='pt' needs torch; install it, or use return_tensors='np'") from None
+            out = {
+                k: torch.from_numpy(v) if isinstance(v, np.ndarray) and v.dtype != object else v for k, v in out.items()
+            }
+        return out
+
     def _row(self, mel: np.ndarray, num_samples: int) -> dict[str, Any]:
         if self.mask_column is None:
             return {self.out_column: mel}
@@ -417,6 +493,17 @@ class MelSpectrogram(Adapter):
             f"{where} is a dict with keys {sorted(value)}; melplug needs 'array' (with 'sampling_rate'), "
             "or 'bytes'/'path' of an audio file"
         )
+
+
+def _stacked(values: list):
+    """A column of a collated batch: one array when the values are numbers or equal-shape arrays, else the list."""
+    try:
+        arrays = [np.asarray(v) for v in values]
+    except Exception:  # noqa: BLE001 - anything NumPy cannot hold stays a list
+        return values
+    if all(a.dtype.kind in "biuf" and a.shape == arrays[0].shape for a in arrays):
+        return np.stack(arrays)
+    return values
 
 
 def _decoded_samples(decoder, where: str) -> tuple[np.ndarray, Any]:

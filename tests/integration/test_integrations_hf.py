@@ -86,3 +86,10 @@ def test_hf_multinode_ranks_in_separate_processes(env, tmp_path):
 def test_hf_multinode_quick_streaming(env):
     out = run("hf_multinode.py", "--quick", "--streaming", env=env)
     assert "OK: 2 ranks covered 12 rows exactly once" in out
+
+
+def test_train_on_the_fly_quick(env):
+    pytest.importorskip("soxr", reason="resample=True needs soxr (melplug[hf])")
+    out = run("train_on_the_fly.py", "--quick", env=env)
+    assert "16 FLAC files at 48000 Hz -> 16000 Hz" in out
+    assert "accuracy after training: 1.000" in out and "OK: trained on the fly" in out
