@@ -126,6 +126,11 @@ class MelSpectrogram(Adapter):
         is read as ``(channels, samples)`` or ``(samples, channels)``,
         whichever axis is short (at most 16) and shorter than the other;
         other shapes are refused (see the module docstring).
+    out_dtype : {"float16", "float32", "float64"} or None, keyword-only
+        The stored dtype (``None``: float32, or float64 when the extractor
+        forces ``dtype="float64"``).  ``"float16"`` (datasets'
+        ``Array2D(..., "float16")``) halves what ``Dataset.map`` writes; the
+        features are computed in float32 and rounded once.
     resample : bool, keyword-only
         Convert clips at another sampling rate (an ``Audio`` dict's
         ``sampling_rate``, a decoded file's, a decoder's) to ``sampling_rate``
@@ -165,7 +170,14 @@ class MelSpectrogram(Adapter):
     """
 
     #: The adapter's own options and their defaults (the rest go to the extractor); ``None`` follows the extractor.
-    OPTIONS = {"column": "audio", "out_column": None, "layout": None, "multichannel": "mean", "resample": False}
+    OPTIONS = {
+        "column": "audio",
+        "out_column": None,
+        "layout": None,
+        "multichannel": "mean",
+        "resample": False,
+        "out_dtype": None,
+    }
 
     def __init__(
         self,
@@ -176,13 +188,14 @@ class MelSpectrogram(Adapter):
         layout: Literal["mels_frames", "frames_mels"] | None = None,
         multichannel: Literal["mean", "raise"] = "mean",
         resample: bool = False,
+        out_dtype: Literal["float16", "float32", "float64"] | None = None,
         **kwargs,
     ) -> None:
         core = adapter_extractor(extractor, args, kwargs)
         options = dict(column=column, out_column=out_column, layout=layout, multichannel=multichannel)
-        self._adopt(core, **options, resample=resample)
+        self._adopt(core, **options, resample=resample, out_dtype=out_dtype)
 
-    def _set_options(self, column, out_column, layout, multichannel, resample=False) -> None:
+    def _set_options(self, column, out_column, layout, multichannel, resample=False, out_dtype=None) -> None:
         plan = self._mel.plan
         native = "frames_mels" if plan.frames_major or plan.stack_frames > 1 else "mels_frames"
         self.column = check_name("column", column)
@@ -194,7 +207,13 @@ class MelSpectrogram(Adapter):
         self._transpose = self.layout != native
         self.multichannel = check_choice("multichannel", multichannel, MULTICHANNEL)
         self.resample = check_flag("resample", resample)
+        self.out_dtype = None if out_dtype is None else check_choice("out_dtype", out_dtype, _OUT_DTYPES)
         _register_fingerprint_reducer(type(self))
+
+    @property
+    def output_dtype(self) -> np.dtype:
+        """The stored dtype: ``out_dtype``, else float32 (float64 when the extractor forces ``dtype="float64"``)."""
+        return np.dtype(self.out_dtype) if self.out_dtype is not None else super().output_dtype
 
     # ----------------------------------------------------------------- configuration
 
@@ -307,7 +326,18 @@ class MelSpectrogram(Adapter):
             kwargs["features"] = self.features(dataset.features, remove_columns=remove_columns)
         if num_proc is not None:
             kwargs["num_proc"] = num_proc
-        return dataset.map(fn, batched=batched, remove_columns=remove_columns, **kwargs)
+            if num_proc > 1:
+                self._warm()  # forked workers inherit the loaded kernels instead of each loading them
+        source, restore = _numpy_input(dataset, self.column)
+        out = source.map(fn, batched=batched, remove_columns=remove_columns, **kwargs)
+        return out.with_format(**restore) if restore is not None else out
+
+    def _warm(self) -> None:
+        """Load (or compile) the extractor's kernels in this process, on one second of silence."""
+        try:
+            self._mel(np.zeros(int(self._mel.sampling_rate), dtype=self._mel.dtype or np.float32))
+        except Exception:  # noqa: BLE001 - an extractor that refuses it just loads its kernels later
+            pass
 
     # ----------------------------------------------------------------- computing
 
@@ -493,6 +523,32 @@ class MelSpectrogram(Adapter):
             f"{where} is a dict with keys {sorted(value)}; melplug needs 'array' (with 'sampling_rate'), "
             "or 'bytes'/'path' of an audio file"
         )
+
+
+_OUT_DTYPES = ("float16", "float32", "float64")
+
+
+def _numpy_input(dataset, column: str):
+    """``(dataset read with the audio column as NumPy, the format to give the output back)``, or ``(dataset, None)``.
+
+    Without a format, ``datasets`` hands a ``map`` function its columns as Python
+    lists: about a second per 18 M samples for an audio column of plain numbers.
+    Such a column is read as NumPy arrays instead (the other columns as they
+    were), and the mapped dataset gets the original format back.  ``Audio``
+    columns, formatted and iterable datasets are left alone.
+    """
+    import datasets
+
+    if not isinstance(dataset, datasets.Dataset) or dataset.format["type"] is not None:
+        return dataset, None
+    feature = dataset.features.get(column)
+    inner = getattr(feature, "feature", None)
+    if not isinstance(inner, datasets.Value) or inner.dtype not in _NUMERIC:
+        return dataset, None
+    return dataset.with_format("numpy", columns=[column], output_all_columns=True), {"type": None}
+
+
+_NUMERIC = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
 
 
 def _stacked(values: list):

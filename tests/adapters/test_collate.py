@@ -92,3 +92,30 @@ def test_collate_return_tensors_and_errors():
         mel.collate([rows[0], {"sound": rows[1]["audio"]}])
     with pytest.raises(TypeError, match="non-empty list of dataset rows"):
         mel.collate([])
+
+
+def test_map_reads_plain_audio_as_numpy_and_gives_the_format_back():
+    clips = _clips((16000, 8000, 12000))
+    ds = datasets.Dataset.from_dict({"audio": clips, "label": [1, 2, 3]})
+    mel = melplug.hf.MelSpectrogram(extractor="kaldi")
+    out = mel.map(ds, batch_size=2, num_proc=2)
+    assert out.format["type"] is None and out.column_names == ["audio", "label", "input_features"]
+    plain = ds.map(mel, batched=True, batch_size=2, features=mel.features(ds.features))  # Python lists: float64
+    for a, b, clip in zip(out["input_features"], plain["input_features"], clips, strict=True):
+        np.testing.assert_array_equal(np.asarray(a, np.float32), mel.mel(clip))  # read as float32, as stored
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-4)
+    assert out["label"] == [1, 2, 3]
+
+
+def test_out_dtype_float16_halves_the_stored_features():
+    ds = datasets.Dataset.from_dict({"audio": _clips((16000, 8000))})
+    mel = melplug.hf.MelSpectrogram(extractor="whisper", out_dtype="float16")
+    assert mel.feature(16000).dtype == "float16" and mel.output_dtype == np.float16
+    out = mel.map(ds, remove_columns=["audio"]).with_format("numpy")
+    assert out.features["input_features"].dtype == "float16"
+    assert "halffloat" in str(out.data.column("input_features").type.storage_type)  # stored as float16
+    got = out[:]["input_features"]  # datasets' numpy format reads floats back as float32
+    np.testing.assert_array_equal(got[1], mel.mel(_clips((16000, 8000))[1]).astype(np.float16).astype(got.dtype))
+    assert mel.get_config()["out_dtype"] == "float16" and melplug.hf.MelSpectrogram.from_config(mel.get_config()) == mel
+    with pytest.raises(ValueError, match="out_dtype"):
+        melplug.hf.MelSpectrogram(extractor="whisper", out_dtype="int8")
