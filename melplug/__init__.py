@@ -12,6 +12,7 @@ from importlib import metadata as _metadata
 
 from . import kernels
 from ._plan import MelPlan
+from ._stream import FeatureStream
 from ._transformers import from_transformers
 from .core import FeatureExtractor, MelSpectrogram, mel_spectrogram
 from .presets import PRESETS, preset
@@ -23,6 +24,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - a source tree that 
 __all__ = [
     "PRESETS",
     "FeatureExtractor",
+    "FeatureStream",
     "MelPlan",
     "MelSpectrogram",
     "__version__",

@@ -443,6 +443,47 @@ class FeatureExtractor:
         valid = min(valid, int(rows))
         return valid // k if self._engine_config["valid_rows"] == "all" else -(-valid // k)
 
+    def stream(self):
+        """A :class:`melplug.FeatureStream`: feed one clip in chunks, get each frame as soon as it is final.
+
+        The frames of every ``accept`` and of ``finish``, joined along the
+        time axis, equal ``self(clip)`` bit for bit.  A step that needs the
+        whole clip (Keras' default ``top_db=80`` floor, normalisation, a fixed
+        length, stacking, deltas) is a ``ValueError`` naming it and the causal
+        alternative.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import melplug
+        >>> fx = melplug.preset("kaldi")
+        >>> s = fx.stream()
+        >>> x = np.random.default_rng(0).standard_normal(16000).astype(np.float32)
+        >>> parts = [s.accept(x[i : i + 1000]) for i in range(0, 16000, 1000)] + [s.finish()]
+        >>> [p.shape[0] for p in parts[:3]], np.array_equal(np.concatenate(parts), fx(x))
+        ([4, 7, 6], True)
+        """
+        from ._stream import FeatureStream
+
+        return FeatureStream(self)
+
+    def frames_ready(self, num_samples: int) -> int:
+        """Frames of a stream that are final after ``num_samples`` samples, before the end of the stream.
+
+        A frame is final once its last sample has arrived: with centred
+        frames ``frame_length // 2`` samples of look-ahead, and a reflected left
+        edge needs more samples than it pads by.
+
+        Examples
+        --------
+        >>> import melplug
+        >>> melplug.preset("kaldi").frames_ready(560), melplug.preset("librosa").frames_ready(2048)
+        (2, 3)
+        """
+        from ._stream import frames_ready
+
+        return frames_ready(self, check_int("num_samples", num_samples, 0))
+
     def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
         """Output shape for an input of shape ``(..., samples)``: ``(..., num_mel_bins, frames)`` or the layout's.
 

@@ -1,0 +1,131 @@
+"""Streams (SPEC §8, first part): ``fx.stream()`` and ``fx.frames_ready(n)`` equal the offline call bit for bit."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+import melplug
+
+CAUSAL = {
+    "kaldi": lambda: melplug.preset("kaldi"),
+    "kaldi-mfcc": lambda: melplug.preset("kaldi-mfcc"),
+    "librosa": lambda: melplug.preset("librosa"),
+    "torchaudio": lambda: melplug.preset("torchaudio", empty_bands="ignore"),
+    "keras-top_db-None": lambda: melplug.MelSpectrogram(top_db=None),
+    "keras-80-fixed-floor": lambda: melplug.MelSpectrogram(
+        num_mel_bins=40, fft_length=512, sequence_length=400, sequence_stride=160, top_db=None
+    ),
+}
+
+
+def _chunkings(n: int, rng) -> list[list[int]]:
+    """Chunk sizes summing to ``n``: single samples at the start, zeros, random sizes, one big chunk."""
+    out = [[n], [1] * min(n, 50) + [n - min(n, 50)]]
+    sizes, left = [], n
+    while left:
+        k = int(min(left, rng.choice([0, 1, 7, 160, 333, 1024, 4096])))
+        sizes.append(k)
+        left -= k
+    out.append(sizes)
+    return out
+
+
+def _streamed(fx, x, sizes):
+    s = fx.stream()
+    parts, at = [], 0
+    for k in sizes:
+        part = s.accept(x[at : at + k])
+        assert part.shape[0 if fx.plan.frames_major else 1] == fx.frames_ready(at + k) - fx.frames_ready(at)
+        parts.append(part)
+        at += k
+    parts.append(s.finish())
+    return np.concatenate(parts, axis=0 if fx.plan.frames_major else 1)
+
+
+@pytest.mark.parametrize("name", sorted(CAUSAL))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_streamed_equals_offline_bit_for_bit(name, dtype):
+    fx = CAUSAL[name]()
+    rng = np.random.default_rng(7)
+    for n in (fx.plan.frame_length * 3 + 17, 22050 + 3, fx.plan.pad + 1):
+        x = (0.1 * rng.standard_normal(n)).astype(dtype)
+        want = fx(x)
+        for sizes in _chunkings(n, rng):
+            got = _streamed(fx, x, sizes)
+            assert got.dtype == want.dtype and got.shape == want.shape, (name, n, sizes[:5])
+            np.testing.assert_array_equal(got, want, err_msg=f"{name} n={n} chunks={sizes[:8]}")
+
+
+def test_short_clips_empty_chunks_finish_twice_reset():
+    fx = melplug.preset("librosa")
+    s = fx.stream()
+    assert s.accept(np.zeros(0, np.float32)).shape == (128, 0)
+    x = np.random.default_rng(1).standard_normal(300).astype(np.float32)  # shorter than the pad
+    assert s.accept(x).shape == (128, 0)
+    np.testing.assert_array_equal(s.finish(), fx(x))
+    assert s.finish().shape == (128, 0)
+    with pytest.raises(ValueError, match=r"accept\(\) after finish\(\)"):
+        s.accept(x)
+    s.reset()
+    np.testing.assert_array_equal(np.concatenate([s.accept(x), s.finish()], axis=1), fx(x))
+    kaldi = melplug.preset("kaldi").stream()
+    assert kaldi.accept(np.zeros(399, np.float32)).shape == (0, 23) and kaldi.finish().shape == (0, 23)
+
+
+def test_nan_chunk_names_the_sample_and_is_not_consumed():
+    fx = melplug.preset("kaldi")
+    s = fx.stream()
+    x = np.random.default_rng(2).standard_normal(4000).astype(np.float32)
+    first = s.accept(x[:1000])
+    bad = x[1000:2000].copy()
+    bad[17] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or Inf at sample 1017 of the stream"):
+        s.accept(bad)
+    rest = [s.accept(x[1000:]), s.finish()]
+    np.testing.assert_array_equal(np.concatenate([first, *rest]), fx(x))
+
+
+def test_pickled_mid_stream_and_bounded():
+    fx = melplug.preset("torchaudio", empty_bands="ignore")
+    x = np.random.default_rng(3).standard_normal(16000).astype(np.float32)
+    s = fx.stream()
+    a = s.accept(x[:5000])
+    clone = pickle.loads(pickle.dumps(s))
+    b = clone.accept(x[5000:])
+    np.testing.assert_array_equal(np.concatenate([a, b, clone.finish()], axis=1), fx(x))
+    p = fx.plan
+    s.reset()
+    for i in range(0, 16000, 100):
+        s.accept(x[i : i + 100])
+        assert s._padded is None or s._padded.shape[0] < p.frame_length + p.hop_length
+        assert s._tail.shape[0] <= p.pad_end + 1
+
+
+@pytest.mark.parametrize(
+    "make, step",
+    [
+        (lambda: melplug.MelSpectrogram(), "top_db=80.0"),
+        (lambda: melplug.preset("whisper"), "top_db=8.0"),
+        (lambda: melplug.preset("librosa-mfcc"), "top_db=80.0"),
+        (lambda: melplug.preset("parakeet"), "normalize=True"),
+        (lambda: melplug.preset("ast"), "fixed output length"),
+        (lambda: melplug.preset("sensevoice"), "stacked frames"),
+        (lambda: melplug.preset("kaldi", dither=1.0), "dither"),
+    ],
+)
+def test_whole_clip_steps_are_refused_by_name(make, step):
+    with pytest.raises(ValueError, match=rf"cannot stream: .*{step}"):
+        make().stream()
+
+
+def test_frames_ready():
+    kaldi, librosa = melplug.preset("kaldi"), melplug.preset("librosa")
+    torchaudio = melplug.preset("torchaudio", empty_bands="ignore")
+    assert [kaldi.frames_ready(n) for n in (0, 399, 400, 559, 560)] == [0, 0, 1, 1, 2]
+    assert librosa.frames_ready(1023) == 0 and librosa.frames_ready(1024) == 1  # zero padding: half a frame ahead
+    assert torchaudio.frames_ready(200) == 0 and torchaudio.frames_ready(201) == 1  # reflection needs 201 samples
+    with pytest.raises(ValueError, match="num_samples"):
+        kaldi.frames_ready(-1)
