@@ -12,7 +12,7 @@ from importlib import metadata as _metadata
 
 from . import kernels
 from ._plan import MelPlan
-from ._stream import FeatureStream
+from ._stream import FeatureStream, StreamPool
 from ._transformers import from_transformers
 from .core import FeatureExtractor, MelSpectrogram, mel_spectrogram
 from .presets import PRESETS, preset
@@ -27,6 +27,7 @@ __all__ = [
     "FeatureStream",
     "MelPlan",
     "MelSpectrogram",
+    "StreamPool",
     "__version__",
     "from_transformers",
     "kernels",

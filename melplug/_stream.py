@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FeatureStream", "causal_problem", "frames_ready"]
+__all__ = ["FeatureStream", "StreamPool", "causal_problem", "frames_ready"]
 
 _REFLECT, _ZEROS = 0, 1  # the plan's pad_mode: 0 NumPy's reflect, 1 zeros, 2 torch's reflect
 
@@ -66,15 +66,10 @@ class FeatureStream:
     be 0); all of them joined along that axis equal ``fx(clip)``.
     """
 
-    def __init__(self, fx) -> None:
-        why = causal_problem(fx)
-        if why is not None:
-            raise ValueError(f"this extractor cannot stream: {why}")
+    def __init__(self, fx, *, _frames=None, _threads=None) -> None:
         self._fx = fx
-        engine = dict(fx._engine_config, framing="snip_edges", left_pad=None, center_pad=None, pad_mode="reflect")
-        from .core import FeatureExtractor
-
-        self._frames = FeatureExtractor(**engine)  # the same steps on frames cut from the padded stretch
+        self._frames = _snip_extractor(fx) if _frames is None else _frames
+        self._threads = _threads  # the kernels' threads per call (a pool's streams: 1)
         self._axis = 0 if fx.plan.frames_major else 1
         self.reset()
 
@@ -93,9 +88,10 @@ class FeatureStream:
 
     def accept(self, chunk) -> np.ndarray:
         """Take the next samples; return the frames that became final (maybe 0 of them)."""
-        if self._finished:
-            raise ValueError("accept() after finish(): call reset() to start a new clip")
-        x = self._chunk(chunk)
+        return self._take(self._chunk(chunk))
+
+    def _take(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`accept` of a chunk :meth:`_chunk` has checked and converted."""
         self._n += x.shape[0]
         p = self._fx.plan
         keep = p.pad_end + 1
@@ -119,7 +115,7 @@ class FeatureStream:
         if self._padded is None:  # the clip never outgrew the left edge: compute it whole, as offline
             if self._n == 0:
                 return self._empty()
-            out = self._fx(self._head)
+            out = self._fx(self._head, num_threads=self._threads)
             self._emitted = total
             return out
         p = self._fx.plan
@@ -128,7 +124,9 @@ class FeatureStream:
 
     # ----------------------------------------------------------------- internals
 
-    def _chunk(self, chunk) -> np.ndarray:
+    def _chunk(self, chunk, where: str = "the chunk") -> np.ndarray:
+        if self._finished:
+            raise ValueError("accept() after finish(): call reset() to start a new clip")
         x = np.asarray(chunk)
         if x.ndim != 1 or x.dtype.kind not in "fiu":
             raise ValueError(f"accept() takes a 1-D chunk of real samples; received shape {x.shape}, dtype {x.dtype}")
@@ -141,7 +139,7 @@ class FeatureStream:
         bad = np.flatnonzero(~np.isfinite(x))
         if bad.size:
             raise ValueError(
-                f"the chunk holds NaN or Inf at sample {self._n + int(bad[0])} of the stream (index {int(bad[0])} of "
+                f"{where} holds NaN or Inf at sample {self._n + int(bad[0])} of the stream (index {int(bad[0])} of "
                 "the chunk); the chunk was not consumed, the stream is unchanged"
             )
         return x
@@ -167,7 +165,7 @@ class FeatureStream:
         p = self._fx.plan
         start = self._emitted * p.hop_length - self._p0
         stop = (ready - 1) * p.hop_length + p.frame_length - self._p0
-        out = self._frames(np.ascontiguousarray(self._padded[start:stop]))
+        out = self._frames(np.ascontiguousarray(self._padded[start:stop]), num_threads=self._threads)
         self._emitted = ready
         drop = self._emitted * p.hop_length - self._p0  # samples no later frame reads
         self._padded = self._padded[drop:].copy()
@@ -178,3 +176,76 @@ class FeatureStream:
         shape = list(self._fx.compute_output_shape((self._fx.plan.frame_length * 4,)))
         shape[self._axis] = 0
         return np.zeros(shape, dtype=self._dtype or np.float32)
+
+
+def _snip_extractor(fx):
+    """``fx``'s steps on frames cut from the padded signal (snip-edges framing); ``ValueError`` if not causal."""
+    why = causal_problem(fx)
+    if why is not None:
+        raise ValueError(f"this extractor cannot stream: {why}")
+    from .core import FeatureExtractor
+
+    engine = dict(fx._engine_config, framing="snip_edges", left_pad=None, center_pad=None, pad_mode="reflect")
+    return FeatureExtractor(**engine)
+
+
+class StreamPool:
+    """Many streams of one extractor, fed together: each call computes every stream given in one parallel call.
+
+    Made by :meth:`melplug.FeatureExtractor.stream_pool`.  :meth:`open` gives a
+    stream id; :meth:`accept` takes ids and one chunk each and returns, per id,
+    exactly what that stream alone would return (streams never depend on which
+    others share a call, nor on threads); :meth:`finish` gives their right
+    edges; :meth:`close` forgets them.  Chunks are all checked before any is
+    taken: a NaN in one is a ``ValueError`` naming its stream and sample, and
+    no stream of that call changes.
+    """
+
+    def __init__(self, fx, num_threads: int | None = None) -> None:
+        self._fx = fx
+        self._frames = _snip_extractor(fx)
+        self._threads = num_threads
+        self._streams: dict[int, FeatureStream] = {}
+        self._next = 0
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    def open(self) -> int:
+        """A new stream's id."""
+        sid = self._next
+        self._next += 1
+        self._streams[sid] = FeatureStream(self._fx, _frames=self._frames, _threads=1)
+        return sid
+
+    def accept(self, ids, chunks) -> list[np.ndarray]:
+        """Feed ``chunks[k]`` to stream ``ids[k]``; per stream, the frames that became final."""
+        streams = self._get(ids)
+        chunks = list(chunks)
+        if len(chunks) != len(streams):
+            raise ValueError(f"accept() got {len(streams)} ids and {len(chunks)} chunks; pass one chunk per id")
+        xs = [s._chunk(c, f"the chunk of stream {i}") for i, s, c in zip(ids, streams, chunks, strict=True)]
+        from . import _parallel
+
+        return _parallel.map_items(lambda k, s: s._take(xs[k]), streams, self._threads)
+
+    def finish(self, ids) -> list[np.ndarray]:
+        """The right edges of streams ``ids`` (each as its own :meth:`FeatureStream.finish`)."""
+        from . import _parallel
+
+        return _parallel.map_items(lambda k, s: s.finish(), self._get(ids), self._threads)
+
+    def close(self, ids) -> None:
+        """Forget streams ``ids``."""
+        self._get(ids)
+        for sid in ids:
+            del self._streams[sid]
+
+    def _get(self, ids) -> list[FeatureStream]:
+        ids = list(ids)
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"ids {ids} name a stream more than once; one chunk per stream and call")
+        missing = [i for i in ids if i not in self._streams]
+        if missing:
+            raise ValueError(f"no open stream has id {missing[0]!r}; open streams: {len(self._streams)}")
+        return [self._streams[i] for i in ids]

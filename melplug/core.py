@@ -467,6 +467,22 @@ class FeatureExtractor:
 
         return FeatureStream(self)
 
+    def stream_pool(self, num_threads: int | None = None):
+        """A :class:`melplug.StreamPool`: many streams of this extractor, each call one parallel call.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import melplug
+        >>> pool = melplug.preset("kaldi").stream_pool()
+        >>> a, b = pool.open(), pool.open()
+        >>> [x.shape for x in pool.accept([a, b], [np.zeros(560, np.float32), np.zeros(400, np.float32)])]
+        [(2, 23), (1, 23)]
+        """
+        from ._stream import StreamPool
+
+        return StreamPool(self, num_threads)
+
     def frames_ready(self, num_samples: int) -> int:
         """Frames of a stream that are final after ``num_samples`` samples, before the end of the stream.
 

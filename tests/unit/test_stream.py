@@ -129,3 +129,50 @@ def test_frames_ready():
     assert torchaudio.frames_ready(200) == 0 and torchaudio.frames_ready(201) == 1  # reflection needs 201 samples
     with pytest.raises(ValueError, match="num_samples"):
         kaldi.frames_ready(-1)
+
+
+def test_stream_pool_equals_each_stream_alone_whatever_the_grouping():
+    fx = melplug.preset("librosa")
+    pool = fx.stream_pool(num_threads=2)
+    rng = np.random.default_rng(5)
+    clips = [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in (30000, 4000, 12345, 700, 22050)]
+    ids = [pool.open() for _ in clips]
+    assert len(pool) == 5
+    at = [0] * len(clips)
+    got = [[] for _ in clips]
+    for _ in range(40):  # each call: a random subset of the streams, random chunk sizes (0 included)
+        chosen = [k for k in range(len(clips)) if rng.random() < 0.6]
+        sizes = [int(rng.choice([0, 1, 160, 999, 4096])) for _ in chosen]
+        chunks = [clips[k][at[k] : at[k] + m] for k, m in zip(chosen, sizes, strict=True)]
+        for k, part in zip(chosen, pool.accept([ids[k] for k in chosen], chunks), strict=True):
+            got[k].append(part)
+        for k, m in zip(chosen, sizes, strict=True):
+            at[k] = min(at[k] + m, clips[k].shape[0])
+    rest = [pool.accept([ids[k]], [clips[k][at[k] :]])[0] for k in range(len(clips))]
+    ends = pool.finish(ids)
+    for k, clip in enumerate(clips):
+        whole = np.concatenate([*got[k], rest[k], ends[k]], axis=1)
+        np.testing.assert_array_equal(whole, fx(clip))
+    pool.close(ids[:2])
+    assert len(pool) == 3
+
+
+def test_stream_pool_errors_change_no_stream():
+    fx = melplug.preset("kaldi")
+    pool = fx.stream_pool()
+    a, b = pool.open(), pool.open()
+    x = np.random.default_rng(6).standard_normal(2000).astype(np.float32)
+    bad = x.copy()
+    bad[3] = np.inf
+    with pytest.raises(ValueError, match=rf"the chunk of stream {b} holds NaN or Inf at sample 3"):
+        pool.accept([a, b], [x, bad])
+    first = pool.accept([a, b], [x, x])  # stream a did not take x in the failed call
+    np.testing.assert_array_equal(first[0], first[1])
+    with pytest.raises(ValueError, match="more than once"):
+        pool.accept([a, a], [x, x])
+    with pytest.raises(ValueError, match="no open stream has id 99"):
+        pool.accept([99], [x])
+    with pytest.raises(ValueError, match="2 ids and 1 chunks"):
+        pool.accept([a, b], [x])
+    with pytest.raises(ValueError, match="cannot stream: top_db"):
+        melplug.MelSpectrogram().stream_pool()
