@@ -98,7 +98,7 @@ class FeatureStream:
         self._tail = np.concatenate([self._tail, x])[-keep:]
         if self._padded is None:
             self._head = np.concatenate([self._head, x])
-            if frames_ready(self._fx, self._n) == 0 and p.pad > 0 and p.pad_mode != _ZEROS:
+            if p.pad > 0 and p.pad_mode != _ZEROS and self._n <= p.pad:  # the reflected left edge needs pad + 1
                 return self._empty()
             self._padded = np.concatenate([self._left_pad(self._head), self._head])
             self._head = np.zeros(0, self._dtype)

@@ -340,9 +340,9 @@ class MelSpectrogram(Adapter):
             kwargs["num_proc"] = num_proc
             if num_proc > 1:
                 self._warm()  # forked workers inherit the loaded kernels instead of each loading them
-        source, restore = _numpy_input(dataset, self.column)
+        source = _numpy_input(dataset, self.column)
         out = source.map(fn, batched=batched, remove_columns=remove_columns, **kwargs)
-        return out.with_format(**restore) if restore is not None else out
+        return out.with_format(None) if source is not dataset else out  # the original (python) format
 
     def _warm(self) -> None:
         """Load (or compile) the extractor's kernels in this process, on one second of silence."""
@@ -541,7 +541,7 @@ _OUT_DTYPES = ("float16", "float32", "float64")
 
 
 def _numpy_input(dataset, column: str):
-    """``(dataset read with the audio column as NumPy, the format to give the output back)``, or ``(dataset, None)``.
+    """``dataset`` read with its audio column as NumPy, or ``dataset`` itself where that does not apply.
 
     Without a format, ``datasets`` hands a ``map`` function its columns as Python
     lists: about a second per 18 M samples for an audio column of plain numbers.
@@ -552,12 +552,12 @@ def _numpy_input(dataset, column: str):
     import datasets
 
     if not isinstance(dataset, datasets.Dataset) or dataset.format["type"] is not None:
-        return dataset, None
+        return dataset
     feature = dataset.features.get(column)
     inner = getattr(feature, "feature", None)
     if not isinstance(inner, datasets.Value) or inner.dtype not in _NUMERIC:
-        return dataset, None
-    return dataset.with_format("numpy", columns=[column], output_all_columns=True), {"type": None}
+        return dataset
+    return dataset.with_format("numpy", columns=[column], output_all_columns=True)
 
 
 _NUMERIC = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")

@@ -135,12 +135,21 @@ def _ast(sampling_rate=16000, num_mel_bins=128) -> dict[str, Any]:
     # transformers' ASTFeatureExtractor, torchaudio path: torchaudio.compliance.kaldi.fbank(window_type="hanning",
     # num_mel_bins=128) = the kaldi steps with a symmetric Hann window (one band is empty at 16 kHz and stays
     # ln(eps), as there); rows zero-padded or cut to 1024, *then* (x + 4.2677393) / (2 * 4.5689974).
-    mean, std = -4.2677393, 4.5689974
+    return _hann_fbank_rows(sampling_rate, num_mel_bins, 1024, mean=-4.2677393, std=4.5689974)
+
+
+def _hann_fbank_rows(sampling_rate, num_mel_bins, rows: int, *, mean: float, std: float) -> dict[str, Any]:
+    """The Kaldi fbank of AST and EAT: a symmetric Hann window, rows padded or cut, then ``(x - mean) / (2 std)``.
+
+    As torchaudio's ``compliance.kaldi.fbank`` followed by their scaling: rows
+    zero-padded or cut to ``rows`` *before* it, so padded rows become
+    ``-mean / (2 std)``.
+    """
     options = _kaldi(sampling_rate, num_mel_bins)
     options.update(
         window="hann",
         empty_bands="ignore",
-        output_frames=1024,
+        output_frames=rows,
         pad_value=0.0,
         pad_before_scaling=True,
         scale=1.0 / (2.0 * std),
@@ -373,7 +382,7 @@ def _sensevoice(sampling_rate=16000, num_mel_bins=80, lfr_m=7, lfr_n=6, cmvn=Non
     if isinstance(cmvn, (str, os.PathLike)):
         shift, scale = read_am_mvn(cmvn)
     else:
-        arr = np.asarray(cmvn, dtype=np.float64) if not isinstance(cmvn, np.ndarray) else cmvn.astype(np.float64)
+        arr = np.asarray(cmvn, dtype=np.float64)
         if arr.ndim != 2 or arr.shape[0] != 2:
             raise ValueError(
                 f"cmvn has shape {arr.shape}; it must be an am.mvn path or an array of shape (2, features): the shift "
@@ -400,19 +409,8 @@ def _eat(sampling_rate=16000, num_mel_bins=128, target_length=1024) -> dict[str,
     # EAT's preprocess_audio: the clip's mean subtracted (a no-op after Kaldi's per-frame DC removal, which
     # melplug relies on), torchaudio's kaldi.fbank (128 bins, symmetric Hann "hanning", 25/10 ms, dither 0, no
     # energy), rows zero-padded or cut to target_length, *then* (x + 4.268) / (2 * 4.569).
-    mean, std = -4.268, 4.569
     target_length = check_int("target_length", target_length, 1, "it must be an integer >= 1 (frames)")
-    options = _kaldi(sampling_rate, num_mel_bins)
-    options.update(
-        window="hann",
-        empty_bands="ignore",
-        output_frames=target_length,
-        pad_value=0.0,
-        pad_before_scaling=True,
-        scale=1 / (2 * std),
-        offset=-mean / (2 * std),
-    )
-    return options
+    return _hann_fbank_rows(sampling_rate, num_mel_bins, target_length, mean=-4.268, std=4.569)
 
 
 def _dasheng(sampling_rate=16000, num_mel_bins=64) -> dict[str, Any]:
