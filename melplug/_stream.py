@@ -1,14 +1,22 @@
 """Streams: chunks of one clip in, the frames that became final out (SPEC §8), equal to the offline call.
 
-A :class:`FeatureStream` keeps the padded signal from the first frame not
-yet returned (fewer than ``frame_length + hop_length`` samples after each
-call) and the few raw samples a right-edge reflection needs.  The frames
-that became final are computed by the extractor's own kernels as Kaldi
-snip-edges frames of that padded stretch: the same window, FFT, mel and
-logarithm per frame, so the concatenation of every ``accept`` and ``finish``
-is the offline ``fx(clip)``.  Steps that need the whole clip (a per-clip
-floor, normalisation, fixed lengths, stacking, deltas) are refused by name;
-so, in this version, are dither and whole-signal pre-emphasis.
+Every stream's state is a row of a buffer (its padded signal from the first
+sample a later frame reads) and five integers.  One call of
+:func:`melplug._kernels._stream._stream_feed` appends the chunks of any
+number of streams and copies each frame that became final, as its raw
+samples, into the rows of one block; the extractor's own kernels then
+compute that whole block in one call, framed as one frame per row (the
+same window, FFT, mel and logarithm per frame as offline, on the same
+compiled kernels), and each stream gets its rows back.  So a
+:class:`StreamPool` call costs one Python call and one kernel call for all
+its streams, and a :class:`FeatureStream` is a pool of one.  The
+concatenation of every ``accept`` and ``finish`` is the offline
+``fx(clip)`` bit for bit.
+
+Steps that need the whole clip (a per-clip floor, normalisation, fixed
+lengths, stacking, deltas) are refused by name; so, in this version, is
+whole-signal pre-emphasis.  Dither streams: its noise is keyed on the
+frame's absolute index in the stream.
 """
 
 from __future__ import annotations
@@ -17,9 +25,17 @@ from typing import Any
 
 import numpy as np
 
+from ._kernels import _stream as _k
+
 __all__ = ["FeatureStream", "StreamPool", "causal_problem", "frames_ready"]
 
-_REFLECT, _ZEROS = 0, 1  # the plan's pad_mode: 0 NumPy's reflect, 1 zeros, 2 torch's reflect
+_ZEROS, _SYMMETRIC = 1, 3  # the plan's pad_mode: 0 NumPy's reflect, 1 zeros, 2 torch's reflect, 3 Kaldi's
+#: A pool's stream states (and a stream's dtype, once its first chunk came).
+_CLOSED, _OPEN, _FINISHED = 0, 1, 2
+_CODES = {np.float32: 3, np.float64: 4}
+_DTYPES = {code: dtype for dtype, code in _CODES.items()}
+#: Samples a buffer row has beyond what a stream keeps (a longer chunk is taken in parts).
+_ROOM = 4096
 
 
 def causal_problem(fx) -> str | None:
@@ -41,7 +57,6 @@ def causal_problem(fx) -> str | None:
         (p.frame_rule != 0 or p.frame_multiple > 1 or p.pad_frames_to > 1, "the frame count depends on the end"),
         (p.pad_invalid, "pad_invalid_frames depends on the clip's length"),
         (p.signal_preemphasis != 0.0, "whole-signal pre-emphasis is not streamed yet"),
-        (p.dither > 0.0, "dither is not streamed yet (pass dither=0)"),
     )
     for bad, why in checks:
         if bad:
@@ -49,13 +64,181 @@ def causal_problem(fx) -> str | None:
     return None
 
 
+def _left_need(plan) -> int:
+    """Samples a stream needs before its left edge can be padded: reflection reads samples 1..pad."""
+    if plan.pad == 0 or plan.pad_mode == _ZEROS:
+        return 0
+    return plan.pad if plan.pad_mode == _SYMMETRIC else plan.pad + 1
+
+
 def frames_ready(fx, num_samples: int) -> int:
     """Frames of a stream of ``fx`` that are final after ``num_samples`` samples, before its end."""
     p = fx.plan
     n = int(num_samples)
-    if p.pad > 0 and p.pad_mode != _ZEROS and n <= p.pad:
-        return 0  # the reflected left edge needs samples 1..pad
+    if n == 0 or n < _left_need(p):
+        return 0
     return max(0, (n + p.pad - p.frame_length) // p.hop_length + 1)
+
+
+class _Spec:
+    """What every stream of one extractor shares: the frame extractor, the geometry, the output layout."""
+
+    def __init__(self, fx) -> None:
+        why = causal_problem(fx)
+        if why is not None:
+            raise ValueError(f"this extractor cannot stream: {why}")
+        from .core import FeatureExtractor
+
+        p = fx.plan
+        self.fx = fx
+        self.plan = p
+        dithers = p.dither > 0.0
+        # One frame per row: fx's steps with hop = frame (dither and the gain are applied as frames are copied).
+        engine = dict(
+            fx._engine_config,
+            framing="snip_edges",
+            left_pad=None,
+            center_pad=None,
+            pad_mode="reflect",
+            frame_unit="samples",
+            frame_length=p.frame_length,
+            hop_length=p.frame_length,
+            fft_length=p.fft_length,
+            on_nonfinite="raise",
+        )
+        if dithers:
+            engine.update(dither=0.0, input_gain=1.0)
+        self.frames = FeatureExtractor(**engine)
+        keep_raw = p.pad_end + 1  # the right edge's reflection reads the last pad_end + 1 samples
+        self.geo = np.array(
+            [
+                p.pad,
+                p.hop_length,
+                p.frame_length,
+                p.pad_mode,
+                _left_need(p),
+                keep_raw,
+                p.dither_seed,
+                p.win_start,
+                p.win_stop,
+                int(dithers),
+            ],
+            dtype=np.int64,
+        )
+        self.gains = np.array([p.input_gain, p.dither])
+        self.width = max(p.frame_length, keep_raw, 2 * p.pad + 1) + _ROOM
+        self.axis = 0 if p.frames_major else 1
+
+    def dtype_for(self, x: np.ndarray) -> type:
+        return np.float64 if (self.fx.dtype == "float64" or x.dtype == np.float64) else np.float32
+
+    def compute(self, G: np.ndarray, threads: int | None, where) -> np.ndarray:
+        """The features of the frames in the rows of ``G``, in the per-clip layout (frames on ``axis``)."""
+        shape = self.fx._example_shape(G.shape[0])
+        if G.shape[0] == 0:
+            return np.zeros(shape, dtype=G.dtype)
+        out, flags = self.frames._driver.array(G.reshape(1, -1), threads)
+        if flags is not None:
+            raise ValueError(
+                f"the features of {where()} are not finite although its samples are: they overflow "
+                f"{G.dtype.name} (samples of magnitude ~1e19 or more); the stream has moved past these samples"
+            )
+        return out.reshape(shape)
+
+    def split(self, out: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+        """``out``'s frames per stream (``counts`` each, in order), as views."""
+        k = int(counts[0]) if counts.shape[0] else 0
+        if counts.shape[0] and (counts == k).all():  # streams in step (equal chunks): one reshape, no loop
+            if self.axis == 0:
+                return list(out.reshape(counts.shape[0], k, *out.shape[1:]))
+            return list(np.moveaxis(out.reshape(out.shape[0], counts.shape[0], k), 1, 0))
+        ends = np.cumsum(counts).tolist()
+        starts = [0, *ends[:-1]]
+        if self.axis == 0:
+            return [out[a:b] for a, b in zip(starts, ends, strict=True)]
+        return [out[:, a:b] for a, b in zip(starts, ends, strict=True)]
+
+    def empty(self, dtype) -> np.ndarray:
+        return np.zeros(self.fx._example_shape(0), dtype=dtype or np.float32)
+
+
+class _Rows:
+    """The state of streams of one dtype: a buffer row and five integers each (see the kernel module)."""
+
+    def __init__(self, spec: _Spec, dtype, slots: int = 1) -> None:
+        self.spec = spec
+        self.dtype = dtype
+        self.buf = np.zeros((slots, spec.width), dtype=dtype)
+        self.state = np.zeros((slots, 5), dtype=np.int64)
+        self.free = list(range(slots - 1, -1, -1))
+        for r in range(slots):
+            self.reset(r)
+
+    def add(self) -> int:
+        if not self.free:
+            slots = self.buf.shape[0]
+            self.buf = np.concatenate([self.buf, np.zeros_like(self.buf)])
+            self.state = np.concatenate([self.state, np.zeros_like(self.state)])
+            self.free = list(range(2 * slots - 1, slots - 1, -1))
+        r = self.free.pop()
+        self.reset(r)
+        return r
+
+    def release(self, r: int) -> None:
+        self.free.append(r)
+
+    def reset(self, r: int) -> None:
+        self.state[r] = 0
+        self.state[r, _k.BLEN] = self.spec.plan.pad  # the left edge's place, written once it can be
+        self.buf[r, : self.spec.plan.pad] = 0.0
+
+    def feed(self, rows: np.ndarray, x: np.ndarray, offsets: np.ndarray):
+        """The kernel call: ``(G, counts, bad)`` (see :func:`melplug._kernels._stream._stream_feed`)."""
+        return _k._stream_feed(self.buf, self.state, rows, x, offsets, self.spec.geo, self.spec.gains)
+
+    def held(self, r: int) -> int:
+        """Samples stream ``r`` holds (its padded signal from the first sample a later frame reads)."""
+        return int(self.state[r, _k.BLEN])
+
+    def finish(self, r: int, threads: int | None) -> np.ndarray:
+        """Stream ``r``'s frames after its last accepted sample (the right edge), as offline."""
+        spec, p = self.spec, self.spec.plan
+        n, emitted, p0, blen = (int(v) for v in self.state[r, :4])
+        if n == 0:
+            return spec.empty(self.dtype)
+        if p0 <= p.pad:  # every raw sample is still held: the clip's own offline call, frames already given dropped
+            raw = self.buf[r, p.pad - p0 : p.pad - p0 + n].copy()
+            out = spec.fx(raw, num_threads=threads)
+            return out[emitted:] if spec.axis == 0 else out[:, emitted:]
+        held = self.buf[r, :blen]
+        e = p.pad_end
+        if p.pad_mode == _ZEROS:
+            right = np.zeros(e, self.dtype)
+        elif p.pad_mode == _SYMMETRIC:
+            right = held[blen - e :][::-1]  # Kaldi's reflection: n -> n - 1
+        else:
+            right = held[blen - 1 - e : blen - 1][::-1]  # NumPy's and torch's: n -> n - 2
+        segment = np.concatenate([held, right])
+        total = spec.fx.num_frames(n)
+        G = _k._stream_frames(segment, p0, emitted, total, spec.geo, spec.gains)
+        self.state[r, _k.EMITTED] = total
+        return spec.compute(G, threads, lambda: "the stream's last frames")
+
+
+def _check_chunk(chunk, where: str) -> np.ndarray:
+    x = chunk if type(chunk) is np.ndarray else np.asarray(chunk)
+    if x.ndim != 1 or x.dtype.kind not in "fiu":
+        raise ValueError(
+            f"{where} must be a 1-D array of real samples; received shape {x.shape}, dtype {x.dtype}"
+        )
+    return x
+
+
+def _nonfinite(where: str, at: int, index: int) -> ValueError:
+    return ValueError(
+        f"{where} holds NaN or Inf at sample {at + index} of the stream (index {index} of the chunk); "
+        "the chunk was not consumed, the stream is unchanged"
+    )
 
 
 class FeatureStream:
@@ -63,189 +246,211 @@ class FeatureStream:
 
     Made by :meth:`melplug.FeatureExtractor.stream`.  Each result has the
     extractor's per-clip layout with ``k`` frames on its time axis (``k`` may
-    be 0); all of them joined along that axis equal ``fx(clip)``.
+    be 0); all of them joined along that axis equal ``fx(clip)``.  The
+    stream holds fewer than ``frame_length + hop_length`` samples (and, for a
+    reflected right edge, at least its ``pad + 1`` last ones), never the
+    frames it returned.  It pickles mid-stream.
     """
 
-    def __init__(self, fx, *, _frames=None, _threads=None) -> None:
-        self._fx = fx
-        self._frames = _snip_extractor(fx) if _frames is None else _frames
-        self._threads = _threads  # the kernels' threads per call (a pool's streams: 1)
-        self._axis = 0 if fx.plan.frames_major else 1
-        self.reset()
+    def __init__(self, fx) -> None:
+        self._spec = _Spec(fx)
+        self._rows: _Rows | None = None  # made by the first chunk, in its compute dtype
+        self._zero = np.zeros(1, dtype=np.int64)
+        self._finished = False
 
     def reset(self) -> None:
         """Start a new clip (the state of a fresh stream)."""
-        self._n = 0  # samples accepted
-        self._emitted = 0  # frames returned
-        self._head = np.zeros(0)  # raw samples while the left edge cannot be padded yet
-        self._padded: np.ndarray | None = None  # the padded signal from padded index self._p0 on
-        self._p0 = 0
-        self._tail = np.zeros(0)  # the last raw samples (for the right edge's reflection)
-        self._dtype: Any = None
+        self._rows = None
         self._finished = False
 
-    # ----------------------------------------------------------------- feeding
+    @property
+    def num_samples(self) -> int:
+        """Samples accepted so far."""
+        return 0 if self._rows is None else int(self._rows.state[0, _k.N])
+
+    @property
+    def held(self) -> int:
+        """Samples the stream holds now (fewer than ``frame_length + hop_length``, or the short clip so far)."""
+        return 0 if self._rows is None else self._rows.held(0)
 
     def accept(self, chunk) -> np.ndarray:
         """Take the next samples; return the frames that became final (maybe 0 of them)."""
-        return self._take(self._chunk(chunk))
-
-    def _take(self, x: np.ndarray) -> np.ndarray:
-        """:meth:`accept` of a chunk :meth:`_chunk` has checked and converted."""
-        self._n += x.shape[0]
-        p = self._fx.plan
-        keep = p.pad_end + 1
-        self._tail = np.concatenate([self._tail, x])[-keep:]
-        if self._padded is None:
-            self._head = np.concatenate([self._head, x])
-            if p.pad > 0 and p.pad_mode != _ZEROS and self._n <= p.pad:  # the reflected left edge needs pad + 1
-                return self._empty()
-            self._padded = np.concatenate([self._left_pad(self._head), self._head])
-            self._head = np.zeros(0, self._dtype)
-        else:
-            self._padded = np.concatenate([self._padded, x])
-        return self._emit(frames_ready(self._fx, self._n))
+        if self._finished:
+            raise ValueError("accept() after finish(): call reset() to start a new clip")
+        x = _check_chunk(chunk, "the chunk")
+        rows = self._rows
+        if rows is None:
+            rows = self._rows = _Rows(self._spec, self._spec.dtype_for(x))
+        x = np.ascontiguousarray(x, dtype=rows.dtype)
+        G, counts, bad = rows.feed(self._zero, x, np.array([0, x.shape[0]], dtype=np.int64))
+        if bad >= 0:
+            raise _nonfinite("the chunk", self.num_samples, bad)
+        return self._spec.compute(G, self._spec.fx._config["num_threads"], lambda: "the stream")
 
     def finish(self) -> np.ndarray:
         """The frames after the last :meth:`accept` (the right edge); a second call returns none."""
-        if self._finished:
-            return self._empty()
+        if self._finished or self._rows is None:
+            self._finished = True
+            return self._spec.empty(None if self._rows is None else self._rows.dtype)
         self._finished = True
-        total = self._fx.num_frames(self._n) if self._n else 0
-        if self._padded is None:  # the clip never outgrew the left edge: compute it whole, as offline
-            if self._n == 0:
-                return self._empty()
-            out = self._fx(self._head, num_threads=self._threads)
-            self._emitted = total
-            return out
-        p = self._fx.plan
-        self._padded = np.concatenate([self._padded, self._right_pad(p.pad_end)])
-        return self._emit(total)
-
-    # ----------------------------------------------------------------- internals
-
-    def _chunk(self, chunk, where: str = "the chunk") -> np.ndarray:
-        if self._finished:
-            raise ValueError("accept() after finish(): call reset() to start a new clip")
-        x = np.asarray(chunk)
-        if x.ndim != 1 or x.dtype.kind not in "fiu":
-            raise ValueError(f"accept() takes a 1-D chunk of real samples; received shape {x.shape}, dtype {x.dtype}")
-        dtype = np.float64 if (self._fx.dtype == "float64" or x.dtype == np.float64) else np.float32
-        if self._dtype is None:
-            self._dtype = dtype
-            self._head = self._head.astype(dtype)
-            self._tail = self._tail.astype(dtype)
-        x = x.astype(self._dtype, copy=False)
-        bad = np.flatnonzero(~np.isfinite(x))
-        if bad.size:
-            raise ValueError(
-                f"{where} holds NaN or Inf at sample {self._n + int(bad[0])} of the stream (index {int(bad[0])} of "
-                "the chunk); the chunk was not consumed, the stream is unchanged"
-            )
-        return x
-
-    def _left_pad(self, head: np.ndarray) -> np.ndarray:
-        p = self._fx.plan
-        if p.pad == 0:
-            return head[:0]
-        if p.pad_mode == _ZEROS:
-            return np.zeros(p.pad, head.dtype)
-        return head[p.pad : 0 : -1].copy()  # NumPy's and torch's reflection: samples pad .. 1
-
-    def _right_pad(self, pad: int) -> np.ndarray:
-        if pad == 0:
-            return self._tail[:0]
-        if self._fx.plan.pad_mode == _ZEROS:
-            return np.zeros(pad, self._tail.dtype)
-        return self._tail[-2 : -pad - 2 : -1].copy()  # the last samples but one, backwards
-
-    def _emit(self, ready: int) -> np.ndarray:
-        if ready <= self._emitted:
-            return self._empty()
-        p = self._fx.plan
-        start = self._emitted * p.hop_length - self._p0
-        stop = (ready - 1) * p.hop_length + p.frame_length - self._p0
-        out = self._frames(np.ascontiguousarray(self._padded[start:stop]), num_threads=self._threads)
-        self._emitted = ready
-        drop = self._emitted * p.hop_length - self._p0  # samples no later frame reads
-        self._padded = self._padded[drop:].copy()
-        self._p0 += drop
-        return out
-
-    def _empty(self) -> np.ndarray:
-        shape = list(self._fx.compute_output_shape((self._fx.plan.frame_length * 4,)))
-        shape[self._axis] = 0
-        return np.zeros(shape, dtype=self._dtype or np.float32)
-
-
-def _snip_extractor(fx):
-    """``fx``'s steps on frames cut from the padded signal (snip-edges framing); ``ValueError`` if not causal."""
-    why = causal_problem(fx)
-    if why is not None:
-        raise ValueError(f"this extractor cannot stream: {why}")
-    from .core import FeatureExtractor
-
-    engine = dict(fx._engine_config, framing="snip_edges", left_pad=None, center_pad=None, pad_mode="reflect")
-    return FeatureExtractor(**engine)
+        return self._rows.finish(0, self._spec.fx._config["num_threads"])
 
 
 class StreamPool:
     """Many streams of one extractor, fed together: each call computes every stream given in one parallel call.
 
     Made by :meth:`melplug.FeatureExtractor.stream_pool`.  :meth:`open` gives a
-    stream id; :meth:`accept` takes ids and one chunk each and returns, per id,
-    exactly what that stream alone would return (streams never depend on which
+    stream id; :meth:`accept` takes ids and one chunk each (a list of 1-D
+    arrays, or a 2-D array with one row per id) and returns, per id, exactly
+    what that stream alone would return (streams never depend on which
     others share a call, nor on threads); :meth:`finish` gives their right
     edges; :meth:`close` forgets them.  Chunks are all checked before any is
     taken: a NaN in one is a ``ValueError`` naming its stream and sample, and
-    no stream of that call changes.
+    no stream of that call changes.  The results of one call are views of
+    one block (copy one to keep it apart).
     """
 
     def __init__(self, fx, num_threads: int | None = None) -> None:
-        self._fx = fx
-        self._frames = _snip_extractor(fx)
+        self._spec = _Spec(fx)
         self._threads = num_threads
-        self._streams: dict[int, FeatureStream] = {}
-        self._next = 0
+        self._sets: dict[Any, _Rows] = {}  # compute dtype -> the rows of streams of that dtype
+        # Per id: _CLOSED, _OPEN or _FINISHED; its dtype's code (0 before its first chunk); its row there.
+        self._life = np.zeros(0, dtype=np.int8)
+        self._code = np.zeros(0, dtype=np.int8)
+        self._row = np.zeros(0, dtype=np.int64)
+        self._seen = np.zeros(0, dtype=np.int64)  # scratch of the duplicate check
+        self._ids = 0
+        self._open = 0
 
     def __len__(self) -> int:
-        return len(self._streams)
+        return self._open
 
     def open(self) -> int:
         """A new stream's id."""
-        sid = self._next
-        self._next += 1
-        self._streams[sid] = FeatureStream(self._fx, _frames=self._frames, _threads=1)
+        sid = self._ids
+        if sid == self._life.shape[0]:  # room for twice as many ids
+            grow = max(sid, 16)
+            self._life = np.concatenate([self._life, np.zeros(grow, np.int8)])
+            self._code = np.concatenate([self._code, np.zeros(grow, np.int8)])
+            self._row = np.concatenate([self._row, np.full(grow, -1, np.int64)])
+            self._seen = np.zeros(self._life.shape[0], dtype=np.int64)
+        self._life[sid] = _OPEN
+        self._ids += 1
+        self._open += 1
         return sid
 
     def accept(self, ids, chunks) -> list[np.ndarray]:
         """Feed ``chunks[k]`` to stream ``ids[k]``; per stream, the frames that became final."""
-        streams = self._get(ids)
-        chunks = list(chunks)
-        if len(chunks) != len(streams):
-            raise ValueError(f"accept() got {len(streams)} ids and {len(chunks)} chunks; pass one chunk per id")
-        xs = [s._chunk(c, f"the chunk of stream {i}") for i, s, c in zip(ids, streams, chunks, strict=True)]
-        from . import _parallel
-
-        return _parallel.map_items(lambda k, s: s._take(xs[k]), streams, self._threads)
+        ids = self._check_ids(ids)
+        life = self._life[ids]
+        if (life == _FINISHED).any():
+            done = int(ids[np.flatnonzero(life == _FINISHED)[0]])
+            raise ValueError(f"stream {done} is finished: accept() after finish(); close it and open another")
+        block = type(chunks) is np.ndarray and chunks.ndim == 2
+        if block:
+            _check_chunk(chunks[:0].ravel(), "each row of chunks")
+            if chunks.shape[0] != ids.shape[0]:
+                raise ValueError(f"accept() got {ids.shape[0]} ids and {chunks.shape[0]} chunks; one row per id")
+            dtypes = [self._spec.dtype_for(chunks)]
+        else:
+            chunks = [_check_chunk(c, f"the chunk of stream {i}") for i, c in zip(ids.tolist(), chunks, strict=False)]
+            if len(chunks) != ids.shape[0]:
+                raise ValueError(f"accept() got {ids.shape[0]} ids and {len(chunks)} chunks; pass one chunk per id")
+            dtypes = [self._spec.dtype_for(x) for x in chunks]
+        # A stream's dtype is its first chunk's; later chunks are converted to it.
+        code = self._code[ids]
+        codes = np.where(code == 0, np.array([_CODES[d] for d in dtypes], dtype=np.int8), code)
+        groups = codes[:1] if (codes == codes[0]).all() else np.unique(codes)
+        if groups.shape[0] > 1:  # check every chunk first: no stream changes if one is bad
+            for k in range(ids.shape[0]):
+                x = chunks[k]
+                bad = np.flatnonzero(~np.isfinite(x))
+                if bad.size:
+                    raise _nonfinite(f"the chunk of stream {ids[k]}", self._samples(int(ids[k])), int(bad[0]))
+        results: list[Any] = [None] * ids.shape[0]
+        for code in groups.tolist():
+            dtype = _DTYPES[code]
+            ks = np.flatnonzero(codes == code) if groups.shape[0] > 1 else None
+            mine = ids if ks is None else ids[ks]
+            rows = self._rows_of(dtype, mine)
+            if block:
+                part = chunks if ks is None else chunks[ks]
+                flat = np.ascontiguousarray(part, dtype=dtype).reshape(-1)
+                offsets = np.arange(part.shape[0] + 1, dtype=np.int64) * part.shape[1]
+            else:
+                part = chunks if ks is None else [chunks[k] for k in ks.tolist()]
+                sizes = np.fromiter((x.shape[0] for x in part), dtype=np.int64, count=len(part))
+                offsets = np.zeros(len(part) + 1, dtype=np.int64)
+                np.cumsum(sizes, out=offsets[1:])
+                flat = np.concatenate(part).astype(dtype, copy=False) if part else np.zeros(0, dtype)
+            G, counts, bad = rows.feed(self._row[mine], flat, offsets)
+            if bad >= 0:
+                k = int(np.searchsorted(offsets, bad, side="right")) - 1
+                sid = int(mine[k])
+                raise _nonfinite(f"the chunk of stream {sid}", self._samples(sid), bad - int(offsets[k]))
+            out = self._spec.compute(G, self._threads, lambda mine=mine: f"streams {mine.tolist()}")
+            pieces = self._spec.split(out, counts)
+            if ks is None:
+                return pieces
+            for k, piece in zip(ks.tolist(), pieces, strict=True):
+                results[k] = piece
+        return results
 
     def finish(self, ids) -> list[np.ndarray]:
         """The right edges of streams ``ids`` (each as its own :meth:`FeatureStream.finish`)."""
-        from . import _parallel
-
-        return _parallel.map_items(lambda k, s: s.finish(), self._get(ids), self._threads)
+        out = []
+        for sid in self._check_ids(ids).tolist():
+            code = int(self._code[sid])
+            if self._life[sid] == _FINISHED or code == 0:
+                out.append(self._spec.empty(_DTYPES.get(code)))
+            else:
+                out.append(self._sets[_DTYPES[code]].finish(int(self._row[sid]), self._threads))
+            self._life[sid] = _FINISHED
+        return out
 
     def close(self, ids) -> None:
         """Forget streams ``ids``."""
-        self._get(ids)
-        for sid in ids:
-            del self._streams[sid]
+        for sid in self._check_ids(ids).tolist():
+            code = int(self._code[sid])
+            if code:
+                self._sets[_DTYPES[code]].release(int(self._row[sid]))
+            self._life[sid] = _CLOSED
+            self._code[sid] = 0
+            self._open -= 1
 
-    def _get(self, ids) -> list[FeatureStream]:
-        ids = list(ids)
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"ids {ids} name a stream more than once; one chunk per stream and call")
-        missing = [i for i in ids if i not in self._streams]
-        if missing:
-            raise ValueError(f"no open stream has id {missing[0]!r}; open streams: {len(self._streams)}")
-        return [self._streams[i] for i in ids]
+    def _rows_of(self, dtype, ids: np.ndarray) -> _Rows:
+        """The rows of ``dtype``'s streams, ``ids``' fresh streams given theirs."""
+        rows = self._sets.get(dtype)
+        if rows is None:
+            rows = self._sets[dtype] = _Rows(self._spec, dtype, slots=max(ids.shape[0], 1))
+        fresh = ids[self._code[ids] == 0]
+        for sid in fresh.tolist():
+            self._row[sid] = rows.add()
+        self._code[fresh] = _CODES[dtype]
+        return rows
+
+    def _samples(self, sid: int) -> int:
+        code = int(self._code[sid])
+        return int(self._sets[_DTYPES[code]].state[self._row[sid], _k.N]) if code else 0
+
+    def _check_ids(self, ids) -> np.ndarray:
+        try:
+            arr = np.asarray(ids)
+        except (TypeError, ValueError):
+            arr = np.asarray([], dtype=object)
+        if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+            raise ValueError(f"ids must be a sequence of stream ids from open(); received {ids!r:.100}")
+        arr = arr.astype(np.int64, copy=False)
+        if arr.shape[0] == 0:
+            return arr
+        if arr.min() < 0 or arr.max() >= self._ids or (self._life[arr] == _CLOSED).any():
+            known = (arr >= 0) & (arr < self._ids)
+            open_ = np.zeros(arr.shape[0], dtype=bool)
+            open_[known] = self._life[arr[known]] != _CLOSED
+            missing = int(arr[np.flatnonzero(~open_)[0]])
+            raise ValueError(f"no open stream has id {missing!r}; open streams: {self._open}")
+        seen, order = self._seen, np.arange(arr.shape[0])
+        seen[arr] = order  # a repeated id keeps its last place only
+        if not (seen[arr] == order).all():
+            raise ValueError(f"ids {arr[:10].tolist()} name a stream more than once; one chunk per stream and call")
+        return arr

@@ -1,0 +1,155 @@
+"""Streams: chunks appended to per-stream buffers, and the frames that became final gathered into one block.
+
+A stream's buffer row holds its padded signal from padded index ``p0`` on
+(``state[r] = n, emitted, p0, blen, started``).  :func:`_stream_feed`
+appends one chunk per stream and copies every frame that became final, as
+``frame_length`` raw samples, into the rows of one block ``G``; the caller
+computes all of them with the extractor's kernels in one call, framed with
+``hop_length = frame_length`` (each row one frame).  Dither, when on, is
+added here, keyed on the frame's absolute index in its stream, with the
+input gain before it, exactly as :func:`._frames._fill_frames` does offline.
+
+``geo`` (int64): pad, hop, frame, pad mode, samples the left edge needs,
+raw samples kept for the right edge, dither seed, window start, window
+stop, dither on.  ``gains`` (float64): input gain, dither.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._jit import jit
+from ._frames import _frame_key, _gauss_pair
+
+#: ``state`` columns.
+N, EMITTED, P0, BLEN, STARTED = range(5)
+#: ``geo`` entries.
+PAD, HOP, FRAME, MODE, LEFT_NEED, KEEP_RAW, SEED, WIN_START, WIN_STOP, DITHERS = range(10)
+
+
+@jit
+def _ready(n, geo):
+    """Frames final after ``n`` samples (the left edge padded): those whose last sample has arrived."""
+    if n == 0:
+        return 0
+    k = (n + geo[PAD] - geo[FRAME]) // geo[HOP] + 1
+    return k if k > 0 else 0
+
+
+@jit
+def _copy_frames(src, p0, f0, f1, geo, gains, G, g):
+    """Frames ``[f0, f1)`` of the padded signal held in ``src`` from padded index ``p0`` into rows ``G[g:]``."""
+    hop = geo[HOP]
+    fl = geo[FRAME]
+    ws = geo[WIN_START]
+    width = geo[WIN_STOP] - ws
+    for f in range(f0, f1):
+        s = f * hop - p0
+        row = G[g + f - f0]
+        seg = src[s : s + fl]
+        if geo[DITHERS] == 0:
+            for i in range(fl):
+                row[i] = seg[i]
+            continue
+        # As _fill_frames: the raw sample times the input gain, then the noise of (seed, frame, place).
+        gain = row.dtype.type(gains[0])
+        for i in range(fl):
+            row[i] = seg[i] * gain
+        dither = gains[1]
+        part = row[ws : ws + width]
+        key = _frame_key(geo[SEED], f)
+        for p in range(width // 2):
+            c, sn = _gauss_pair(key, p)
+            part[2 * p] += dither * c
+            part[2 * p + 1] += dither * sn
+        if width % 2:
+            part[width - 1] += dither * _gauss_pair(key, width // 2)[0]
+
+
+@jit
+def _left_edge(b, geo):
+    """Write the left padding ``b[:pad]`` from the raw samples after it (reflected, symmetric or zeros)."""
+    pad = geo[PAD]
+    mode = geo[MODE]
+    for j in range(pad):
+        if mode == 1:
+            b[j] = 0.0
+        elif mode == 3:
+            b[j] = b[2 * pad - 1 - j]  # Kaldi's reflection: -1 -> 0
+        else:
+            b[j] = b[2 * pad - j]  # NumPy's and torch's: -1 -> 1
+
+
+@jit
+def _stream_feed(buf, state, rows, x, x_off, geo, gains):
+    """Append ``x[x_off[i]:x_off[i + 1]]`` to stream ``rows[i]``; return ``(G, counts, bad)``.
+
+    ``G`` holds the frames that became final, stream after stream, and
+    ``counts[i]`` how many are stream ``i``'s.  ``bad`` is the index in ``x``
+    of the first NaN/Inf, or -1; then no stream has changed and ``G`` is empty.
+    """
+    k = rows.shape[0]
+    counts = np.zeros(k, dtype=np.int64)
+    zero = x.dtype.type(0.0)
+    acc = zero
+    for i in range(x.shape[0]):
+        acc += x[i] * zero
+    if acc != zero:
+        for i in range(x.shape[0]):
+            if not np.isfinite(x[i]):
+                return np.empty((0, geo[FRAME]), dtype=buf.dtype), counts, i
+    total = 0
+    for i in range(k):
+        st = state[rows[i]]
+        n = st[N] + x_off[i + 1] - x_off[i]
+        ready = _ready(n, geo) if (st[STARTED] or n >= geo[LEFT_NEED]) else 0
+        counts[i] = max(ready - st[EMITTED], 0)
+        total += counts[i]
+    G = np.empty((total, geo[FRAME]), dtype=buf.dtype)
+    cap = buf.shape[1]
+    pad = geo[PAD]
+    g = 0
+    for i in range(k):
+        r = rows[i]
+        st = state[r]
+        b = buf[r]
+        pos = x_off[i]
+        end = x_off[i + 1]
+        while True:
+            take = min(cap - st[BLEN], end - pos)
+            dst = b[st[BLEN] : st[BLEN] + take]
+            src = x[pos : pos + take]
+            for j in range(take):
+                dst[j] = src[j]
+            st[BLEN] += take
+            st[N] += take
+            pos += take
+            if not st[STARTED] and st[N] >= geo[LEFT_NEED]:
+                _left_edge(b, geo)
+                st[STARTED] = 1
+            if st[STARTED]:
+                ready = _ready(st[N], geo)
+                if ready > st[EMITTED]:
+                    _copy_frames(b, st[P0], st[EMITTED], ready, geo, gains, G, g)
+                    g += ready - st[EMITTED]
+                    st[EMITTED] = ready
+                # Keep what a later frame reads and the raw samples the right edge reflects.
+                p0 = min(st[EMITTED] * geo[HOP], st[N] + pad - geo[KEEP_RAW])
+                drop = p0 - st[P0]
+                if drop > 0:
+                    keep = st[BLEN] - drop
+                    for j in range(keep):
+                        b[j] = b[j + drop]
+                    st[BLEN] = keep
+                    st[P0] = p0
+            if pos >= end:
+                break
+    return G, counts, -1
+
+
+@jit
+def _stream_frames(src, p0, f0, f1, geo, gains):
+    """Frames ``[f0, f1)`` of a padded signal held in ``src`` from padded index ``p0`` (a stream's right edge)."""
+    G = np.empty((max(f1 - f0, 0), geo[FRAME]), dtype=src.dtype)
+    _copy_frames(src, p0, f0, f1, geo, gains, G, 0)
+    return G
