@@ -66,8 +66,10 @@ __all__ = [
     "valid_count",
 ]
 
-#: The plan's ``pad_mode`` per engine option (``reflect_once`` decides which clips are long enough).
-PAD_MODES = {"reflect": 0, "constant": 1, "reflect_once": 2}
+#: The plan's ``pad_mode`` per engine option (``reflect_once`` decides which clips are long enough), and
+#: ``"symmetric"``, Kaldi's reflection (the edge sample repeated), which ``framing="kaldi_center"`` implies
+#: (not a ``pad_mode`` choice).
+PAD_MODES = {"reflect": 0, "constant": 1, "reflect_once": 2, "symmetric": 3}
 _REFLECT_ONCE = PAD_MODES["reflect_once"]
 
 #: :func:`check_length`'s codes: 0 is a clip long enough; these are the errors.

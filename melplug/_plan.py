@@ -63,10 +63,17 @@ class MelPlan(NamedTuple):
     pad, pad_end : int
         Samples of padding before and after the signal: ``frame_length // 2``
         (or ``center_pad``) both when centred, none for Kaldi's snip-edges framing, ``left_pad``
-        and none for ``framing="left"``.
+        and none for ``framing="left"``.  Kaldi's ``snip_edges=False``
+        (``framing="kaldi_center"``): ``frame_length // 2 - hop_length // 2``
+        before (frame ``f`` starts at ``f * hop + hop // 2 - frame_length // 2``)
+        and ``frame_length - pad + hop_length // 2 - hop_length`` after, so that
+        the frame count (:func:`melplug._geometry.frame_count`) is Kaldi's
+        ``(n + hop_length // 2) // hop_length``.
     pad_mode : int
         0: reflect padding (NumPy's ``mode="reflect"``), 1: zeros, 2: torch's
-        reflect (the same values; the caller refuses clips not longer than ``pad``).
+        reflect (the same values; the caller refuses clips not longer than ``pad``),
+        3: symmetric (the edge sample repeated, NumPy's ``mode="symmetric"``,
+        Kaldi's ``snip_edges=False``); both reflections repeat as often as needed.
     input_length : int
         0, or the fixed length every signal is zero-padded or cut to first.
     input_min_length, input_pad_to, input_multiple, input_max_length : int
@@ -315,7 +322,7 @@ def default_block_frames(fft_length: int) -> int:
 # may read earlier ones, e.g. the frame size in samples); and a plan function,
 # ``c -> {field: value}``: its fields of the MelPlan.
 
-FRAMINGS = ("center", "snip_edges", "left")
+FRAMINGS = ("center", "snip_edges", "left", "kaldi_center")
 PAD_MODE_CHOICES = ("reflect", "reflect_once", "constant")
 FRAME_UNITS = ("samples", "ms")
 ENGINE_WINDOWS = ("hann", "hamming", "povey", "rectangular")
@@ -444,33 +451,75 @@ def _framing(args, c) -> None:
     c["frame_multiple"] = check_int(
         "frame_multiple", args["frame_multiple"], 1, "it must be an integer >= 1 (1: frames as the rule gives them)"
     )
+    if c["framing"] == "kaldi_center":
+        _check_kaldi_center(c, frame, hop)
     c["_frame_samples"] = frame  # for the window's check; dropped from the config
+
+
+def _check_kaldi_center(c, frame: int, hop: int) -> None:
+    """Kaldi's ``snip_edges=False`` framing: its own padding (symmetric reflection) and frame count."""
+    if hop > frame:
+        raise ValueError(
+            f"framing='kaldi_center' needs hop_length <= frame_length (its frames start frame_length // 2 - "
+            f"hop_length // 2 samples before the clip); received hop_length={c['hop_length']!r} and "
+            f"frame_length={c['frame_length']!r} ({hop} and {frame} samples)"
+        )
+    if c["pad_mode"] != "reflect":
+        raise ValueError(
+            f"pad_mode={c['pad_mode']!r} is invalid with framing='kaldi_center': that framing pads as Kaldi does "
+            "(symmetric reflection, the edge sample repeated) whatever pad_mode says; leave pad_mode at its "
+            "default 'reflect'"
+        )
+    if c["frame_rule"] != "all":
+        raise ValueError(
+            f"frame_rule={c['frame_rule']!r} is invalid with framing='kaldi_center', whose frame count is Kaldi's "
+            "(n + hop_length // 2) // hop_length: it needs frame_rule='all'"
+        )
+    if c["signal_preemphasis"] != 0.0:
+        raise ValueError(
+            f"signal_preemphasis={c['signal_preemphasis']!r} pads the pre-emphasised clip with zeros; "
+            "framing='kaldi_center' pads by reflection: pass signal_preemphasis=0 (Kaldi pre-emphasises each "
+            "frame: preemphasis=...)"
+        )
 
 
 def _framing_plan(c) -> dict[str, Any]:
     rate, unit = c["sampling_rate"], c["frame_unit"]
     frame = samples(c["frame_length"], unit, rate)
+    hop = samples(c["hop_length"], unit, rate)
     fft = fft_size(c)
+    pad = _pad_before(c, frame, hop)
+    if c["framing"] == "center":
+        pad_end = pad
+    elif c["framing"] == "kaldi_center":
+        pad_end = frame - pad + hop // 2 - hop  # frame_count(n + pad_end - pad, ...) = (n + hop // 2) // hop
+    else:
+        pad_end = 0
     return {
         "fft_length": fft,
-        "hop_length": samples(c["hop_length"], unit, rate),
+        "hop_length": hop,
         "frame_length": frame,
         "frame_rule": FRAME_RULES[c["frame_rule"]],
         "frame_multiple": c["frame_multiple"],
-        "pad": _pad_before(c, frame),
-        "pad_end": _pad_before(c, frame) if c["framing"] == "center" else 0,
-        "pad_mode": PAD_MODES[c["pad_mode"]],
+        "pad": pad,
+        "pad_end": pad_end,
+        "pad_mode": PAD_MODES["symmetric" if c["framing"] == "kaldi_center" else c["pad_mode"]],
         "block_frames": default_block_frames(fft),
     }
 
 
-def _pad_before(c, frame: int) -> int:
-    """Samples of padding before the signal: ``center_pad`` or half a frame (centred), none (snip edges), left_pad."""
+def _pad_before(c, frame: int, hop: int) -> int:
+    """Samples of padding before the signal (:class:`MelPlan`'s ``pad``), per framing.
+
+    ``center_pad`` or half a frame (centred), none (snip edges), ``left_pad``
+    (left), or Kaldi's ``frame_length // 2 - hop_length // 2`` (kaldi_center).
+    """
     if c["framing"] == "center":
         return frame // 2 if c["center_pad"] is None else c["center_pad"]
     if c["framing"] == "left":
-        hop = samples(c["hop_length"], c["frame_unit"], c["sampling_rate"])
         return max(frame - hop, 0) if c["left_pad"] is None else c["left_pad"]
+    if c["framing"] == "kaldi_center":
+        return frame // 2 - hop // 2
     return 0
 
 

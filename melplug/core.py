@@ -62,12 +62,20 @@ class FeatureExtractor:
         Pre-emphasis of the whole clip before framing (NeMo, Parakeet):
         ``y[0] = x[0]``, ``y[i] = x[i] - p x[i-1]``, zeros beyond the clip
         (centred frames need ``pad_mode="constant"``, NeMo's).
-    framing : {"center", "snip_edges", "left"}
+    framing : {"center", "snip_edges", "left", "kaldi_center"}
         Frames centred on ``t * hop_length`` (the signal padded by
         ``frame_length // 2`` each side), Kaldi's frames inside the signal
-        (none for a clip shorter than one frame), or frames starting
+        (none for a clip shorter than one frame), frames starting
         ``left_pad`` samples before the clip with no padding after it (causal,
-        Inkling).
+        Inkling), or Kaldi's ``snip_edges=False`` frames (what sherpa-onnx and
+        sherpa-ncnn feed their models): frame ``t`` centred on ``t * hop_length
+        + hop_length // 2``, starting ``t * hop_length + hop_length // 2 -
+        frame_length // 2``, ``(n + hop_length // 2) // hop_length`` frames, the
+        clip extended by symmetric reflection (the edge sample repeated, as
+        often as needed).  ``"kaldi_center"`` needs ``hop_length <=
+        frame_length``, ``frame_rule="all"``, no ``signal_preemphasis`` and
+        ``pad_mode`` left at its default (its padding is Kaldi's); it does
+        not stream yet.
     left_pad : int >= 0 or None
         The padding before the clip of ``framing="left"`` (``None``:
         ``frame_length - hop_length``, at least 0).
@@ -79,6 +87,7 @@ class FeatureExtractor:
         Centre padding: NumPy's reflect (repeated for clips shorter than the
         pad), torch's reflect (``"reflect_once"``: a clip must be longer than
         the pad, else ``ValueError``), or zeros (librosa >= 0.10).
+        ``framing="kaldi_center"`` pads as Kaldi does and takes only the default.
     frame_unit : {"samples", "ms"}
         Unit of ``frame_length`` and ``hop_length``; milliseconds convert as
         Kaldi does, ``int(float32(sampling_rate) * 0.001 * ms)``.
@@ -265,7 +274,7 @@ class FeatureExtractor:
         input_max_length: int | None = None,
         input_overflow: Literal["cut", "raise"] = "cut",
         signal_preemphasis: float = 0.0,
-        framing: Literal["center", "snip_edges", "left"] = "center",
+        framing: Literal["center", "snip_edges", "left", "kaldi_center"] = "center",
         left_pad: int | None = None,
         center_pad: int | None = None,
         pad_mode: Literal["reflect", "reflect_once", "constant"] = "reflect",
@@ -465,6 +474,7 @@ class FeatureExtractor:
         """
         from ._stream import FeatureStream
 
+        self._check_streamable()
         return FeatureStream(self)
 
     def stream_pool(self, num_threads: int | None = None):
@@ -481,6 +491,7 @@ class FeatureExtractor:
         """
         from ._stream import StreamPool
 
+        self._check_streamable()
         return StreamPool(self, num_threads)
 
     def frames_ready(self, num_samples: int) -> int:
@@ -498,7 +509,17 @@ class FeatureExtractor:
         """
         from ._stream import frames_ready
 
+        self._check_streamable()
         return frames_ready(self, check_int("num_samples", num_samples, 0))
+
+    def _check_streamable(self) -> None:
+        """``ValueError`` for a framing the streams do not handle yet (offline only)."""
+        framing = self._engine_config["framing"]
+        if framing == "kaldi_center":
+            raise ValueError(
+                f"this extractor cannot stream: framing={framing!r} (Kaldi's snip_edges=False) is offline only "
+                "in this version; stream with framing='snip_edges' or call the extractor on the whole clip"
+            )
 
     def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
         """Output shape for an input of shape ``(..., samples)``: ``(..., num_mel_bins, frames)`` or the layout's.

@@ -27,16 +27,31 @@ def _reflect(i, n):
 
 
 @jit
-def _sample(sig, i, n_eff, zero_pad):
+def _symmetric(i, n):
+    """Index into a signal of ``n`` samples for position ``i`` of its symmetric extension (Kaldi's snip_edges=False).
+
+    The edge sample is repeated (``-1 -> 0``, ``n -> n - 1``), as NumPy's
+    ``np.pad(mode="symmetric")`` and Kaldi's ``ExtractWindow``, including
+    repeated reflection when the pad is longer than the signal (period ``2 n``).
+    """
+    i = i % (2 * n)
+    if i >= n:
+        i = 2 * n - 1 - i
+    return i
+
+
+@jit
+def _sample(sig, i, n_eff, pad_mode):
     """Sample ``i`` of the padded signal: ``sig`` zero-extended or cut to ``n_eff`` samples, then padded.
 
+    ``pad_mode`` is the plan's: 1 zeros, 3 symmetric (Kaldi's), else reflect.
     Takes scalars, not the plan: it runs per sample of the edge frames, and a
     NamedTuple argument there cost a third of phase 1 for 1 s clips.
     """
     if i < 0 or i >= n_eff:
-        if zero_pad:
+        if pad_mode == 1:
             return sig.dtype.type(0.0)
-        i = _reflect(i, n_eff)
+        i = _symmetric(i, n_eff) if pad_mode == 3 else _reflect(i, n_eff)
     return sig[i] if i < sig.shape[0] else sig.dtype.type(0.0)
 
 
@@ -139,13 +154,13 @@ def _fill_frames(sig, n_eff, first_frame, nf, plan, window, frames, energy):
             a = min(max(-start, 0), width)
             b = min(max(limit - start, a), width)
             c = min(max(n_eff - start, b), width)
-            zero_pad = plan.pad_mode == 1
+            pad_mode = plan.pad_mode
             if emphasis:  # every sample of an edge frame from the pre-emphasised, zero-padded signal
                 for i in range(width):
                     row[i] = _emphasised(sig, start + i, limit, sp) * gain
             else:
                 for i in range(a):
-                    row[i] = _sample(sig, start + i, n_eff, zero_pad) * gain
+                    row[i] = _sample(sig, start + i, n_eff, pad_mode) * gain
                 if b > a:
                     src = sig[start + a : start + b]
                     seg = row[a:b]
@@ -154,7 +169,7 @@ def _fill_frames(sig, n_eff, first_frame, nf, plan, window, frames, energy):
                 for i in range(b, c):
                     row[i] = 0.0
                 for i in range(c, width):
-                    row[i] = _sample(sig, start + i, n_eff, zero_pad) * gain
+                    row[i] = _sample(sig, start + i, n_eff, pad_mode) * gain
             if plain:
                 for i in range(width):
                     row[i] *= win[i]

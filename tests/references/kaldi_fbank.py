@@ -1,6 +1,7 @@
 """A naive float64 NumPy Kaldi filter bank (``compute-fbank-feats``), written from Kaldi's description.
 
-Slow and obviously correct: a Python loop over snip-edges frames; per frame
+Slow and obviously correct: a Python loop over snip-edges frames (or Kaldi's
+``snip_edges=False`` ones, :func:`frames`); per frame
 DC removal, pre-emphasis, window, zero padding to the FFT size, ``np.fft.rfft``,
 power, a dense mel matrix built band by band as Kaldi's ``MelBanks`` builds it,
 ``ln(max(M, eps))``.  Unlike Kaldi (and kaldi-native-fbank) it accepts empty
@@ -61,6 +62,39 @@ def mel_banks(num_bins, fft_length, sampling_rate, low_freq, high_freq):
     return weights
 
 
+def num_frames(n, frame_length, frame_shift, snip_edges=True):
+    """Kaldi's frame count: ``1 + (n - frame_length) // frame_shift`` (0 below one frame).
+
+    With ``snip_edges=False``: ``(n + frame_shift // 2) // frame_shift``.
+    """
+    if snip_edges:
+        return max(0, 1 + (n - frame_length) // frame_shift)
+    return (n + frame_shift // 2) // frame_shift
+
+
+def frames(audio, frame_length, frame_shift, snip_edges=True):
+    """The raw frames of a 1-D signal, float64 ``(num_frames, frame_length)``, as Kaldi's ``ExtractWindow`` cuts them.
+
+    With ``snip_edges=False`` frame ``f`` starts at ``f * shift + shift // 2 -
+    frame_length // 2`` and a sample ``s`` outside ``[0, n)`` is reflected
+    (``-1 -> 0``, ``n -> n - 1``) until it is inside, one index at a time.
+    """
+    x = np.asarray(audio, dtype=np.float64)
+    n = len(x)
+    out = np.empty((num_frames(n, frame_length, frame_shift, snip_edges), frame_length))
+    for f in range(out.shape[0]):
+        if snip_edges:
+            out[f] = x[f * frame_shift : f * frame_shift + frame_length]
+            continue
+        first = f * frame_shift + frame_shift // 2 - frame_length // 2
+        for i in range(frame_length):
+            s = first + i
+            while s < 0 or s >= n:
+                s = -s - 1 if s < 0 else 2 * n - 1 - s
+            out[f, i] = x[s]
+    return out
+
+
 def fbank(
     audio,
     *,
@@ -74,22 +108,23 @@ def fbank(
     preemphasis=0.97,
     remove_dc=True,
     floor=F32_EPS,
+    snip_edges=True,
 ):
     """Log mel filter bank of a 1-D signal, float64, ``(frames, num_mel_bins)``.
 
     ``frame_length`` and ``frame_shift`` are in samples; frames are Kaldi's
     snip-edges ones, ``1 + (n - frame_length) // frame_shift`` (none when
-    ``n < frame_length``).  ``high_freq`` defaults to the Nyquist frequency.
+    ``n < frame_length``), or with ``snip_edges=False`` Kaldi's other frames
+    (:func:`frames`).  ``high_freq`` defaults to the Nyquist frequency.
     """
-    x = np.asarray(audio, dtype=np.float64)
+    raw = frames(audio, frame_length, frame_shift, snip_edges)
     fft_length = 1 << (frame_length - 1).bit_length()  # next power of two
     high = sampling_rate / 2.0 if high_freq is None else high_freq
     weights = mel_banks(num_mel_bins, fft_length, sampling_rate, low_freq, high)
     win = window(window_type, frame_length)
-    n_frames = max(0, 1 + (len(x) - frame_length) // frame_shift)
-    out = np.empty((n_frames, num_mel_bins))
-    for f in range(n_frames):
-        frame = x[f * frame_shift : f * frame_shift + frame_length].copy()
+    out = np.empty((raw.shape[0], num_mel_bins))
+    for f in range(raw.shape[0]):
+        frame = raw[f].copy()
         if remove_dc:
             frame -= frame.mean()
         frame[1:] -= preemphasis * frame[:-1].copy()

@@ -92,18 +92,19 @@ def whisper_exact(sr: int, bins: int, clip, dtype=np.float64) -> np.ndarray:
 # --------------------------------------------------------------------------- kaldi-native-fbank
 
 
-def kaldi_options(sr: int, bins: int):
+def kaldi_options(sr: int, bins: int, snip_edges: bool = True):
     knf = pytest.importorskip("kaldi_native_fbank", reason=KALDI_REASON)
     opts = knf.FbankOptions()
     opts.frame_opts.dither = 0
+    opts.frame_opts.snip_edges = snip_edges
     opts.frame_opts.samp_freq = sr
     opts.mel_opts.num_bins = bins
     return knf, opts
 
 
-def kaldi_reference(sr: int, bins: int, clip) -> np.ndarray:
+def kaldi_reference(sr: int, bins: int, clip, snip_edges: bool = True) -> np.ndarray:
     """kaldi-native-fbank ``OnlineFbank`` (dither 0) of one clip: ``(frames, bins)`` float32."""
-    knf, opts = kaldi_options(sr, bins)
+    knf, opts = kaldi_options(sr, bins, snip_edges)
     fbank = knf.OnlineFbank(opts)
     fbank.accept_waveform(sr, np.asarray(clip))
     fbank.input_finished()
@@ -135,11 +136,12 @@ def knf_fbank(knf, x, sr, num_bins, window_type):
     return np.array([fbank.get_frame(i) for i in range(fbank.num_frames_ready)], np.float32).reshape(-1, num_bins)
 
 
-def knf_mfcc(x, *, sr=16000, num_bins=23, num_ceps=13, shift_ms=10.0):
+def knf_mfcc(x, *, sr=16000, num_bins=23, num_ceps=13, shift_ms=10.0, snip_edges=True):
     """kaldi-native-fbank ``OnlineMfcc(MfccOptions())``, dither 0, of a float32 clip: ``(frames, num_ceps)``."""
     knf = pytest.importorskip("kaldi_native_fbank", reason=KALDI_MFCC_REASON)
     opts = knf.MfccOptions()
     opts.frame_opts.dither = 0
+    opts.frame_opts.snip_edges = snip_edges
     opts.frame_opts.samp_freq = sr
     opts.frame_opts.frame_shift_ms = shift_ms
     opts.mel_opts.num_bins = num_bins
@@ -287,26 +289,29 @@ def w2v_exact(x, sr, num_bins):
     return z.reshape(-1, 2 * num_bins), np.tile(norm, 2)
 
 
-def kaldi_log_energy(x, *, sr=16000, shift_ms=10.0):
-    """Kaldi's raw log energy per snip-edges frame: ``ln(max(sum((frame - mean)**2), float32 eps))``, float64."""
-    x = np.asarray(x, dtype=np.float64)
+def kaldi_log_energy(x, *, sr=16000, shift_ms=10.0, snip_edges=True):
+    """Kaldi's raw log energy per frame: ``ln(max(sum((frame - mean)**2), float32 eps))``, float64.
+
+    Snip-edges frames, or with ``snip_edges=False`` Kaldi's other ones (:func:`kaldi_fbank.frames`).
+    """
     win, shift = rk.samples(sr, 25.0), rk.samples(sr, shift_ms)
-    n_frames = max(0, 1 + (len(x) - win) // shift)
-    energy = np.empty(n_frames)
-    for f in range(n_frames):
-        frame = x[f * shift : f * shift + win]
+    raw = rk.frames(x, win, shift, snip_edges)
+    energy = np.empty(raw.shape[0])
+    for f, frame in enumerate(raw):
         energy[f] = np.log(max(float(np.sum((frame - frame.mean()) ** 2)), rk.F32_EPS))
     return energy
 
 
-def kaldi_mfcc64(x, *, sr=16000, num_bins=23, num_ceps=13, shift_ms=10.0):
+def kaldi_mfcc64(x, *, sr=16000, num_bins=23, num_ceps=13, shift_ms=10.0, snip_edges=True):
     """A float64 Kaldi MFCC: ``kaldi_fbank.fbank``, orthonormal DCT-II, first ``num_ceps``, lifter 22, c0 energy."""
     win, shift = rk.samples(sr, 25.0), rk.samples(sr, shift_ms)
-    fbank = rk.fbank(x, sampling_rate=sr, frame_length=win, frame_shift=shift, num_mel_bins=num_bins)
+    fbank = rk.fbank(
+        x, sampling_rate=sr, frame_length=win, frame_shift=shift, num_mel_bins=num_bins, snip_edges=snip_edges
+    )
     k = np.arange(num_ceps)[:, None]
     m = np.arange(num_bins)[None, :]
     dct = np.sqrt(2.0 / num_bins) * np.cos(np.pi * k * (m + 0.5) / num_bins)
     dct[0] = np.sqrt(1.0 / num_bins)
     ceps = fbank @ dct.T * (1.0 + 11.0 * np.sin(np.pi * np.arange(num_ceps) / 22.0))
-    ceps[:, 0] = kaldi_log_energy(x, sr=sr, shift_ms=shift_ms)
+    ceps[:, 0] = kaldi_log_energy(x, sr=sr, shift_ms=shift_ms, snip_edges=snip_edges)
     return ceps
