@@ -228,9 +228,7 @@ class _Rows:
 def _check_chunk(chunk, where: str) -> np.ndarray:
     x = chunk if type(chunk) is np.ndarray else np.asarray(chunk)
     if x.ndim != 1 or x.dtype.kind not in "fiu":
-        raise ValueError(
-            f"{where} must be a 1-D array of real samples; received shape {x.shape}, dtype {x.dtype}"
-        )
+        raise ValueError(f"{where} must be a 1-D array of real samples; received shape {x.shape}, dtype {x.dtype}")
     return x
 
 

@@ -474,7 +474,6 @@ class FeatureExtractor:
         """
         from ._stream import FeatureStream
 
-        self._check_streamable()
         return FeatureStream(self)
 
     def stream_pool(self, num_threads: int | None = None):
@@ -491,7 +490,6 @@ class FeatureExtractor:
         """
         from ._stream import StreamPool
 
-        self._check_streamable()
         return StreamPool(self, num_threads)
 
     def frames_ready(self, num_samples: int) -> int:
@@ -509,17 +507,7 @@ class FeatureExtractor:
         """
         from ._stream import frames_ready
 
-        self._check_streamable()
         return frames_ready(self, check_int("num_samples", num_samples, 0))
-
-    def _check_streamable(self) -> None:
-        """``ValueError`` for a framing the streams do not handle yet (offline only)."""
-        framing = self._engine_config["framing"]
-        if framing == "kaldi_center":
-            raise ValueError(
-                f"this extractor cannot stream: framing={framing!r} (Kaldi's snip_edges=False) is offline only "
-                "in this version; stream with framing='snip_edges' or call the extractor on the whole clip"
-            )
 
     def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
         """Output shape for an input of shape ``(..., samples)``: ``(..., num_mel_bins, frames)`` or the layout's.

@@ -1,4 +1,5 @@
-"""``framing="kaldi_center"``: Kaldi's ``snip_edges=False`` framing (sherpa-onnx, sherpa-ncnn), offline.
+"""``framing="kaldi_center"``: Kaldi's ``snip_edges=False`` framing (sherpa-onnx, sherpa-ncnn), offline
+(streamed: ``tests/unit/test_stream_knf.py``).
 
 Against kaldi-native-fbank's ``OnlineFbank``/``OnlineMfcc`` with
 ``snip_edges=False`` (dither 0), run here, and against the float64 NumPy
@@ -170,10 +171,3 @@ def test_refusals(overrides, match):
     options.update(overrides)
     with pytest.raises(ValueError, match=match):
         melplug.preset("kaldi", **options)
-
-
-def test_streams_refuse_it_for_now():
-    fx = _kaldi_center()
-    for call in (fx.stream, fx.stream_pool, lambda: fx.frames_ready(400)):
-        with pytest.raises(ValueError, match=r"cannot stream: framing='kaldi_center'.*offline only"):
-            call()

@@ -12,6 +12,8 @@ import melplug
 CAUSAL = {
     "kaldi": lambda: melplug.preset("kaldi"),
     "kaldi-mfcc": lambda: melplug.preset("kaldi-mfcc"),
+    "kaldi_center": lambda: melplug.preset("kaldi", framing="kaldi_center"),
+    "kaldi_center-mfcc": lambda: melplug.preset("kaldi-mfcc", framing="kaldi_center"),
     "librosa": lambda: melplug.preset("librosa"),
     "torchaudio": lambda: melplug.preset("torchaudio", empty_bands="ignore"),
     "keras-top_db-None": lambda: melplug.MelSpectrogram(top_db=None),
