@@ -122,11 +122,12 @@ class _Spec:
                 p.win_start,
                 p.win_stop,
                 int(dithers),
+                p.pad_end,
             ],
             dtype=np.int64,
         )
         self.gains = np.array([p.input_gain, p.dither])
-        self.width = max(p.frame_length, keep_raw, 2 * p.pad + 1) + _ROOM
+        self.width = max(p.frame_length, keep_raw, 2 * p.pad + 1) + p.pad_end + _ROOM
         self.axis = 0 if p.frames_major else 1
 
     def dtype_for(self, x: np.ndarray) -> type:
@@ -162,6 +163,14 @@ class _Spec:
         return np.zeros(self.fx._example_shape(0), dtype=dtype or np.float32)
 
 
+def spec_of(fx) -> _Spec:
+    """``fx``'s :class:`_Spec`, made once (its streams share it; ``ValueError`` if ``fx`` cannot stream)."""
+    spec = fx._streams
+    if spec is None:
+        spec = fx._streams = _Spec(fx)
+    return spec
+
+
 class _Rows:
     """The state of streams of one dtype: a buffer row and five integers each (see the kernel module)."""
 
@@ -192,37 +201,51 @@ class _Rows:
         self.state[r, _k.BLEN] = self.spec.plan.pad  # the left edge's place, written once it can be
         self.buf[r, : self.spec.plan.pad] = 0.0
 
-    def feed(self, rows: np.ndarray, x: np.ndarray, offsets: np.ndarray):
+    def feed(self, rows: np.ndarray, x: np.ndarray, begin: np.ndarray, end: np.ndarray):
         """The kernel call: ``(G, counts, bad)`` (see :func:`melplug._kernels._stream._stream_feed`)."""
-        return _k._stream_feed(self.buf, self.state, rows, x, offsets, self.spec.geo, self.spec.gains)
+        return _k._stream_feed(self.buf, self.state, rows, x, begin, end, self.spec.geo, self.spec.gains)
 
     def held(self, r: int) -> int:
         """Samples stream ``r`` holds (its padded signal from the first sample a later frame reads)."""
         return int(self.state[r, _k.BLEN])
 
-    def finish(self, r: int, threads: int | None) -> np.ndarray:
-        """Stream ``r``'s frames after its last accepted sample (the right edge), as offline."""
+    def finish(self, rows: list[int], threads: int | None) -> list[np.ndarray]:
+        """Each stream's frames after its last accepted sample (the right edge), as offline; one kernel call."""
         spec, p = self.spec, self.spec.plan
-        n, emitted, p0, blen = (int(v) for v in self.state[r, :4])
-        if n == 0:
-            return spec.empty(self.dtype)
-        if p0 <= p.pad:  # every raw sample is still held: the clip's own offline call, frames already given dropped
-            raw = self.buf[r, p.pad - p0 : p.pad - p0 + n].copy()
-            out = spec.fx(raw, num_threads=threads)
-            return out[emitted:] if spec.axis == 0 else out[:, emitted:]
-        held = self.buf[r, :blen]
-        e = p.pad_end
-        if p.pad_mode == _ZEROS:
-            right = np.zeros(e, self.dtype)
-        elif p.pad_mode == _SYMMETRIC:
-            right = held[blen - e :][::-1]  # Kaldi's reflection: n -> n - 1
-        else:
-            right = held[blen - 1 - e : blen - 1][::-1]  # NumPy's and torch's: n -> n - 2
-        segment = np.concatenate([held, right])
-        total = spec.fx.num_frames(n)
-        G = _k._stream_frames(segment, p0, emitted, total, spec.geo, spec.gains)
-        self.state[r, _k.EMITTED] = total
-        return spec.compute(G, threads, lambda: "the stream's last frames")
+        G, counts = _k._stream_finish(self.buf, self.state, np.asarray(rows, dtype=np.int64), spec.geo, spec.gains)
+        edges = np.flatnonzero(counts >= 0)
+        outs: list[Any] = [None] * len(rows)
+        if edges.shape[0]:
+            pieces = spec.split(spec.compute(G, threads, lambda: "the streams' last frames"), counts[edges])
+            for k, piece in zip(edges.tolist(), pieces, strict=True):
+                outs[k] = piece
+        for k in np.flatnonzero(counts < 0).tolist():  # empty, or short: every raw sample is still held
+            r = rows[k]
+            n, emitted, p0 = (int(v) for v in self.state[r, :3])
+            if n == 0:
+                outs[k] = spec.empty(self.dtype)
+                continue
+            out = spec.fx(self.buf[r, p.pad - p0 : p.pad - p0 + n].copy(), num_threads=threads)
+            self.state[r, _k.EMITTED] = spec.fx.num_frames(n)
+            outs[k] = out[emitted:] if spec.axis == 0 else out[:, emitted:]
+        return outs
+
+
+def _rows_in_place(block: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(x, begin, end)``: row ``k`` of the 2-D ``block`` is ``x[begin[k]:end[k]]``, read in place when it can be.
+
+    Rows that are contiguous in the compute dtype (e.g. ``audio[:, t:t + 160]`` of a C-contiguous array) are
+    read where they are, through a 1-D view spanning them; other blocks are copied once.
+    """
+    rows, size = block.shape
+    item = block.itemsize
+    step = block.strides[0] // item if item else 0
+    if rows and block.dtype == dtype and block.strides[1] == item and block.strides[0] % item == 0 and step >= size:
+        flat = np.lib.stride_tricks.as_strided(block, shape=((rows - 1) * step + size,), strides=(item,))
+    else:
+        flat, step = np.ascontiguousarray(block, dtype=dtype).reshape(-1), size
+    begin = np.arange(rows, dtype=np.int64) * step
+    return flat, begin, begin + size
 
 
 def _check_chunk(chunk, where: str) -> np.ndarray:
@@ -251,7 +274,7 @@ class FeatureStream:
     """
 
     def __init__(self, fx) -> None:
-        self._spec = _Spec(fx)
+        self._spec = spec_of(fx)
         self._rows: _Rows | None = None  # made by the first chunk, in its compute dtype
         self._zero = np.zeros(1, dtype=np.int64)
         self._finished = False
@@ -280,7 +303,7 @@ class FeatureStream:
         if rows is None:
             rows = self._rows = _Rows(self._spec, self._spec.dtype_for(x))
         x = np.ascontiguousarray(x, dtype=rows.dtype)
-        G, counts, bad = rows.feed(self._zero, x, np.array([0, x.shape[0]], dtype=np.int64))
+        G, counts, bad = rows.feed(self._zero, x, self._zero, np.array([x.shape[0]], dtype=np.int64))
         if bad >= 0:
             raise _nonfinite("the chunk", self.num_samples, bad)
         return self._spec.compute(G, self._spec.fx._config["num_threads"], lambda: "the stream")
@@ -291,7 +314,7 @@ class FeatureStream:
             self._finished = True
             return self._spec.empty(None if self._rows is None else self._rows.dtype)
         self._finished = True
-        return self._rows.finish(0, self._spec.fx._config["num_threads"])
+        return self._rows.finish([0], self._spec.fx._config["num_threads"])[0]
 
 
 class StreamPool:
@@ -309,7 +332,7 @@ class StreamPool:
     """
 
     def __init__(self, fx, num_threads: int | None = None) -> None:
-        self._spec = _Spec(fx)
+        self._spec = spec_of(fx)
         self._threads = num_threads
         self._sets: dict[Any, _Rows] = {}  # compute dtype -> the rows of streams of that dtype
         # Per id: _CLOSED, _OPEN or _FINISHED; its dtype's code (0 before its first chunk); its row there.
@@ -372,20 +395,17 @@ class StreamPool:
             mine = ids if ks is None else ids[ks]
             rows = self._rows_of(dtype, mine)
             if block:
-                part = chunks if ks is None else chunks[ks]
-                flat = np.ascontiguousarray(part, dtype=dtype).reshape(-1)
-                offsets = np.arange(part.shape[0] + 1, dtype=np.int64) * part.shape[1]
+                flat, begin, end = _rows_in_place(chunks if ks is None else chunks[ks], dtype)
             else:
                 part = chunks if ks is None else [chunks[k] for k in ks.tolist()]
-                sizes = np.fromiter((x.shape[0] for x in part), dtype=np.int64, count=len(part))
-                offsets = np.zeros(len(part) + 1, dtype=np.int64)
-                np.cumsum(sizes, out=offsets[1:])
+                end = np.cumsum(np.fromiter((x.shape[0] for x in part), dtype=np.int64, count=len(part)))
+                begin = end - np.fromiter((x.shape[0] for x in part), dtype=np.int64, count=len(part))
                 flat = np.concatenate(part).astype(dtype, copy=False) if part else np.zeros(0, dtype)
-            G, counts, bad = rows.feed(self._row[mine], flat, offsets)
+            G, counts, bad = rows.feed(self._row[mine], flat, begin, end)
             if bad >= 0:
-                k = int(np.searchsorted(offsets, bad, side="right")) - 1
+                k = int(np.flatnonzero((begin <= bad) & (bad < end))[0])
                 sid = int(mine[k])
-                raise _nonfinite(f"the chunk of stream {sid}", self._samples(sid), bad - int(offsets[k]))
+                raise _nonfinite(f"the chunk of stream {sid}", self._samples(sid), bad - int(begin[k]))
             out = self._spec.compute(G, self._threads, lambda mine=mine: f"streams {mine.tolist()}")
             pieces = self._spec.split(out, counts)
             if ks is None:
@@ -396,14 +416,18 @@ class StreamPool:
 
     def finish(self, ids) -> list[np.ndarray]:
         """The right edges of streams ``ids`` (each as its own :meth:`FeatureStream.finish`)."""
-        out = []
-        for sid in self._check_ids(ids).tolist():
-            code = int(self._code[sid])
-            if self._life[sid] == _FINISHED or code == 0:
-                out.append(self._spec.empty(_DTYPES.get(code)))
-            else:
-                out.append(self._sets[_DTYPES[code]].finish(int(self._row[sid]), self._threads))
-            self._life[sid] = _FINISHED
+        ids = self._check_ids(ids)
+        out: list[Any] = [None] * ids.shape[0]
+        for code, dtype in _DTYPES.items():
+            ks = np.flatnonzero((self._code[ids] == code) & (self._life[ids] == _OPEN)).tolist()
+            if ks:
+                rows = self._row[ids[ks]].tolist()
+                for k, part in zip(ks, self._sets[dtype].finish(rows, self._threads), strict=True):
+                    out[k] = part
+        for k, sid in enumerate(ids.tolist()):
+            if out[k] is None:  # finished already, or never fed
+                out[k] = self._spec.empty(_DTYPES.get(int(self._code[sid])))
+        self._life[ids] = _FINISHED
         return out
 
     def close(self, ids) -> None:

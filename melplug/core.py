@@ -368,6 +368,7 @@ class FeatureExtractor:
         self._plan = _plan.build_plan(self._engine_config)
         self._driver = Driver(self._plan)
         self._fast: dict = {}  # _call.fast_call's output shapes, per (shape, dtype, threads)
+        self._streams = None  # what this extractor's streams share (_stream.spec_of), made by the first stream
         if warn:
             self._check_bands(stacklevel=4)
 

@@ -11,7 +11,7 @@ input gain before it, exactly as :func:`._frames._fill_frames` does offline.
 
 ``geo`` (int64): pad, hop, frame, pad mode, samples the left edge needs,
 raw samples kept for the right edge, dither seed, window start, window
-stop, dither on.  ``gains`` (float64): input gain, dither.
+stop, dither on, padding after the signal.  ``gains`` (float64): input gain, dither.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ._frames import _frame_key, _gauss_pair
 #: ``state`` columns.
 N, EMITTED, P0, BLEN, STARTED = range(5)
 #: ``geo`` entries.
-PAD, HOP, FRAME, MODE, LEFT_NEED, KEEP_RAW, SEED, WIN_START, WIN_STOP, DITHERS = range(10)
+PAD, HOP, FRAME, MODE, LEFT_NEED, KEEP_RAW, SEED, WIN_START, WIN_STOP, DITHERS, PAD_END = range(11)
 
 
 @jit
@@ -81,8 +81,8 @@ def _left_edge(b, geo):
 
 
 @jit
-def _stream_feed(buf, state, rows, x, x_off, geo, gains):
-    """Append ``x[x_off[i]:x_off[i + 1]]`` to stream ``rows[i]``; return ``(G, counts, bad)``.
+def _stream_feed(buf, state, rows, x, x_begin, x_end, geo, gains):
+    """Append ``x[x_begin[i]:x_end[i]]`` to stream ``rows[i]``; return ``(G, counts, bad)``.
 
     ``G`` holds the frames that became final, stream after stream, and
     ``counts[i]`` how many are stream ``i``'s.  ``bad`` is the index in ``x``
@@ -91,17 +91,19 @@ def _stream_feed(buf, state, rows, x, x_off, geo, gains):
     k = rows.shape[0]
     counts = np.zeros(k, dtype=np.int64)
     zero = x.dtype.type(0.0)
-    acc = zero
-    for i in range(x.shape[0]):
-        acc += x[i] * zero
-    if acc != zero:
-        for i in range(x.shape[0]):
-            if not np.isfinite(x[i]):
-                return np.empty((0, geo[FRAME]), dtype=buf.dtype), counts, i
+    for i in range(k):
+        part = x[x_begin[i] : x_end[i]]
+        acc = zero
+        for j in range(part.shape[0]):
+            acc += part[j] * zero
+        if acc != zero:
+            for j in range(part.shape[0]):
+                if not np.isfinite(part[j]):
+                    return np.empty((0, geo[FRAME]), dtype=buf.dtype), counts, x_begin[i] + j
     total = 0
     for i in range(k):
         st = state[rows[i]]
-        n = st[N] + x_off[i + 1] - x_off[i]
+        n = st[N] + x_end[i] - x_begin[i]
         ready = _ready(n, geo) if (st[STARTED] or n >= geo[LEFT_NEED]) else 0
         counts[i] = max(ready - st[EMITTED], 0)
         total += counts[i]
@@ -113,8 +115,8 @@ def _stream_feed(buf, state, rows, x, x_off, geo, gains):
         r = rows[i]
         st = state[r]
         b = buf[r]
-        pos = x_off[i]
-        end = x_off[i + 1]
+        pos = x_begin[i]
+        end = x_end[i]
         while True:
             take = min(cap - st[BLEN], end - pos)
             dst = b[st[BLEN] : st[BLEN] + take]
@@ -148,8 +150,41 @@ def _stream_feed(buf, state, rows, x, x_off, geo, gains):
 
 
 @jit
-def _stream_frames(src, p0, f0, f1, geo, gains):
-    """Frames ``[f0, f1)`` of a padded signal held in ``src`` from padded index ``p0`` (a stream's right edge)."""
-    G = np.empty((max(f1 - f0, 0), geo[FRAME]), dtype=src.dtype)
-    _copy_frames(src, p0, f0, f1, geo, gains, G, 0)
-    return G
+def _stream_finish(buf, state, rows, geo, gains):
+    """The right edges of streams ``rows``: ``(G, counts)``, their last frames stream after stream.
+
+    A stream still holding its first sample (``p0 <= pad``: a short clip, computed whole by the caller) or
+    empty is left as it is, with ``counts[i] = -1``.  The others are padded after their last sample (the
+    plan's reflection, Kaldi's, or zeros) and marked as having given every frame.
+    """
+    k = rows.shape[0]
+    counts = np.zeros(k, dtype=np.int64)
+    pad, e, hop, fl = geo[PAD], geo[PAD_END], geo[HOP], geo[FRAME]
+    total = 0
+    for i in range(k):
+        st = state[rows[i]]
+        if st[N] == 0 or st[P0] <= pad:
+            counts[i] = -1
+            continue
+        frames = (st[N] + pad + e - fl) // hop + 1
+        counts[i] = max(frames, 0) - st[EMITTED]
+        total += max(counts[i], 0)
+    G = np.empty((total, fl), dtype=buf.dtype)
+    g = 0
+    for i in range(k):
+        if counts[i] < 0:
+            continue
+        st = state[rows[i]]
+        b = buf[rows[i]]
+        bl = st[BLEN]
+        for j in range(e):  # the held raw samples end at bl - 1
+            if geo[MODE] == 1:
+                b[bl + j] = 0.0
+            elif geo[MODE] == 3:
+                b[bl + j] = b[bl - 1 - j]  # Kaldi's: n -> n - 1
+            else:
+                b[bl + j] = b[bl - 2 - j]  # NumPy's and torch's: n -> n - 2
+        _copy_frames(b, st[P0], st[EMITTED], st[EMITTED] + counts[i], geo, gains, G, g)
+        g += counts[i]
+        st[EMITTED] += counts[i]
+    return G, counts
