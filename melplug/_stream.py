@@ -54,7 +54,10 @@ def causal_problem(fx) -> str | None:
             "input length options (input_min_length, input_pad_to, input_multiple, input_max_length) need the end",
         ),
         (p.stack_frames > 1 or p.delta_window > 0, "stacked frames and deltas read frames after each frame"),
-        (p.frame_rule != 0 or p.frame_multiple > 1 or p.pad_frames_to > 1, "the frame count depends on the end"),
+        (
+            p.frame_rule > 1 or p.frame_multiple > 1 or p.pad_frames_to > 1,
+            "the frame count (frame_rule='ceil'/'lookahead', frame_multiple, pad_frames_to) adds frames past the end",
+        ),
         (p.pad_invalid, "pad_invalid_frames depends on the clip's length"),
         (p.signal_preemphasis != 0.0, "whole-signal pre-emphasis is not streamed yet"),
     )
@@ -77,7 +80,10 @@ def frames_ready(fx, num_samples: int) -> int:
     n = int(num_samples)
     if n == 0 or n < _left_need(p):
         return 0
-    return max(0, (n + p.pad - p.frame_length) // p.hop_length + 1)
+    k = (n + p.pad - p.frame_length) // p.hop_length + 1
+    if p.frame_rule == 1:  # n // hop frames in all (the last dropped): frame f is kept once f < n // hop
+        k = min(k, n // p.hop_length)
+    return max(0, k)
 
 
 class _Spec:
@@ -123,6 +129,7 @@ class _Spec:
                 p.win_stop,
                 int(dithers),
                 p.pad_end,
+                p.frame_rule,
             ],
             dtype=np.int64,
         )

@@ -11,7 +11,8 @@ input gain before it, exactly as :func:`._frames._fill_frames` does offline.
 
 ``geo`` (int64): pad, hop, frame, pad mode, samples the left edge needs,
 raw samples kept for the right edge, dither seed, window start, window
-stop, dither on, padding after the signal.  ``gains`` (float64): input gain, dither.
+stop, dither on, padding after the signal, the plan's frame rule (0 every frame of the framing, 1 ``n //
+hop``: the last dropped, as Whisper's and Voxtral's STFTs).  ``gains`` (float64): input gain, dither.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ._frames import _frame_key, _gauss_pair
 #: ``state`` columns.
 N, EMITTED, P0, BLEN, STARTED = range(5)
 #: ``geo`` entries.
-PAD, HOP, FRAME, MODE, LEFT_NEED, KEEP_RAW, SEED, WIN_START, WIN_STOP, DITHERS, PAD_END = range(11)
+PAD, HOP, FRAME, MODE, LEFT_NEED, KEEP_RAW, SEED, WIN_START, WIN_STOP, DITHERS, PAD_END, RULE = range(12)
 
 
 @jit
@@ -33,6 +34,17 @@ def _ready(n, geo):
     if n == 0:
         return 0
     k = (n + geo[PAD] - geo[FRAME]) // geo[HOP] + 1
+    if geo[RULE] == 1:  # n // hop frames in all: frame f is kept once f < n // hop
+        k = min(k, n // geo[HOP])
+    return k if k > 0 else 0
+
+
+@jit
+def _total(n, geo):
+    """Frames of a clip of ``n`` samples (the plan's frame rule; the left edge ready)."""
+    if geo[RULE] == 1:
+        return n // geo[HOP]
+    k = (n + geo[PAD] + geo[PAD_END] - geo[FRAME]) // geo[HOP] + 1
     return k if k > 0 else 0
 
 
@@ -159,15 +171,14 @@ def _stream_finish(buf, state, rows, geo, gains):
     """
     k = rows.shape[0]
     counts = np.zeros(k, dtype=np.int64)
-    pad, e, hop, fl = geo[PAD], geo[PAD_END], geo[HOP], geo[FRAME]
+    pad, e, fl = geo[PAD], geo[PAD_END], geo[FRAME]
     total = 0
     for i in range(k):
         st = state[rows[i]]
         if st[N] == 0 or st[P0] <= pad:
             counts[i] = -1
             continue
-        frames = (st[N] + pad + e - fl) // hop + 1
-        counts[i] = max(frames, 0) - st[EMITTED]
+        counts[i] = _total(st[N], geo) - st[EMITTED]
         total += max(counts[i], 0)
     G = np.empty((total, fl), dtype=buf.dtype)
     g = 0

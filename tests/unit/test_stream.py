@@ -15,6 +15,7 @@ CAUSAL = {
     "kaldi_center": lambda: melplug.preset("kaldi", framing="kaldi_center"),
     "kaldi_center-mfcc": lambda: melplug.preset("kaldi-mfcc", framing="kaldi_center"),
     "librosa": lambda: melplug.preset("librosa"),
+    "voxtral-realtime": lambda: melplug.preset("voxtral-realtime"),  # a fixed floor; the last frame dropped
     "torchaudio": lambda: melplug.preset("torchaudio", empty_bands="ignore"),
     "keras-top_db-None": lambda: melplug.MelSpectrogram(top_db=None),
     # dither, keyed on the frame's index in the stream: Kaldi's steps, with a gain, and centred frames
