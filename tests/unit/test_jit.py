@@ -178,7 +178,10 @@ def test_kernel_sources_follow_the_imports():
     names = _names("melplug._kernels._phases")
     kernel_modules = {p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "_kernels").glob("_*.py")}
     kernel_modules.discard("_kernels/__init__.py")
+    kernel_modules.discard("_kernels/_stream.py")  # the streams' own entry points (below), not a phase step
     assert kernel_modules <= names  # every step family the phases call
+    # the streams' kernels copy frames with _frames' dither: a change there recompiles them too
+    assert {"_kernels/_stream.py", "_kernels/_frames.py", "_jit.py"} <= _names("melplug._kernels._stream")
     assert {"_jit.py", "_geometry.py"} <= names
     # pure-Python layers are not compiled into kernels: editing them keeps the cache
     assert not names & {"_plan.py", "_driver.py", "core.py", "_config.py", "presets.py", "hf.py", "__init__.py"}
