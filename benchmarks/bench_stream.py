@@ -98,10 +98,10 @@ def _feed_pool(fx, x: np.ndarray, chunk: int, as_list: bool) -> list[list]:
     parts: list[list[np.ndarray]] = [[] for _ in ids]
     for i in range(0, x.shape[1], chunk):
         block = x[:, i : i + chunk]
-        for k, frames in enumerate(pool.accept(ids, list(block) if as_list else block)):
-            parts[k].append(frames)
-    for k, frames in enumerate(pool.finish(ids)):
-        parts[k].append(frames)
+        for part, frames in zip(parts, pool.accept(ids, list(block) if as_list else block), strict=True):
+            part.append(frames)
+    for part, frames in zip(parts, pool.finish(ids), strict=True):
+        part.append(frames)
     pool.close(ids)
     return parts
 
