@@ -103,6 +103,34 @@ def _gauss(seed, frame, i):
 
 
 @jit
+def _silent_from(sig, n_eff, f0, f1, plan):
+    """The first of frames ``[f0, f1)`` from which every frame reads only the zeros after the clip, else ``f1``.
+
+    Whisper pads every clip with zeros to 30 s: such frames all have the same
+    features, so a unit computes the first and copies it.  A frame is silent
+    when the samples it reads (its window's span) lie in ``[clip, n_eff)``,
+    the zero extension, or reflect into it past ``n_eff``; with whole-signal
+    pre-emphasis the first zero still carries the clip's last sample.  Never
+    with dither (each frame's noise differs).
+    """
+    if plan.dither != 0.0:
+        return f1
+    limit = min(sig.shape[0], n_eff)
+    first = limit + (1 if plan.signal_preemphasis != 0.0 else 0)
+    hop = plan.hop_length
+    lead = plan.pad - plan.win_start  # frame f reads from f * hop - lead
+    fz = max(f0, -((-first - lead) // hop))  # the first f with f * hop - lead >= first
+    if fz >= f1 or first >= n_eff:
+        return f1
+    end = (f1 - 1) * hop - lead + (plan.win_stop - plan.win_start)  # one past the unit's last read
+    if end > n_eff and plan.pad_mode != 1:  # reads past the end are reflected: the lowest must be a zero too
+        low = 2 * n_eff - end if plan.pad_mode == 3 else 2 * n_eff - 1 - end
+        if low < first:
+            return f1
+    return fz
+
+
+@jit
 def _fill_frames(sig, n_eff, first_frame, nf, plan, window, frames, energy):
     """Write ``nf`` windowed frames of the 1-D signal ``sig`` into ``frames[:nf]``.
 

@@ -23,7 +23,7 @@ from rocket_fft import r2c
 from .. import _geometry
 from .._jit import jit
 from ._cepstra import _cepstra, _stash_block
-from ._frames import _fill_frames
+from ._frames import _fill_frames, _silent_from
 from ._layout import BAD_INPUT, BAD_OUTPUT, _signal, deferred_cepstra, floor_spans_units
 from ._output import _expand_examples, _normalize_examples, _write_block
 from ._spectra import _complex_scratch, _floor_block, _spectra_to_mel
@@ -86,9 +86,15 @@ def _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_
         for i in range(share.shape[0]):
             acc += share[i] * zero
         flags = 0 if acc == zero else BAD_INPUT
-        _fill_frames(sig, layout.x_eff[e], f0, nf, plan, window, frames, energy)
-        r2c(frames[:nf], spec[:nf], axes, True, 1.0, 1)
-        mx, finite = _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf)
+        # Frames that read only the zeros after the clip (Whisper's 30 s) are computed once and copied.
+        nc = min(_silent_from(sig, layout.x_eff[e], f0, f1, plan) + 1, f1) - f0
+        _fill_frames(sig, layout.x_eff[e], f0, nc, plan, window, frames, energy)
+        r2c(frames[:nc], spec[:nc], axes, True, 1.0, 1)
+        mx, finite = _spectra_to_mel(spec, nc, plan, weights, power_t, mel_t, ebuf)
+        for j in range(nc, nf):
+            mel_t[:, j] = mel_t[:, nc - 1]
+            if plan.energy_c0:
+                energy[j] = energy[nc - 1]
         if not finite and flags == 0:
             flags = BAD_OUTPUT
         unit_bad[u] = flags
