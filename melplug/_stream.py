@@ -14,9 +14,9 @@ concatenation of every ``accept`` and ``finish`` is the offline
 ``fx(clip)`` bit for bit.
 
 Steps that need the whole clip (a per-clip floor, normalisation, fixed
-lengths, stacking, deltas) are refused by name; so, in this version, is
-whole-signal pre-emphasis.  Dither streams: its noise is keyed on the
-frame's absolute index in the stream.
+lengths, stacking, deltas) are refused by name.  Dither streams (its noise
+is keyed on the frame's absolute index in the stream), and so does
+whole-signal pre-emphasis (applied as samples arrive).
 """
 
 from __future__ import annotations
@@ -59,7 +59,6 @@ def causal_problem(fx) -> str | None:
             "the frame count (frame_rule='ceil'/'lookahead', frame_multiple, pad_frames_to) adds frames past the end",
         ),
         (p.pad_invalid, "pad_invalid_frames depends on the clip's length"),
-        (p.signal_preemphasis != 0.0, "whole-signal pre-emphasis is not streamed yet"),
     )
     for bad, why in checks:
         if bad:
@@ -99,6 +98,7 @@ class _Spec:
         self.fx = fx
         self.plan = p
         dithers = p.dither > 0.0
+        gains = dithers or p.signal_preemphasis != 0.0  # the gain is applied as frames are copied
         # One frame per row: fx's steps with hop = frame (dither and the gain are applied as frames are copied).
         engine = dict(
             fx._engine_config,
@@ -112,8 +112,8 @@ class _Spec:
             fft_length=p.fft_length,
             on_nonfinite="raise",
         )
-        if dithers:
-            engine.update(dither=0.0, input_gain=1.0)
+        if gains:
+            engine.update(dither=0.0, input_gain=1.0, signal_preemphasis=0.0)
         self.frames = FeatureExtractor(**engine)
         keep_raw = p.pad_end + 1  # the right edge's reflection reads the last pad_end + 1 samples
         self.geo = np.array(
@@ -130,10 +130,11 @@ class _Spec:
                 int(dithers),
                 p.pad_end,
                 p.frame_rule,
+                int(gains),
             ],
             dtype=np.int64,
         )
-        self.gains = np.array([p.input_gain, p.dither])
+        self.gains = np.array([p.input_gain, p.dither, p.signal_preemphasis])
         self.width = max(p.frame_length, keep_raw, 2 * p.pad + 1) + p.pad_end + _ROOM
         self.axis = 0 if p.frames_major else 1
 
@@ -186,6 +187,7 @@ class _Rows:
         self.dtype = dtype
         self.buf = np.zeros((slots, spec.width), dtype=dtype)
         self.state = np.zeros((slots, 5), dtype=np.int64)
+        self.last = np.zeros(slots, dtype=dtype)  # each stream's last raw sample (whole-signal pre-emphasis)
         self.free = list(range(slots - 1, -1, -1))
         for r in range(slots):
             self.reset(r)
@@ -195,6 +197,7 @@ class _Rows:
             slots = self.buf.shape[0]
             self.buf = np.concatenate([self.buf, np.zeros_like(self.buf)])
             self.state = np.concatenate([self.state, np.zeros_like(self.state)])
+            self.last = np.concatenate([self.last, np.zeros_like(self.last)])
             self.free = list(range(2 * slots - 1, slots - 1, -1))
         r = self.free.pop()
         self.reset(r)
@@ -210,7 +213,7 @@ class _Rows:
 
     def feed(self, rows: np.ndarray, x: np.ndarray, begin: np.ndarray, end: np.ndarray):
         """The kernel call: ``(G, counts, bad)`` (see :func:`melplug._kernels._stream._stream_feed`)."""
-        return _k._stream_feed(self.buf, self.state, rows, x, begin, end, self.spec.geo, self.spec.gains)
+        return _k._stream_feed(self.buf, self.state, self.last, rows, x, begin, end, self.spec.geo, self.spec.gains)
 
     def held(self, r: int) -> int:
         """Samples stream ``r`` holds (its padded signal from the first sample a later frame reads)."""

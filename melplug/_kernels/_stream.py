@@ -5,14 +5,18 @@ A stream's buffer row holds its padded signal from padded index ``p0`` on
 appends one chunk per stream and copies every frame that became final, as
 ``frame_length`` raw samples, into the rows of one block ``G``; the caller
 computes all of them with the extractor's kernels in one call, framed with
-``hop_length = frame_length`` (each row one frame).  Dither, when on, is
-added here, keyed on the frame's absolute index in its stream, with the
-input gain before it, exactly as :func:`._frames._fill_frames` does offline.
+``hop_length = frame_length`` (each row one frame).  Whole-signal
+pre-emphasis is applied as samples arrive (the row holds the emphasised
+signal; ``last[r]`` is the stream's last raw sample), and dither is added
+as frames are copied, keyed on the frame's absolute index in its stream,
+both with the input gain where :func:`._frames._fill_frames` applies it
+offline.
 
 ``geo`` (int64): pad, hop, frame, pad mode, samples the left edge needs,
 raw samples kept for the right edge, dither seed, window start, window
 stop, dither on, padding after the signal, the plan's frame rule (0 every frame of the framing, 1 ``n //
-hop``: the last dropped, as Whisper's and Voxtral's STFTs).  ``gains`` (float64): input gain, dither.
+hop``: the last dropped, as Whisper's and Voxtral's STFTs), the gain applied as frames are copied (with
+dither or pre-emphasis).  ``gains`` (float64): input gain, dither, whole-signal pre-emphasis.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from ._frames import _frame_key, _gauss_pair
 #: ``state`` columns.
 N, EMITTED, P0, BLEN, STARTED = range(5)
 #: ``geo`` entries.
-PAD, HOP, FRAME, MODE, LEFT_NEED, KEEP_RAW, SEED, WIN_START, WIN_STOP, DITHERS, PAD_END, RULE = range(12)
+PAD, HOP, FRAME, MODE, LEFT_NEED, KEEP_RAW, SEED, WIN_START, WIN_STOP, DITHERS, PAD_END, RULE, GAINS = range(13)
 
 
 @jit
@@ -59,14 +63,16 @@ def _copy_frames(src, p0, f0, f1, geo, gains, G, g):
         s = f * hop - p0
         row = G[g + f - f0]
         seg = src[s : s + fl]
-        if geo[DITHERS] == 0:
+        if geo[GAINS] == 0:
             for i in range(fl):
                 row[i] = seg[i]
             continue
-        # As _fill_frames: the raw sample times the input gain, then the noise of (seed, frame, place).
+        # As _fill_frames: the sample times the input gain, then the noise of (seed, frame, place).
         gain = row.dtype.type(gains[0])
         for i in range(fl):
             row[i] = seg[i] * gain
+        if geo[DITHERS] == 0:
+            continue
         dither = gains[1]
         part = row[ws : ws + width]
         key = _frame_key(geo[SEED], f)
@@ -93,7 +99,7 @@ def _left_edge(b, geo):
 
 
 @jit
-def _stream_feed(buf, state, rows, x, x_begin, x_end, geo, gains):
+def _stream_feed(buf, state, last, rows, x, x_begin, x_end, geo, gains):
     """Append ``x[x_begin[i]:x_end[i]]`` to stream ``rows[i]``; return ``(G, counts, bad)``.
 
     ``G`` holds the frames that became final, stream after stream, and
@@ -133,8 +139,15 @@ def _stream_feed(buf, state, rows, x, x_begin, x_end, geo, gains):
             take = min(cap - st[BLEN], end - pos)
             dst = b[st[BLEN] : st[BLEN] + take]
             src = x[pos : pos + take]
-            for j in range(take):
-                dst[j] = src[j]
+            if gains[2] == 0.0:
+                for j in range(take):
+                    dst[j] = src[j]
+            elif take > 0:  # y[i] = x[i] - p x[i - 1], y[0] = x[0], as _fill_frames computes it
+                p = x.dtype.type(gains[2])
+                dst[0] = src[0] - p * last[r] if st[N] > 0 else src[0]
+                for j in range(1, take):
+                    dst[j] = src[j] - p * src[j - 1]
+                last[r] = src[take - 1]
             st[BLEN] += take
             st[N] += take
             pos += take
@@ -165,8 +178,9 @@ def _stream_feed(buf, state, rows, x, x_begin, x_end, geo, gains):
 def _stream_finish(buf, state, rows, geo, gains):
     """The right edges of streams ``rows``: ``(G, counts)``, their last frames stream after stream.
 
-    A stream still holding its first sample (``p0 <= pad``: a short clip, computed whole by the caller) or
-    empty is left as it is, with ``counts[i] = -1``.  The others are padded after their last sample (the
+    A stream still holding its first sample (``p0 <= pad``: a short clip, computed whole by the caller,
+    whose reflections may need more than one turn) or empty is left as it is, with ``counts[i] = -1``;
+    with zero padding, or none, every stream takes this path.  The others are padded after their last sample (the
     plan's reflection, Kaldi's, or zeros) and marked as having given every frame.
     """
     k = rows.shape[0]
@@ -175,7 +189,7 @@ def _stream_finish(buf, state, rows, geo, gains):
     total = 0
     for i in range(k):
         st = state[rows[i]]
-        if st[N] == 0 or st[P0] <= pad:
+        if st[N] == 0 or (st[P0] <= pad and geo[MODE] != 1 and pad + e > 0):
             counts[i] = -1
             continue
         counts[i] = _total(st[N], geo) - st[EMITTED]

@@ -22,6 +22,9 @@ CAUSAL = {
     "kaldi-dither": lambda: melplug.preset("kaldi", dither=1.0, dither_seed=3),
     "kaldi-gain-dither": lambda: melplug.preset("kaldi", input_gain=2.0**15, dither=1.0, remove_dc=False),
     "librosa-dither": lambda: melplug.preset("librosa", dither=1e-3),
+    # whole-signal pre-emphasis (NeMo's order: emphasised, then zero-padded), centred and snip-edges
+    "nemotron-asr-streaming": lambda: melplug.preset("nemotron-asr-streaming", pad_invalid_frames=False),
+    "kaldi-signal-preemphasis": lambda: melplug.preset("kaldi", signal_preemphasis=0.97, input_gain=2.0),
     "keras-80-fixed-floor": lambda: melplug.MelSpectrogram(
         num_mel_bins=40, fft_length=512, sequence_length=400, sequence_stride=160, top_db=None
     ),
@@ -119,7 +122,7 @@ def test_pickled_mid_stream_and_bounded():
         (lambda: melplug.preset("parakeet"), "normalize=True"),
         (lambda: melplug.preset("ast"), "fixed output length"),
         (lambda: melplug.preset("sensevoice"), "stacked frames"),
-        (lambda: melplug.preset("kaldi", signal_preemphasis=0.97), "pre-emphasis"),
+        (lambda: melplug.preset("nemotron-asr-streaming"), "pad_invalid_frames"),
     ],
 )
 def test_whole_clip_steps_are_refused_by_name(make, step):

@@ -89,13 +89,22 @@ def test_frames_come_when_kaldi_native_fbank_has_them(key):
 
 
 #: Extractors of every causal framing: snip edges, Kaldi's centre, reflect (librosa) and zero padding, torch's
-#: reflection (its clip must outgrow the pad), with dither.
+#: reflection (its clip must outgrow the pad), whole-signal pre-emphasis (NeMo's), with dither.
 STREAMABLE = {
     "kaldi": lambda: melplug.preset("kaldi"),
     "kaldi_center": lambda: melplug.preset("kaldi", framing="kaldi_center", frame_length=50, hop_length=10),
     "librosa": lambda: melplug.preset("librosa", fft_length=256, hop_length=64, num_mel_bins=32),
     "zeros": lambda: melplug.FeatureExtractor(
         fft_length=128, frame_length=100, hop_length=37, pad_mode="constant", num_mel_bins=20, log="db", top_db=None
+    ),
+    "emphasis-zeros": lambda: melplug.FeatureExtractor(
+        fft_length=128,
+        frame_length=100,
+        hop_length=30,
+        pad_mode="constant",
+        signal_preemphasis=0.97,
+        log="ln",
+        top_db=None,
     ),
     "torch-dither": lambda: melplug.preset(
         "torchaudio", fft_length=128, hop_length=40, num_mel_bins=16, empty_bands="ignore", dither=0.01, dither_seed=5
