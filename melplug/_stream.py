@@ -111,6 +111,7 @@ class _Spec:
             hop_length=p.frame_length,
             fft_length=p.fft_length,
             on_nonfinite="raise",
+            empty_bands="ignore",  # fx itself has warned (or raised) about its empty bands
         )
         if gains:
             engine.update(dither=0.0, input_gain=1.0, signal_preemphasis=0.0)
