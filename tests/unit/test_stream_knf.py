@@ -103,6 +103,7 @@ STREAMABLE = {
         hop_length=30,
         pad_mode="constant",
         signal_preemphasis=0.97,
+        num_mel_bins=24,
         log="ln",
         top_db=None,
     ),
