@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from . import _geometry
 from ._kernels import _stream as _k
 
 __all__ = ["FeatureStream", "StreamPool", "causal_problem", "frames_ready"]
 
-_ZEROS, _SYMMETRIC = 1, 3  # the plan's pad_mode: 0 NumPy's reflect, 1 zeros, 2 torch's reflect, 3 Kaldi's
 #: A pool's stream states (and a stream's dtype, once its first chunk came).
 _CLOSED, _OPEN, _FINISHED = 0, 1, 2
 _CODES = {np.float32: 3, np.float64: 4}
@@ -66,23 +66,27 @@ def causal_problem(fx) -> str | None:
     return None
 
 
-def _left_need(plan) -> int:
-    """Samples a stream needs before its left edge can be padded: reflection reads samples 1..pad."""
-    if plan.pad == 0 or plan.pad_mode == _ZEROS:
-        return 0
-    return plan.pad if plan.pad_mode == _SYMMETRIC else plan.pad + 1
+def _geo(p) -> np.ndarray:
+    """The kernels' ``geo`` of plan ``p`` (see :mod:`melplug._kernels._stream`)."""
+    if p.pad == 0 or p.pad_mode == _geometry.PAD_MODES["constant"]:
+        left_need = 0
+    else:  # the reflection reads samples 1..pad (Kaldi's: 0..pad - 1)
+        left_need = p.pad if p.pad_mode == _geometry.PAD_MODES["symmetric"] else p.pad + 1
+    dithers = p.dither > 0.0
+    gains = dithers or p.signal_preemphasis != 0.0  # the gain is applied as frames are copied
+    fields = [0] * 13
+    fields[_k.PAD], fields[_k.HOP], fields[_k.FRAME], fields[_k.MODE] = p.pad, p.hop_length, p.frame_length, p.pad_mode
+    fields[_k.LEFT_NEED], fields[_k.KEEP_RAW] = left_need, p.pad_end + 1  # the right edge reflects the last ones
+    fields[_k.SEED], fields[_k.WIN_START], fields[_k.WIN_STOP] = p.dither_seed, p.win_start, p.win_stop
+    fields[_k.DITHERS], fields[_k.PAD_END], fields[_k.RULE], fields[_k.GAINS] = dithers, p.pad_end, p.frame_rule, gains
+    return np.array(fields, dtype=np.int64)
 
 
 def frames_ready(fx, num_samples: int) -> int:
     """Frames of a stream of ``fx`` that are final after ``num_samples`` samples, before its end."""
-    p = fx.plan
+    geo = _geo(fx.plan)
     n = int(num_samples)
-    if n == 0 or n < _left_need(p):
-        return 0
-    k = (n + p.pad - p.frame_length) // p.hop_length + 1
-    if p.frame_rule == 1:  # n // hop frames in all (the last dropped): frame f is kept once f < n // hop
-        k = min(k, n // p.hop_length)
-    return max(0, k)
+    return 0 if n < geo[_k.LEFT_NEED] else int(_k._ready(n, geo))
 
 
 class _Spec:
@@ -97,8 +101,7 @@ class _Spec:
         p = fx.plan
         self.fx = fx
         self.plan = p
-        dithers = p.dither > 0.0
-        gains = dithers or p.signal_preemphasis != 0.0  # the gain is applied as frames are copied
+        self.geo = _geo(p)
         # One frame per row: fx's steps with hop = frame (dither and the gain are applied as frames are copied).
         engine = dict(
             fx._engine_config,
@@ -113,30 +116,11 @@ class _Spec:
             on_nonfinite="raise",
             empty_bands="ignore",  # fx itself has warned (or raised) about its empty bands
         )
-        if gains:
+        if self.geo[_k.GAINS]:  # dither, pre-emphasis and the gain are applied as frames are copied
             engine.update(dither=0.0, input_gain=1.0, signal_preemphasis=0.0)
         self.frames = FeatureExtractor(**engine)
-        keep_raw = p.pad_end + 1  # the right edge's reflection reads the last pad_end + 1 samples
-        self.geo = np.array(
-            [
-                p.pad,
-                p.hop_length,
-                p.frame_length,
-                p.pad_mode,
-                _left_need(p),
-                keep_raw,
-                p.dither_seed,
-                p.win_start,
-                p.win_stop,
-                int(dithers),
-                p.pad_end,
-                p.frame_rule,
-                int(gains),
-            ],
-            dtype=np.int64,
-        )
         self.gains = np.array([p.input_gain, p.dither, p.signal_preemphasis])
-        self.width = max(p.frame_length, keep_raw, 2 * p.pad + 1) + p.pad_end + _ROOM
+        self.width = max(p.frame_length, int(self.geo[_k.KEEP_RAW]), 2 * p.pad + 1) + p.pad_end + _ROOM
         self.axis = 0 if p.frames_major else 1
 
     def dtype_for(self, x: np.ndarray) -> type:
@@ -223,7 +207,9 @@ class _Rows:
     def finish(self, rows: list[int], threads: int | None) -> list[np.ndarray]:
         """Each stream's frames after its last accepted sample (the right edge), as offline; one kernel call."""
         spec, p = self.spec, self.spec.plan
-        G, counts = _k._stream_finish(self.buf, self.state, np.asarray(rows, dtype=np.int64), spec.geo, spec.gains)
+        rows_ = np.asarray(rows, dtype=np.int64)
+        totals = np.asarray(_geometry.plan_frames(p, self.state[rows_, _k.N])[0], dtype=np.int64)
+        G, counts = _k._stream_finish(self.buf, self.state, rows_, totals, spec.geo, spec.gains)
         edges = np.flatnonzero(counts >= 0)
         outs: list[Any] = [None] * len(rows)
         if edges.shape[0]:
@@ -280,8 +266,8 @@ class FeatureStream:
     extractor's per-clip layout with ``k`` frames on its time axis (``k`` may
     be 0); all of them joined along that axis equal ``fx(clip)``.  The
     stream holds fewer than ``frame_length + hop_length`` samples (and, for a
-    reflected right edge, at least its ``pad + 1`` last ones), never the
-    frames it returned.  It pickles mid-stream.
+    reflected right edge, at least its last ``pad_end + 1``), never the frames
+    it returned.  It pickles mid-stream.
     """
 
     def __init__(self, fx) -> None:
@@ -409,8 +395,9 @@ class StreamPool:
                 flat, begin, end = _rows_in_place(chunks if ks is None else chunks[ks], dtype)
             else:
                 part = chunks if ks is None else [chunks[k] for k in ks.tolist()]
-                end = np.cumsum(np.fromiter((x.shape[0] for x in part), dtype=np.int64, count=len(part)))
-                begin = end - np.fromiter((x.shape[0] for x in part), dtype=np.int64, count=len(part))
+                sizes = np.fromiter((x.shape[0] for x in part), dtype=np.int64, count=len(part))
+                end = np.cumsum(sizes)
+                begin = end - sizes
                 flat = np.concatenate(part).astype(dtype, copy=False) if part else np.zeros(0, dtype)
             G, counts, bad = rows.feed(self._row[mine], flat, begin, end)
             if bad >= 0:

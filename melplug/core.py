@@ -74,8 +74,8 @@ class FeatureExtractor:
         clip extended by symmetric reflection (the edge sample repeated, as
         often as needed).  ``"kaldi_center"`` needs ``hop_length <=
         frame_length``, ``frame_rule="all"``, no ``signal_preemphasis`` and
-        ``pad_mode`` left at its default (its padding is Kaldi's); it does
-        not stream yet.
+        ``pad_mode`` left at its default (its padding is Kaldi's); it streams,
+        frames coming when kaldi-native-fbank's ``num_frames_ready`` has them.
     left_pad : int >= 0 or None
         The padding before the clip of ``framing="left"`` (``None``:
         ``frame_length - hop_length``, at least 0).

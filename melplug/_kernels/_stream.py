@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import jit
-from ._frames import _frame_key, _gauss_pair
+from ._frames import _frame_key, _gauss_pair, _reflect, _symmetric
 
 #: ``state`` columns.
 N, EMITTED, P0, BLEN, STARTED = range(5)
@@ -40,15 +40,6 @@ def _ready(n, geo):
     k = (n + geo[PAD] - geo[FRAME]) // geo[HOP] + 1
     if geo[RULE] == 1:  # n // hop frames in all: frame f is kept once f < n // hop
         k = min(k, n // geo[HOP])
-    return k if k > 0 else 0
-
-
-@jit
-def _total(n, geo):
-    """Frames of a clip of ``n`` samples (the plan's frame rule; the left edge ready)."""
-    if geo[RULE] == 1:
-        return n // geo[HOP]
-    k = (n + geo[PAD] + geo[PAD_END] - geo[FRAME]) // geo[HOP] + 1
     return k if k > 0 else 0
 
 
@@ -85,17 +76,18 @@ def _copy_frames(src, p0, f0, f1, geo, gains, G, g):
 
 
 @jit
-def _left_edge(b, geo):
-    """Write the left padding ``b[:pad]`` from the raw samples after it (reflected, symmetric or zeros)."""
-    pad = geo[PAD]
-    mode = geo[MODE]
-    for j in range(pad):
+def _padding(b, at, first, n, count, mode, raw0):
+    """Write ``b[at:at + count]``: raw positions ``first...`` outside a clip of ``n`` samples, as offline pads.
+
+    Zeros (``mode`` 1), or the samples :func:`._frames._sample` reads there (Kaldi's symmetric
+    reflection for 3, NumPy's otherwise); raw sample ``i`` is held at ``b[raw0 + i]``.
+    """
+    for j in range(count):
         if mode == 1:
-            b[j] = 0.0
-        elif mode == 3:
-            b[j] = b[2 * pad - 1 - j]  # Kaldi's reflection: -1 -> 0
+            b[at + j] = 0.0
         else:
-            b[j] = b[2 * pad - j]  # NumPy's and torch's: -1 -> 1
+            i = _symmetric(first + j, n) if mode == 3 else _reflect(first + j, n)
+            b[at + j] = b[raw0 + i]
 
 
 @jit
@@ -151,8 +143,8 @@ def _stream_feed(buf, state, last, rows, x, x_begin, x_end, geo, gains):
             st[BLEN] += take
             st[N] += take
             pos += take
-            if not st[STARTED] and st[N] >= geo[LEFT_NEED]:
-                _left_edge(b, geo)
+            if not st[STARTED] and st[N] >= geo[LEFT_NEED]:  # the row holds raw sample i at b[pad + i]
+                _padding(b, 0, -geo[PAD], st[N], geo[PAD], geo[MODE], geo[PAD])
                 st[STARTED] = 1
             if st[STARTED]:
                 ready = _ready(st[N], geo)
@@ -175,8 +167,8 @@ def _stream_feed(buf, state, last, rows, x, x_begin, x_end, geo, gains):
 
 
 @jit
-def _stream_finish(buf, state, rows, geo, gains):
-    """The right edges of streams ``rows``: ``(G, counts)``, their last frames stream after stream.
+def _stream_finish(buf, state, rows, totals, geo, gains):
+    """The right edges of streams ``rows`` of ``totals`` frames: ``(G, counts)``, their last frames in turn.
 
     A stream still holding its first sample (``p0 <= pad``: a short clip, computed whole by the caller,
     whose reflections may need more than one turn) or empty is left as it is, with ``counts[i] = -1``;
@@ -192,7 +184,7 @@ def _stream_finish(buf, state, rows, geo, gains):
         if st[N] == 0 or (st[P0] <= pad and geo[MODE] != 1 and pad + e > 0):
             counts[i] = -1
             continue
-        counts[i] = _total(st[N], geo) - st[EMITTED]
+        counts[i] = totals[i] - st[EMITTED]
         total += max(counts[i], 0)
     G = np.empty((total, fl), dtype=buf.dtype)
     g = 0
@@ -201,14 +193,8 @@ def _stream_finish(buf, state, rows, geo, gains):
             continue
         st = state[rows[i]]
         b = buf[rows[i]]
-        bl = st[BLEN]
-        for j in range(e):  # the held raw samples end at bl - 1
-            if geo[MODE] == 1:
-                b[bl + j] = 0.0
-            elif geo[MODE] == 3:
-                b[bl + j] = b[bl - 1 - j]  # Kaldi's: n -> n - 1
-            else:
-                b[bl + j] = b[bl - 2 - j]  # NumPy's and torch's: n -> n - 2
+        # The row holds raw sample i at b[pad - p0 + i] (the last ones: p0 > pad keeps KEEP_RAW of them).
+        _padding(b, st[BLEN], st[N], st[N], e, geo[MODE], pad - st[P0])
         _copy_frames(b, st[P0], st[EMITTED], st[EMITTED] + counts[i], geo, gains, G, g)
         g += counts[i]
         st[EMITTED] += counts[i]
