@@ -17,7 +17,7 @@ dtype for the mel) and kept in Numba's disk cache; their C signatures::
     int64 melplug_geometry(int64 plan, int64 n, int64 result)
 
 ``melplug_mel`` runs the same jitted computation as ``kernels.mel_spectrogram``
-(``kernels._mel_into``) on the C-contiguous ``(batch, n)`` samples at ``x``
+(``_kernels._mel_into``) on the C-contiguous ``(batch, n)`` samples at ``x``
 (``n >= 1``) into the ``batch`` example outputs at ``out`` (each of the shape
 ``melplug_geometry`` gives), writes each example's flags (``uint8``; 0 when
 fine) to ``flags`` and returns :data:`FLAGGED` when some example is flagged
@@ -40,7 +40,7 @@ from numba import types
 from numba.core import sigutils
 from numba.core.ccallback import CFunc
 
-from . import _geometry, _jit, kernels
+from . import _geometry, _jit, _kernels
 from ._kernels import _pointer
 from ._plan import MelPlan
 
@@ -174,7 +174,7 @@ def _mel_run(plan_addr, x_addr, batch, n, out_addr, flags_addr, dtype):
     x = _view(x_addr, (batch, n), dtype)
     out = _view(out_addr, (batch * size,), dtype)
     flags = _view(flags_addr, (batch,), np.uint8)
-    return FLAGGED if kernels._mel_into(x, plan, out, flags) else DONE
+    return FLAGGED if _kernels._mel_into(x, plan, out, flags) else DONE
 
 
 def _mel_f32(plan_addr, x_addr, batch, n, out_addr, flags_addr):

@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from . import _geometry
+from . import _driver, _geometry, _parallel
 from ._kernels import _stream as _k
 
 __all__ = ["FeatureStream", "StreamPool", "causal_problem", "frames_ready"]
 
 #: A pool's stream states (and a stream's dtype, once its first chunk came).
-_CLOSED, _OPEN, _FINISHED = 0, 1, 2
+_CLOSED, _OPEN, _FINISHED = _k.CLOSED, _k.OPEN, _k.FINISHED
 _CODES = {np.float32: 3, np.float64: 4}
 _DTYPES = {code: dtype for dtype, code in _CODES.items()}
 #: Samples a buffer row has beyond what a stream keeps (a longer chunk is taken in parts).
@@ -122,6 +122,32 @@ class _Spec:
         self.gains = np.array([p.input_gain, p.dither, p.signal_preemphasis])
         self.width = max(p.frame_length, int(self.geo[_k.KEEP_RAW]), 2 * p.pad + 1) + p.pad_end + _ROOM
         self.axis = 0 if p.frames_major else 1
+        self.out_width = _geometry.out_width(self.frames.plan)
+        self._ticks: dict[Any, Any] = {}  # compute dtype -> the compiled tick, resolved once (no typing per call)
+
+    def most(self, threads: int | None) -> int:
+        """Frames a tick computes in the calling thread (the driver's serial rule); more go to the threads."""
+        if (_parallel.default_num_threads() if threads is None else threads) == 1:
+            return 1 << 62
+        return (_driver.SERIAL_WORK - 1) // self.plan.fft_length
+
+    def tick(self, args: tuple):
+        """Call :func:`melplug._kernels._stream._stream_tick` on ``args`` (its arguments)."""
+        entry = self._ticks.get(args[7].dtype)  # args[7] is the buffer
+        if entry is None:
+            entry = self._ticks[args[7].dtype] = _driver._entry_point(_k._stream_tick, args)
+        return entry(*args)
+
+    def features(self, out: np.ndarray, G: np.ndarray, threads: int | None, where, status: int) -> np.ndarray:
+        """A tick's result in the per-clip layout: ``out`` computed by the tick, else ``G`` computed here."""
+        if status == -3:
+            raise _overflow(G.dtype, where)
+        if G.shape[0]:
+            return self.compute(G, threads, where)
+        return out.reshape(self.fx._example_shape(out.shape[0] // self.out_width))
+
+    def __reduce__(self):
+        return (spec_of, (self.fx,))  # shared by the unpickled extractor's streams (compiled entries are not pickled)
 
     def dtype_for(self, x: np.ndarray) -> type:
         return np.float64 if (self.fx.dtype == "float64" or x.dtype == np.float64) else np.float32
@@ -133,10 +159,7 @@ class _Spec:
             return np.zeros(shape, dtype=G.dtype)
         out, flags = self.frames._driver.array(G.reshape(1, -1), threads)
         if flags is not None:
-            raise ValueError(
-                f"the features of {where()} are not finite although its samples are: they overflow "
-                f"{G.dtype.name} (samples of magnitude ~1e19 or more); the stream has moved past these samples"
-            )
+            raise _overflow(G.dtype, where)
         return out.reshape(shape)
 
     def split(self, out: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
@@ -200,6 +223,16 @@ class _Rows:
         """The kernel call: ``(G, counts, bad)`` (see :func:`melplug._kernels._stream._stream_feed`)."""
         return _k._stream_feed(self.buf, self.state, self.last, rows, x, begin, end, self.spec.geo, self.spec.gains)
 
+    def tick(self, ids, life, code, rowmap, stamps, stamp: int, x: np.ndarray, begin, end, threads: int | None):
+        """One kernel call for ids, feeding and (up to the serial size) computing: ``(out, G, counts, status)``.
+
+        See :func:`melplug._kernels._stream._stream_tick`; ``x`` must be C-contiguous and writeable.
+        """
+        spec = self.spec
+        want = _CODES[self.dtype]
+        args = (ids, life, code, rowmap, stamps, stamp, want, self.buf, self.state, self.last, x, begin, end)
+        return spec.tick((*args, spec.geo, spec.gains, spec.frames.plan, spec.most(threads)))
+
     def held(self, r: int) -> int:
         """Samples stream ``r`` holds (its padded signal from the first sample a later frame reads)."""
         return int(self.state[r, _k.BLEN])
@@ -252,6 +285,18 @@ def _check_chunk(chunk, where: str) -> np.ndarray:
     return x
 
 
+def _writeable(x: np.ndarray) -> np.ndarray:
+    """``x``, copied if it is read-only (the compiled tick is resolved once, for writeable arrays)."""
+    return x if x.flags.writeable else x.copy()
+
+
+def _overflow(dtype, where) -> ValueError:
+    return ValueError(
+        f"the features of {where()} are not finite although its samples are: they overflow "
+        f"{np.dtype(dtype).name} (samples of magnitude ~1e19 or more); the stream has moved past these samples"
+    )
+
+
 def _nonfinite(where: str, at: int, index: int) -> ValueError:
     return ValueError(
         f"{where} holds NaN or Inf at sample {at + index} of the stream (index {index} of the chunk); "
@@ -273,7 +318,10 @@ class FeatureStream:
     def __init__(self, fx) -> None:
         self._spec = spec_of(fx)
         self._rows: _Rows | None = None  # made by the first chunk, in its compute dtype
-        self._zero = np.zeros(1, dtype=np.int64)
+        self._zero = np.zeros(1, dtype=np.int64)  # the stream's id, its row and its chunk's start
+        self._life = np.full(1, _OPEN, dtype=np.int8)  # a pool of one, as the tick kernel reads pools
+        self._code = np.zeros(1, dtype=np.int8)
+        self._stamps = np.zeros(1, dtype=np.int64)
         self._finished = False
 
     def reset(self) -> None:
@@ -299,11 +347,15 @@ class FeatureStream:
         rows = self._rows
         if rows is None:
             rows = self._rows = _Rows(self._spec, self._spec.dtype_for(x))
-        x = np.ascontiguousarray(x, dtype=rows.dtype)
-        G, counts, bad = rows.feed(self._zero, x, self._zero, np.array([x.shape[0]], dtype=np.int64))
-        if bad >= 0:
-            raise _nonfinite("the chunk", self.num_samples, bad)
-        return self._spec.compute(G, self._spec.fx._config["num_threads"], lambda: "the stream")
+            self._code[0] = _CODES[rows.dtype]
+        x = _writeable(np.ascontiguousarray(x, dtype=rows.dtype))
+        self._stamps[0] = 0  # the tick marks the id as seen: one stream, never named twice
+        threads = self._spec.fx._config["num_threads"]
+        args = (self._zero, self._life, self._code, self._zero, self._stamps, 1, x, self._zero)
+        out, G, counts, status = rows.tick(*args, np.array([x.shape[0]], dtype=np.int64), threads)
+        if status >= 0:
+            raise _nonfinite("the chunk", self.num_samples, status)
+        return self._spec.features(out, G, threads, lambda: "the stream", status)
 
     def finish(self) -> np.ndarray:
         """The frames after the last :meth:`accept` (the right edge); a second call returns none."""
@@ -337,6 +389,8 @@ class StreamPool:
         self._code = np.zeros(0, dtype=np.int8)
         self._row = np.zeros(0, dtype=np.int64)
         self._seen = np.zeros(0, dtype=np.int64)  # scratch of the duplicate check
+        self._stamps = np.zeros(0, dtype=np.int64)  # per id, the last tick that named it (the kernel's check)
+        self._stamp = 0
         self._ids = 0
         self._open = 0
 
@@ -352,6 +406,7 @@ class StreamPool:
             self._code = np.concatenate([self._code, np.zeros(grow, np.int8)])
             self._row = np.concatenate([self._row, np.full(grow, -1, np.int64)])
             self._seen = np.zeros(self._life.shape[0], dtype=np.int64)
+            self._stamps = np.concatenate([self._stamps, np.zeros(grow, np.int64)])
         self._life[sid] = _OPEN
         self._ids += 1
         self._open += 1
@@ -359,6 +414,40 @@ class StreamPool:
 
     def accept(self, ids, chunks) -> list[np.ndarray]:
         """Feed ``chunks[k]`` to stream ``ids[k]``; per stream, the frames that became final."""
+        if type(chunks) is np.ndarray and chunks.ndim == 2 and chunks.shape[0] and chunks.dtype.kind in "fiu":
+            # The steady state (a block of chunks for streams already fed, of one dtype): one kernel call
+            # checks the ids, feeds and computes; anything else takes the checks below.
+            arr = ids if type(ids) is np.ndarray else np.asarray(ids) if type(ids) is list else None
+            if arr is not None and arr.dtype == np.int64 and arr.shape == chunks.shape[:1] and arr.flags.c_contiguous:
+                rows = self._sets.get(self._spec.dtype_for(chunks))
+                if rows is not None and arr.flags.writeable:
+                    got = self._tick(rows, arr, chunks)
+                    if got is not None:
+                        return got
+        return self._accept(ids, chunks)
+
+    def _tick(self, rows: _Rows, ids: np.ndarray, block: np.ndarray) -> list[np.ndarray] | None:
+        """:meth:`accept` in one kernel call, or ``None`` (nothing changed) if an id needs :meth:`_accept`."""
+        flat, begin, end = _rows_in_place(block, rows.dtype)
+        self._stamp += 1
+        args = (ids, self._life, self._code, self._row, self._stamps, self._stamp, _writeable(flat), begin, end)
+        out, G, counts, status = rows.tick(*args, self._threads)
+        if status == -2:
+            return None
+        if status >= 0:
+            raise self._bad_chunk(ids, begin, end, status)
+        return self._spec.split(
+            self._spec.features(out, G, self._threads, lambda: f"streams {ids.tolist()}", status), counts
+        )
+
+    def _bad_chunk(self, ids: np.ndarray, begin: np.ndarray, end: np.ndarray, bad: int) -> ValueError:
+        """The error for a NaN/Inf at index ``bad`` of the samples of chunks ``[begin, end)`` of ``ids``."""
+        k = int(np.flatnonzero((begin <= bad) & (bad < end))[0])
+        sid = int(ids[k])
+        return _nonfinite(f"the chunk of stream {sid}", self._samples(sid), bad - int(begin[k]))
+
+    def _accept(self, ids, chunks) -> list[np.ndarray]:
+        """:meth:`accept` with every check in Python: new streams, mixed dtypes, lists of chunks, errors."""
         ids = self._check_ids(ids)
         life = self._life[ids]
         if (life == _FINISHED).any():
@@ -401,9 +490,7 @@ class StreamPool:
                 flat = np.concatenate(part).astype(dtype, copy=False) if part else np.zeros(0, dtype)
             G, counts, bad = rows.feed(self._row[mine], flat, begin, end)
             if bad >= 0:
-                k = int(np.flatnonzero((begin <= bad) & (bad < end))[0])
-                sid = int(mine[k])
-                raise _nonfinite(f"the chunk of stream {sid}", self._samples(sid), bad - int(begin[k]))
+                raise self._bad_chunk(mine, begin, end, bad)
             out = self._spec.compute(G, self._threads, lambda mine=mine: f"streams {mine.tolist()}")
             pieces = self._spec.split(out, counts)
             if ks is None:

@@ -53,7 +53,7 @@ import numpy as np
 
 from . import _geometry, _kernels
 from ._jit import jit
-from ._kernels import Layout
+from ._kernels import _mel_into
 
 __all__ = ["apply_top_db", "mel_spectrogram", "num_frames", "spectra_to_mel", "windowed_frames"]
 
@@ -137,7 +137,8 @@ def spectra_to_mel(spectra, plan):
     weights = plan.band_weights.astype(dtype)
     power_t = np.zeros((plan.fft_length // 2 + 1, nf), dtype=dtype)
     mel = np.empty((plan.num_mel_bins, nf), dtype=dtype)
-    _kernels._spectra_to_mel(spectra, nf, plan, weights, power_t, mel, np.empty(plan.num_mel_bins * nf, dtype=np.int32))
+    spec_t = np.ascontiguousarray(spectra.T)  # bins major, as the core's FFT writes them
+    _kernels._spectra_to_mel(spec_t, nf, plan, weights, power_t, mel, np.empty(plan.num_mel_bins * nf, dtype=np.int32))
     return mel
 
 
@@ -151,52 +152,3 @@ def apply_top_db(mel, plan):
             if flat[i] < floor:
                 flat[i] = floor
     return mel
-
-
-@jit
-def _mel_into(audio2d, plan, out, flags):
-    """:func:`mel_spectrogram`'s computation into ``out`` (flat, ``batch * width * rows``), in the calling thread.
-
-    ``audio2d`` is C-contiguous ``(batch, samples)`` with ``samples >= 1``.
-    Writes each example's flags (``_kernels.BAD_INPUT``/``BAD_OUTPUT``) to
-    ``flags`` and returns ``True`` when some example is flagged and the plan
-    raises (``on_nonfinite="raise"``; ``out`` is then incomplete); with
-    ``"propagate"`` flagged examples are NaN and it returns ``False``.  The C
-    entry point of :mod:`melplug._cabi` (the TensorFlow op) runs this too.
-    """
-    batch, n = audio2d.shape
-    computed, rows = _kernels._plan_frames(plan, n)
-    M = _geometry.out_width(plan)
-    n_frames = np.full(batch, computed, dtype=np.int64)
-    unit_ex, unit_f0, first_unit = _kernels._units(n_frames, plan.block_frames)
-    layout = Layout(
-        np.arange(batch) * (n * audio2d.itemsize) + audio2d.ctypes.data,
-        np.full(batch, n, dtype=np.int64),
-        n_frames,
-        np.arange(batch) * (M * rows),
-        unit_ex,
-        unit_f0,
-        first_unit,
-        np.arange(batch) * ((plan.num_mel_bins + plan.energy_c0) * computed),
-        np.full(batch, _geometry.framed_length(plan, n), dtype=np.int64),
-        np.full(batch, _geometry.valid_count(plan, n, computed), dtype=np.int64),
-        np.full(batch, _geometry.stage_rows(plan, computed), dtype=np.int64),
-    )
-    window = plan.window.astype(audio2d.dtype)
-    weights = plan.band_weights.astype(audio2d.dtype)
-    dct = plan.dct.astype(audio2d.dtype)
-    bad = _kernels._mel_serial(layout, out, plan, window, weights, dct)
-    size = M * rows
-    if computed == 0:  # clips shorter than one frame (Kaldi framing): padding only
-        out[:] = plan.pad_value
-        for e in range(batch):
-            if not np.isfinite(audio2d[e]).all():
-                bad[e] = _kernels.BAD_INPUT
-    flagged = False
-    for e in range(batch):
-        flags[e] = bad[e]
-        if bad[e]:
-            flagged = True
-            if plan.propagate_nonfinite:
-                out[e * size : (e + 1) * size] = np.nan
-    return flagged and not plan.propagate_nonfinite

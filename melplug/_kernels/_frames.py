@@ -220,9 +220,13 @@ def _fill_frames(sig, n_eff, first_frame, nf, plan, window, frames, energy):
                     total += row[i] * row[i]
                 energy[j] = total
             p = plan.preemphasis
-            if p != 0.0:
-                for i in range(width - 1, 0, -1):
-                    row[i] -= p * row[i - 1]
-                row[0] -= p * row[0]
-            for i in range(width):
-                row[i] *= win[i]
+            if p != 0.0:  # row[i] -= p row[i - 1] (the old row[i - 1]), rounded, then windowed: one forward pass
+                prev = row[0]
+                row[0] = row.dtype.type(prev - p * prev) * win[0]
+                for i in range(1, width):
+                    cur = row[i]
+                    row[i] = row.dtype.type(cur - p * prev) * win[i]
+                    prev = cur
+            else:
+                for i in range(width):
+                    row[i] *= win[i]

@@ -1,7 +1,7 @@
 """The phases of a call: phase 1 over work units, the per-example summary, phase 2 (floors, NaN) and phase 3.
 
 Phase 1 (:func:`_mel_units`) frames, windows, FFTs (single-threaded
-rocket-fft into a per-call scratch block), applies the power, the sparse mel
+rocket-fft into a per-call scratch block, written bins major), applies the power, the sparse mel
 weights, the logarithm and the cepstra, and writes straight into ``out``.
 It records each unit's maximum and flags (:data:`BAD_INPUT`: NaN/Inf among
 its share of the samples, :data:`BAD_OUTPUT`: the samples are finite but the
@@ -24,7 +24,7 @@ from .. import _geometry
 from .._jit import jit
 from ._cepstra import _cepstra, _stash_block
 from ._frames import _fill_frames, _silent_from
-from ._layout import BAD_INPUT, BAD_OUTPUT, _signal, deferred_cepstra, floor_spans_units
+from ._layout import BAD_INPUT, BAD_OUTPUT, Layout, _plan_frames, _signal, _units, deferred_cepstra, floor_spans_units
 from ._output import _expand_examples, _normalize_examples, _write_block
 from ._spectra import _complex_scratch, _floor_block, _spectra_to_mel
 
@@ -61,7 +61,7 @@ def _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_
     for j in range(rows):  # only the columns outside the window stay zero; the rest is rewritten
         frames[j, : plan.win_start] = 0.0
         frames[j, plan.win_stop :] = 0.0
-    spec = _complex_scratch(out, rows, nbins)
+    spec_t = _complex_scratch(out, nbins, rows)  # bins major: the power loops then read frames contiguously
     power_t = np.empty((nbins, rows), dtype=out.dtype)
     mel_t = np.empty((M, rows), dtype=out.dtype)
     cep_t = np.empty((C, rows), dtype=out.dtype)
@@ -89,8 +89,8 @@ def _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_
         # Frames that read only the zeros after the clip (Whisper's 30 s) are computed once and copied.
         nc = min(_silent_from(sig, layout.x_eff[e], f0, f1, plan) + 1, f1) - f0
         _fill_frames(sig, layout.x_eff[e], f0, nc, plan, window, frames, energy)
-        r2c(frames[:nc], spec[:nc], axes, True, 1.0, 1)
-        mx, finite = _spectra_to_mel(spec, nc, plan, weights, power_t, mel_t, ebuf)
+        r2c(frames[:nc], spec_t[:, :nc].T, axes, True, 1.0, 1)
+        mx, finite = _spectra_to_mel(spec_t, nc, plan, weights, power_t, mel_t, ebuf)
         for j in range(nc, nf):
             mel_t[:, j] = mel_t[:, nc - 1]
             if plan.energy_c0:
@@ -259,3 +259,52 @@ def _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, phase, lo, hi):
         _expand_examples(layout, out, plan, flags, lo, hi)
     else:
         _finish_units(layout, out, scratch, plan, dct, peaks, flags, lo, hi)
+
+
+@jit
+def _mel_into(audio2d, plan, out, flags):
+    """:func:`mel_spectrogram`'s computation into ``out`` (flat, ``batch * width * rows``), in the calling thread.
+
+    ``audio2d`` is C-contiguous ``(batch, samples)`` with ``samples >= 1``.
+    Writes each example's flags (``BAD_INPUT``/``BAD_OUTPUT``) to
+    ``flags`` and returns ``True`` when some example is flagged and the plan
+    raises (``on_nonfinite="raise"``; ``out`` is then incomplete); with
+    ``"propagate"`` flagged examples are NaN and it returns ``False``.  The C
+    entry point of :mod:`melplug._cabi` (the TensorFlow op) runs this too.
+    """
+    batch, n = audio2d.shape
+    computed, rows = _plan_frames(plan, n)
+    M = _geometry.out_width(plan)
+    n_frames = np.full(batch, computed, dtype=np.int64)
+    unit_ex, unit_f0, first_unit = _units(n_frames, plan.block_frames)
+    layout = Layout(
+        np.arange(batch) * (n * audio2d.itemsize) + audio2d.ctypes.data,
+        np.full(batch, n, dtype=np.int64),
+        n_frames,
+        np.arange(batch) * (M * rows),
+        unit_ex,
+        unit_f0,
+        first_unit,
+        np.arange(batch) * ((plan.num_mel_bins + plan.energy_c0) * computed),
+        np.full(batch, _geometry.framed_length(plan, n), dtype=np.int64),
+        np.full(batch, _geometry.valid_count(plan, n, computed), dtype=np.int64),
+        np.full(batch, _geometry.stage_rows(plan, computed), dtype=np.int64),
+    )
+    window = plan.window.astype(audio2d.dtype)
+    weights = plan.band_weights.astype(audio2d.dtype)
+    dct = plan.dct.astype(audio2d.dtype)
+    bad = _mel_serial(layout, out, plan, window, weights, dct)
+    size = M * rows
+    if computed == 0:  # clips shorter than one frame (Kaldi framing): padding only
+        out[:] = plan.pad_value
+        for e in range(batch):
+            if not np.isfinite(audio2d[e]).all():
+                bad[e] = BAD_INPUT
+    flagged = False
+    for e in range(batch):
+        flags[e] = bad[e]
+        if bad[e]:
+            flagged = True
+            if plan.propagate_nonfinite:
+                out[e * size : (e + 1) * size] = np.nan
+    return flagged and not plan.propagate_nonfinite

@@ -123,10 +123,12 @@ def _db_row_impl(row, nf, plan, ebuf):
 
 
 @jit
-def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
+def _spectra_to_mel(spec_t, nf, plan, weights, power_t, mel_t, ebuf):
     """``|spec|**magnitude_power`` -> sparse mel -> dB for ``nf`` frames.
 
-    ``spec`` is ``(>= nf, fft_length // 2 + 1)`` complex.  Scratch ``power_t``
+    ``spec_t`` is ``(fft_length // 2 + 1, >= nf)`` complex, bins major (the
+    FFT writes it so: the power loops below then read contiguous frames;
+    frames major, they were a fifth of a Kaldi frame's time).  Scratch ``power_t``
     is ``(fft_length // 2 + 1, >= nf)`` (bins major, so the mel sums run over
     contiguous frames and vectorise), ``ebuf`` is int32 of ``>= num_mel_bins * nf``.  The
     result goes to ``mel_t[:, :nf]``, already in the ``(num_mel_bins, frames)``
@@ -138,20 +140,20 @@ def _spectra_to_mel(spec, nf, plan, weights, power_t, mel_t, ebuf):
     power = plan.magnitude_power
     floor = power_t.dtype.type(plan.power_floor ** (power / 2.0)) if plan.power_floor > 0.0 else 0.0
     g = power_t.dtype.type(plan.power_guard)  # |X|**2 + g (BigVGAN); adding 0 changes nothing
-    used = spec[:nf, k0 : plan.bin_stop]  # 0-based loops over slices: no wraparound, SIMD
-    for kk in range(used.shape[1]):
-        prow = power_t[k0 + kk, :nf]
+    for k in range(k0, plan.bin_stop):
+        prow = power_t[k, :nf]  # 0-based loops over slices: no wraparound, SIMD
+        used = spec_t[k, :nf]
         if power == 2.0:
             for j in range(nf):
-                c = used[j, kk]
+                c = used[j]
                 prow[j] = c.real * c.real + c.imag * c.imag + g
         elif power == 1.0:
             for j in range(nf):
-                c = used[j, kk]
+                c = used[j]
                 prow[j] = np.sqrt(c.real * c.real + c.imag * c.imag + g)
         else:
             for j in range(nf):
-                c = used[j, kk]
+                c = used[j]
                 prow[j] = np.sqrt(c.real * c.real + c.imag * c.imag + g) ** power
         if plan.power_floor > 0.0:
             # |X|**2 clamped at power_floor before the exponent (Inkling: sqrt(max(|X|**2, 1e-10))) is the

@@ -23,9 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _geometry
 from .._jit import jit
 from ._frames import _frame_key, _gauss_pair, _reflect, _symmetric
+from ._phases import _mel_into
 
+#: A pool's stream states (its ``life`` codes).
+CLOSED, OPEN, FINISHED = 0, 1, 2
 #: ``state`` columns.
 N, EMITTED, P0, BLEN, STARTED = range(5)
 #: ``geo`` entries.
@@ -199,3 +203,38 @@ def _stream_finish(buf, state, rows, totals, geo, gains):
         g += counts[i]
         st[EMITTED] += counts[i]
     return G, counts
+
+
+@jit
+def _stream_tick(
+    ids, life, code, rowmap, stamps, stamp, want, buf, state, last, x, x_begin, x_end, geo, gains, plan, most
+):
+    """One pool call: stream ``ids[i]`` takes ``x[x_begin[i]:x_end[i]]``; ``(out, G, counts, status)``.
+
+    ``status`` is -2 when an id needs the caller's checks (not open, of
+    another dtype code than ``want``, not fed yet, or named twice: marked
+    with ``stamps[s] = stamp``): nothing has changed.  Else it is
+    :func:`_stream_feed`'s ``bad`` (a NaN's index in ``x``, nothing changed;
+    or -1).  Fed, the frames that became final are computed here with the
+    frame plan ``plan`` into ``out`` (flat, in its layout) when there are
+    at most ``most`` of them (the caller computes ``G`` on its threads
+    otherwise, and ``out`` is empty); ``status`` is then -3 if their
+    features are not finite (an overflow: the caller raises).
+    """
+    k = ids.shape[0]
+    rows = np.empty(k, dtype=np.int64)
+    empty = np.empty(0, dtype=buf.dtype)
+    for i in range(k):
+        s = ids[i]
+        if s < 0 or s >= life.shape[0] or life[s] != OPEN or code[s] != want or stamps[s] == stamp:
+            return empty, np.empty((0, geo[FRAME]), dtype=buf.dtype), rows[:0], -2
+        stamps[s] = stamp
+        rows[i] = rowmap[s]
+    G, counts, bad = _stream_feed(buf, state, last, rows, x, x_begin, x_end, geo, gains)
+    if bad >= 0 or G.shape[0] == 0 or G.shape[0] > most:
+        return empty, G, counts, bad
+    out = np.empty(G.shape[0] * _geometry.out_width(plan), dtype=buf.dtype)
+    flags = np.zeros(1, dtype=np.uint8)
+    if _mel_into(G.reshape(1, -1), plan, out, flags):
+        return out, G, counts, -3
+    return out, G[:0], counts, -1
