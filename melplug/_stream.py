@@ -36,6 +36,8 @@ _CODES = {np.float32: 3, np.float64: 4}
 _DTYPES = {code: dtype for dtype, code in _CODES.items()}
 #: Samples a buffer row has beyond what a stream keeps (a longer chunk is taken in parts).
 _ROOM = 4096
+#: Samples of one pool call from which its streams are fed and computed on two threads (two halves).
+PAIR_SAMPLES = 16384
 
 
 def causal_problem(fx) -> str | None:
@@ -123,7 +125,7 @@ class _Spec:
         self.width = max(p.frame_length, int(self.geo[_k.KEEP_RAW]), 2 * p.pad + 1) + p.pad_end + _ROOM
         self.axis = 0 if p.frames_major else 1
         self.out_width = _geometry.out_width(self.frames.plan)
-        self._ticks: dict[Any, Any] = {}  # compute dtype -> the compiled tick, resolved once (no typing per call)
+        self._ticks: dict[Any, Any] = {}  # (kernel, compute dtype) -> its compiled entry point
 
     def most(self, threads: int | None) -> int:
         """Frames a tick computes in the calling thread (the driver's serial rule); more go to the threads."""
@@ -131,12 +133,12 @@ class _Spec:
             return 1 << 62
         return (_driver.SERIAL_WORK - 1) // self.plan.fft_length
 
-    def tick(self, args: tuple):
-        """Call :func:`melplug._kernels._stream._stream_tick` on ``args`` (its arguments)."""
-        entry = self._ticks.get(args[7].dtype)  # args[7] is the buffer
+    def entry(self, kernel, dtype, args: tuple):
+        """``kernel``'s entry point for ``args`` (compute dtype ``dtype``), resolved once: no typing per call."""
+        entry = self._ticks.get((kernel, dtype))
         if entry is None:
-            entry = self._ticks[args[7].dtype] = _driver._entry_point(_k._stream_tick, args)
-        return entry(*args)
+            entry = self._ticks[kernel, dtype] = _driver._entry_point(kernel, args)
+        return entry
 
     def features(self, out: np.ndarray, G: np.ndarray, threads: int | None, where, status: int) -> np.ndarray:
         """A tick's result in the per-clip layout: ``out`` computed by the tick, else ``G`` computed here."""
@@ -231,7 +233,40 @@ class _Rows:
         spec = self.spec
         want = _CODES[self.dtype]
         args = (ids, life, code, rowmap, stamps, stamp, want, self.buf, self.state, self.last, x, begin, end)
-        return spec.tick((*args, spec.geo, spec.gains, spec.frames.plan, spec.most(threads)))
+        args = (*args, spec.geo, spec.gains, spec.frames.plan, spec.most(threads))
+        return spec.entry(_k._stream_tick, self.dtype, args)(*args)
+
+    def tick_pair(self, ids, life, code, rowmap, stamps, stamp: int, x: np.ndarray, begin, end):
+        """:meth:`tick` on two threads: ``(pieces, status)``, the frames of each stream (``None`` unless status is -1).
+
+        The checks run first, for every stream (:func:`melplug._kernels._stream._tick_check`); then
+        each half of the streams is fed and computed by one kernel call (``_stream_part``), the
+        halves at once (:func:`melplug._parallel.pair`), into blocks sized by a bound on their frames.
+        """
+        spec, p = self.spec, self.spec.plan
+        checks = (ids, life, code, rowmap, stamps, stamp, _CODES[self.dtype], x, begin, end)
+        rows, status = spec.entry(_k._tick_check, self.dtype, checks)(*checks)
+        if status != -1:
+            return None, status
+        k, w = ids.shape[0], spec.out_width
+        # A stream gains at most (c + reach) // hop + 2 frames from c samples (reach: what its first frame waits for).
+        reach = max(p.frame_length, 2 * p.pad + 1)
+        parts = []
+        for lo, hi in ((0, k // 2), (k // 2, k)):
+            cap = (int((end[lo:hi] - begin[lo:hi]).sum()) + (hi - lo) * reach) // p.hop_length + 3 * (hi - lo)
+            blocks = (np.empty(cap * w, self.dtype), np.empty(hi - lo, np.int64), np.zeros(1, np.int64))
+            head = (rows[lo:hi], self.buf, self.state, self.last, x, begin[lo:hi], end[lo:hi])
+            parts.append((*head, spec.geo, spec.gains, spec.frames.plan, *blocks, np.zeros(1, np.int64)))
+        _parallel.pair(spec.entry(_k._stream_part, self.dtype, parts[0]), parts[0], parts[1], parts[1][-1])
+        pieces: list[np.ndarray] = []
+        for part in parts:
+            out, counts, n = part[10], part[11], int(part[12][0])
+            if n == -4:
+                raise RuntimeError("melplug bug: a stream tick's frames outgrew their bound; please report it")
+            if n == -3:
+                raise _overflow(self.dtype, lambda: f"streams {ids.tolist()}")
+            pieces += spec.split(out[: n * w].reshape(spec.fx._example_shape(n)), counts)
+        return pieces, -1
 
     def held(self, r: int) -> int:
         """Samples stream ``r`` holds (its padded signal from the first sample a later frame reads)."""
@@ -431,14 +466,19 @@ class StreamPool:
         flat, begin, end = _rows_in_place(block, rows.dtype)
         self._stamp += 1
         args = (ids, self._life, self._code, self._row, self._stamps, self._stamp, _writeable(flat), begin, end)
-        out, G, counts, status = rows.tick(*args, self._threads)
+        threads = _parallel.default_num_threads() if self._threads is None else self._threads
+        pieces = None
+        if threads > 1 and ids.shape[0] > 1 and flat.shape[0] >= PAIR_SAMPLES:
+            pieces, status = rows.tick_pair(*args)
+        else:
+            out, G, counts, status = rows.tick(*args, threads)
         if status == -2:
             return None
         if status >= 0:
             raise self._bad_chunk(ids, begin, end, status)
-        return self._spec.split(
-            self._spec.features(out, G, self._threads, lambda: f"streams {ids.tolist()}", status), counts
-        )
+        if pieces is not None:
+            return pieces
+        return self._spec.split(self._spec.features(out, G, threads, lambda: f"streams {ids.tolist()}", status), counts)
 
     def _bad_chunk(self, ids: np.ndarray, begin: np.ndarray, end: np.ndarray, bad: int) -> ValueError:
         """The error for a NaN/Inf at index ``bad`` of the samples of chunks ``[begin, end)`` of ``ids``."""

@@ -77,6 +77,44 @@ def _pointer(typingctx, address):
     return sig, codegen
 
 
+@intrinsic
+def _load_acquire(typingctx, arr, i):
+    """``arr[i]`` (int64) read with acquire order: re-read on every call, seeing what was stored before a release."""
+    sig = types.int64(arr, types.intp)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        return builder.load_atomic(ptr, "acquire", 8)
+
+    return sig, codegen
+
+
+@intrinsic
+def _store_release(typingctx, arr, i, value):
+    """``arr[i] = value`` (int64) with release order: every store before it is seen before it."""
+    sig = types.void(arr, types.intp, types.int64)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        builder.store_atomic(args[2], ptr, "release", 8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@jit
+def _await(done, spins):
+    """Whether ``done[0]`` became nonzero within ``spins`` reads (a busy wait, the GIL released)."""
+    for _ in range(spins):
+        if _load_acquire(done, 0) != 0:
+            return True
+    return False
+
+
 @jit
 def _signal(layout, e, like):
     """Signal ``e`` of ``layout`` as a 1-D array of ``like``'s dtype (a view of the caller's memory)."""

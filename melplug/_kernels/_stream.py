@@ -26,6 +26,7 @@ import numpy as np
 from .. import _geometry
 from .._jit import jit
 from ._frames import _frame_key, _gauss_pair, _reflect, _symmetric
+from ._layout import _store_release
 from ._phases import _mel_into
 
 #: A pool's stream states (its ``life`` codes).
@@ -95,6 +96,22 @@ def _padding(b, at, first, n, count, mode, raw0):
 
 
 @jit
+def _first_bad(x, x_begin, x_end):
+    """The index in ``x`` of the first NaN/Inf of the chunks ``x[x_begin[i]:x_end[i]]``, or -1."""
+    zero = x.dtype.type(0.0)
+    for i in range(x_begin.shape[0]):
+        part = x[x_begin[i] : x_end[i]]
+        acc = zero
+        for j in range(part.shape[0]):
+            acc += part[j] * zero
+        if acc != zero:
+            for j in range(part.shape[0]):
+                if not np.isfinite(part[j]):
+                    return x_begin[i] + j
+    return -1
+
+
+@jit
 def _stream_feed(buf, state, last, rows, x, x_begin, x_end, geo, gains):
     """Append ``x[x_begin[i]:x_end[i]]`` to stream ``rows[i]``; return ``(G, counts, bad)``.
 
@@ -104,16 +121,9 @@ def _stream_feed(buf, state, last, rows, x, x_begin, x_end, geo, gains):
     """
     k = rows.shape[0]
     counts = np.zeros(k, dtype=np.int64)
-    zero = x.dtype.type(0.0)
-    for i in range(k):
-        part = x[x_begin[i] : x_end[i]]
-        acc = zero
-        for j in range(part.shape[0]):
-            acc += part[j] * zero
-        if acc != zero:
-            for j in range(part.shape[0]):
-                if not np.isfinite(part[j]):
-                    return np.empty((0, geo[FRAME]), dtype=buf.dtype), counts, x_begin[i] + j
+    bad = _first_bad(x, x_begin, x_end)
+    if bad >= 0:
+        return np.empty((0, geo[FRAME]), dtype=buf.dtype), counts, bad
     total = 0
     for i in range(k):
         st = state[rows[i]]
@@ -206,30 +216,43 @@ def _stream_finish(buf, state, rows, totals, geo, gains):
 
 
 @jit
+def _tick_rows(ids, life, code, rowmap, stamps, stamp, want):
+    """The rows of streams ``ids`` and -1, or no rows and -2 when an id needs the caller's checks.
+
+    An id needs them when it is not open, its dtype code is not ``want``
+    (or it was never fed), or it is named twice (``stamps[s] = stamp``
+    marks the ids seen in this call).
+    """
+    k = ids.shape[0]
+    rows = np.empty(k, dtype=np.int64)
+    for i in range(k):
+        s = ids[i]
+        if s < 0 or s >= life.shape[0] or life[s] != OPEN or code[s] != want or stamps[s] == stamp:
+            return rows[:0], -2
+        stamps[s] = stamp
+        rows[i] = rowmap[s]
+    return rows, -1
+
+
+@jit
 def _stream_tick(
     ids, life, code, rowmap, stamps, stamp, want, buf, state, last, x, x_begin, x_end, geo, gains, plan, most
 ):
     """One pool call: stream ``ids[i]`` takes ``x[x_begin[i]:x_end[i]]``; ``(out, G, counts, status)``.
 
-    ``status`` is -2 when an id needs the caller's checks (not open, of
-    another dtype code than ``want``, not fed yet, or named twice: marked
-    with ``stamps[s] = stamp``): nothing has changed.  Else it is
-    :func:`_stream_feed`'s ``bad`` (a NaN's index in ``x``, nothing changed;
-    or -1).  Fed, the frames that became final are computed here with the
-    frame plan ``plan`` into ``out`` (flat, in its layout) when there are
-    at most ``most`` of them (the caller computes ``G`` on its threads
-    otherwise, and ``out`` is empty); ``status`` is then -3 if their
-    features are not finite (an overflow: the caller raises).
+    ``status`` is -2 when an id needs the caller's checks (:func:`_tick_rows`):
+    nothing has changed.  Else it is :func:`_stream_feed`'s ``bad`` (a
+    NaN's index in ``x``, nothing changed; or -1).  Fed, the frames that
+    became final are computed here with the frame plan ``plan`` into ``out``
+    (flat, in its layout) when there are at most ``most`` of them (the
+    caller computes ``G`` on its threads otherwise, and ``out`` is empty);
+    ``status`` is then -3 if their features are not finite (an overflow:
+    the caller raises).
     """
-    k = ids.shape[0]
-    rows = np.empty(k, dtype=np.int64)
     empty = np.empty(0, dtype=buf.dtype)
-    for i in range(k):
-        s = ids[i]
-        if s < 0 or s >= life.shape[0] or life[s] != OPEN or code[s] != want or stamps[s] == stamp:
-            return empty, np.empty((0, geo[FRAME]), dtype=buf.dtype), rows[:0], -2
-        stamps[s] = stamp
-        rows[i] = rowmap[s]
+    rows, status = _tick_rows(ids, life, code, rowmap, stamps, stamp, want)
+    if status == -2:
+        return empty, np.empty((0, geo[FRAME]), dtype=buf.dtype), rows, -2
     G, counts, bad = _stream_feed(buf, state, last, rows, x, x_begin, x_end, geo, gains)
     if bad >= 0 or G.shape[0] == 0 or G.shape[0] > most:
         return empty, G, counts, bad
@@ -238,3 +261,37 @@ def _stream_tick(
     if _mel_into(G.reshape(1, -1), plan, out, flags):
         return out, G, counts, -3
     return out, G[:0], counts, -1
+
+
+@jit
+def _tick_check(ids, life, code, rowmap, stamps, stamp, want, x, x_begin, x_end):
+    """:func:`_stream_tick`'s checks alone (``(rows, status)``), before :func:`_stream_part` feeds the streams."""
+    rows, status = _tick_rows(ids, life, code, rowmap, stamps, stamp, want)
+    if status == -1:
+        status = _first_bad(x, x_begin, x_end)
+    return rows, status
+
+
+@jit
+def _stream_part(rows, buf, state, last, x, x_begin, x_end, geo, gains, plan, out, counts, status, done):
+    """Feed streams ``rows`` (checked by :func:`_tick_check`) and compute their frames into ``out``.
+
+    ``counts`` receives each stream's frames and ``status[0]`` their total,
+    or -3 if their features are not finite (an overflow) or -4 if ``out``
+    (``cap`` frames) is too small (a bug: the caller's bound is proven).
+    Its last act is ``done[0] = 1``, with release order: a thread that sees
+    it sees everything written before.
+    """
+    G, c, bad = _stream_feed(buf, state, last, rows, x, x_begin, x_end, geo, gains)
+    n = G.shape[0]
+    size = n * _geometry.out_width(plan)
+    for i in range(c.shape[0]):
+        counts[i] = c[i]
+    status[0] = n
+    if size > out.shape[0]:
+        status[0] = -4
+    elif n:
+        flags = np.zeros(1, dtype=np.uint8)
+        if _mel_into(G.reshape(1, -1), plan, out[:size], flags):
+            status[0] = -3
+    _store_release(done, 0, 1)

@@ -185,3 +185,58 @@ def test_stream_pool_errors_change_no_stream():
         pool.accept([a, b], [x])
     with pytest.raises(ValueError, match="cannot stream: top_db"):
         melplug.MelSpectrogram().stream_pool()
+
+
+@pytest.mark.parametrize("name", ["kaldi", "librosa", "kaldi-dither", "nemotron-asr-streaming"])
+def test_stream_pool_blocks_in_one_kernel_call_and_on_two_threads(name):
+    """2-D blocks of chunks for fed streams take one kernel call, or two halves at once (>= PAIR_SAMPLES)."""
+    from melplug import _stream
+
+    fx = CAUSAL[name]()
+    rng = np.random.default_rng(8)
+    n_streams, n = 120, 16000
+    clips = (0.1 * rng.standard_normal((n_streams, n))).astype(np.float32)
+    clips[::3] *= np.sin(np.arange(n) / 50.0).astype(np.float32)  # and some tones
+    # chunk widths: 0 (the first call gives each stream its row), then small blocks (one thread) and
+    # blocks of 120 x 160 and more samples (two halves when the pool may use two threads)
+    widths = [0, 1, 7, 160, 400, 3000, 1, 4000, 160, 2273]
+    assert 120 * 7 < _stream.PAIR_SAMPLES <= 120 * 160
+    outs = {}
+    for threads in (1, 2):
+        pool = fx.stream_pool(num_threads=threads)
+        ids = np.array([pool.open() for _ in range(n_streams)])
+        parts: list[list[np.ndarray]] = [[] for _ in ids]
+        at = 0
+        for w in [*widths, n - sum(widths)]:
+            for part, got in zip(parts, pool.accept(ids, clips[:, at : at + w]), strict=True):
+                part.append(got.copy())
+            at += w
+        for part, got in zip(parts, pool.finish(ids), strict=True):
+            part.append(got)
+        outs[threads] = [np.concatenate(p, axis=0 if fx.plan.frames_major else 1) for p in parts]
+    want = fx(clips)
+    for threads, got in outs.items():
+        for k in range(n_streams):
+            np.testing.assert_array_equal(got[k], want[k], err_msg=f"stream {k}, {threads} threads")
+
+
+def test_stream_pool_two_threads_check_every_chunk_before_any_is_taken():
+    fx = melplug.preset("kaldi")
+    pool = fx.stream_pool(num_threads=2)
+    rng = np.random.default_rng(9)
+    clips = (0.1 * rng.standard_normal((150, 8000))).astype(np.float32)
+    ids = np.array([pool.open() for _ in range(150)])
+    first = pool.accept(ids, clips[:, :500])
+    bad = clips[:, 500:1000].copy()
+    bad[149, 17] = np.nan  # in the second half's last chunk
+    with pytest.raises(ValueError, match=rf"the chunk of stream {ids[149]} holds NaN or Inf at sample 517"):
+        pool.accept(ids, bad)
+    twice = ids.copy()
+    twice[140] = ids[3]
+    with pytest.raises(ValueError, match="more than once"):
+        pool.accept(twice, clips[:, 500:1000])
+    rest = pool.accept(ids, clips[:, 500:])  # no stream took a sample in the failed calls
+    ends = pool.finish(ids)
+    want = fx(clips)
+    for k in range(150):
+        np.testing.assert_array_equal(np.concatenate([first[k], rest[k], ends[k]]), want[k])
