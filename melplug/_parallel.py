@@ -105,41 +105,6 @@ def run(fn, bounds: np.ndarray, *args) -> None:
         raise failure
 
 
-#: Reads of the done flag the caller of :func:`pair` spins for (about a millisecond) before blocking.
-SPINS = 1 << 20
-
-
-def pair(fn, first: tuple, second: tuple, done: np.ndarray) -> None:
-    """``fn(*first)`` in the calling thread and ``fn(*second)`` on a pool thread, at once.
-
-    For calls too short for :func:`run`'s join (a pool thread's wake-up and
-    its future's are each tens of microseconds on a VM): ``fn`` is a nogil
-    kernel whose last act, called with ``second``, stores 1 in ``done[0]``
-    (int64, 0 before) with release order, and the caller spins on that
-    flag with the GIL released (:func:`melplug._kernels._layout._await`),
-    briefly, before it blocks on the future.  If the pool thread has not
-    started ``second`` when ``first`` is done, the caller runs it itself.
-    As :func:`run`, nothing reads the arrays once this returns or raises.
-    """
-    from ._kernels._layout import _await
-
-    fut = _executor(1).submit(fn, *second)
-    failure: BaseException | None = None
-    try:
-        fn(*first)
-    except BaseException as exc:  # noqa: BLE001 - re-raised below, once the other call has ended
-        failure = exc
-    if fut.cancel():
-        if failure is not None:
-            raise failure
-        fn(*second)
-        return
-    if failure is not None or not _await(done, SPINS):
-        failure = _join([fut], failure)
-    if failure is not None:
-        raise failure
-
-
 def map_items(fn, items, threads: int | None = None) -> list:
     """``[fn(i, item) for i, item in enumerate(items)]``, the items shared between melplug's threads.
 

@@ -21,6 +21,9 @@ whole-signal pre-emphasis (applied as samples arrive).
 
 from __future__ import annotations
 
+import os
+import threading
+import weakref
 from typing import Any
 
 import numpy as np
@@ -38,6 +41,8 @@ _DTYPES = {code: dtype for dtype, code in _CODES.items()}
 _ROOM = 4096
 #: Samples of one pool call from which its streams are fed and computed on two threads (two halves).
 PAIR_SAMPLES = 16384
+#: Reads of its job flags a pool's helper spins for after a job (about half a millisecond) before it sleeps.
+HOT_SPINS = 1 << 20
 
 
 def causal_problem(fx) -> str | None:
@@ -236,12 +241,12 @@ class _Rows:
         args = (*args, spec.geo, spec.gains, spec.frames.plan, spec.most(threads))
         return spec.entry(_k._stream_tick, self.dtype, args)(*args)
 
-    def tick_pair(self, ids, life, code, rowmap, stamps, stamp: int, x: np.ndarray, begin, end):
+    def tick_pair(self, helper: _Helper, ids, life, code, rowmap, stamps, stamp: int, x: np.ndarray, begin, end):
         """:meth:`tick` on two threads: ``(pieces, status)``, the frames of each stream (``None`` unless status is -1).
 
-        The checks run first, for every stream (:func:`melplug._kernels._stream._tick_check`); then
-        each half of the streams is fed and computed by one kernel call (``_stream_part``), the
-        halves at once (:func:`melplug._parallel.pair`), into blocks sized by a bound on their frames.
+        The checks run first, for every stream (:func:`melplug._kernels._stream._tick_check`); then the
+        caller feeds and computes the first half of the streams while ``helper`` does the second
+        (:func:`melplug._kernels._stream._stream_pair`), into blocks sized by a bound on their frames.
         """
         spec, p = self.spec, self.spec.plan
         checks = (ids, life, code, rowmap, stamps, stamp, _CODES[self.dtype], x, begin, end)
@@ -249,23 +254,27 @@ class _Rows:
         if status != -1:
             return None, status
         k, w = ids.shape[0], spec.out_width
-        # A stream gains at most (c + reach) // hop + 2 frames from c samples (reach: what its first frame waits for).
+        h = k // 2
+        # A stream gains at most (c + reach) // hop + 2 frames from c samples (reach: what its first frame waits
+        # for); a half has at most the call's samples.
         reach = max(p.frame_length, 2 * p.pad + 1)
-        parts = []
-        for lo, hi in ((0, k // 2), (k // 2, k)):
-            cap = (int((end[lo:hi] - begin[lo:hi]).sum()) + (hi - lo) * reach) // p.hop_length + 3 * (hi - lo)
-            blocks = (np.empty(cap * w, self.dtype), np.empty(hi - lo, np.int64), np.zeros(1, np.int64))
-            head = (rows[lo:hi], self.buf, self.state, self.last, x, begin[lo:hi], end[lo:hi])
-            parts.append((*head, spec.geo, spec.gains, spec.frames.plan, *blocks, np.zeros(1, np.int64)))
-        _parallel.pair(spec.entry(_k._stream_part, self.dtype, parts[0]), parts[0], parts[1], parts[1][-1])
+        cap = (int((end - begin).sum()) + (k - h) * reach) // p.hop_length + 3 * (k - h)
+        out = np.empty((2, cap * w), self.dtype)
+        counts = np.empty((2, k - h), np.int64)
+        done = np.zeros(2, np.int64)
+        helper.wake()
+        helper.seq += 1
+        args = (helper.ctl, helper.seq, rows, self.buf, self.state, self.last, x, begin, end)
+        args = (*args, spec.geo, spec.gains, spec.frames.plan, h, out, counts, done)
+        spec.entry(_k._stream_pair, self.dtype, args)(*args)
         pieces: list[np.ndarray] = []
-        for part in parts:
-            out, counts, n = part[10], part[11], int(part[12][0])
+        for half, m in ((0, h), (1, k - h)):
+            n = int(done[half])
             if n == -4:
                 raise RuntimeError("melplug bug: a stream tick's frames outgrew their bound; please report it")
             if n == -3:
                 raise _overflow(self.dtype, lambda: f"streams {ids.tolist()}")
-            pieces += spec.split(out[: n * w].reshape(spec.fx._example_shape(n)), counts)
+            pieces += spec.split(out[half, : n * w].reshape(spec.fx._example_shape(n)), counts[half, :m])
         return pieces, -1
 
     def held(self, r: int) -> int:
@@ -401,6 +410,51 @@ class FeatureStream:
         return self._rows.finish([0], self._spec.fx._config["num_threads"])[0]
 
 
+class _Helper:
+    """The thread that computes the second half of a pool's large ticks (:func:`melplug._kernels._stream._serve`).
+
+    After each job it spins for the next one about half a millisecond, so that
+    ticks that follow each other find it awake (waking a sleeping thread
+    costs 50-100 us on a VM), then sleeps on an event until a tick wakes
+    it.  A tick whose half it has not claimed when the caller's half is
+    done is computed by the caller: nothing ever waits on a sleeping
+    thread.  Stopped when its pool is dropped; a forked child starts its own.
+    """
+
+    def __init__(self, spec: _Spec, dtype) -> None:
+        self.ctl = np.zeros(_k.CTL_SIZE, dtype=np.int64)
+        self.seq = 0
+        self._args = (self.ctl, spec.geo, spec.gains, spec.frames.plan, np.zeros(0, dtype), HOT_SPINS)
+        self._serve = spec.entry(_k._serve, dtype, self._args)
+        self._event = threading.Event()
+        self._pid = -1
+
+    def wake(self) -> None:
+        if self._pid != os.getpid():  # the first tick, or a forked child's (threads do not survive a fork)
+            self._pid = os.getpid()
+            self.ctl[_k.AWAKE] = 0
+            self._event = threading.Event()
+            target = (self._event, self._serve, self._args)
+            threading.Thread(target=_help, args=target, name="melplug-stream", daemon=True).start()
+        if self.ctl[_k.AWAKE] == 0:
+            self._event.set()
+
+    def stop(self) -> None:
+        self.ctl[_k.STOP] = 1
+        self._event.set()
+
+
+def _help(event: threading.Event, serve, args: tuple) -> None:
+    """A helper thread's life: serve jobs (a nogil kernel) each time it is woken, until stopped."""
+    ctl = args[0]
+    while True:
+        event.wait()
+        event.clear()
+        if ctl[_k.STOP]:
+            return
+        serve(*args)
+
+
 class StreamPool:
     """Many streams of one extractor, fed together: each call computes every stream given in one parallel call.
 
@@ -424,6 +478,7 @@ class StreamPool:
         self._code = np.zeros(0, dtype=np.int8)
         self._row = np.zeros(0, dtype=np.int64)
         self._seen = np.zeros(0, dtype=np.int64)  # scratch of the duplicate check
+        self._helpers: dict[Any, _Helper] = {}  # compute dtype -> the thread of its large ticks' second halves
         self._stamps = np.zeros(0, dtype=np.int64)  # per id, the last tick that named it (the kernel's check)
         self._stamp = 0
         self._ids = 0
@@ -469,7 +524,7 @@ class StreamPool:
         threads = _parallel.default_num_threads() if self._threads is None else self._threads
         pieces = None
         if threads > 1 and ids.shape[0] > 1 and flat.shape[0] >= PAIR_SAMPLES:
-            pieces, status = rows.tick_pair(*args)
+            pieces, status = rows.tick_pair(self._helper(rows.dtype), *args)
         else:
             out, G, counts, status = rows.tick(*args, threads)
         if status == -2:
@@ -554,6 +609,16 @@ class StreamPool:
                 out[k] = self._spec.empty(_DTYPES.get(int(self._code[sid])))
         self._life[ids] = _FINISHED
         return out
+
+    def _helper(self, dtype) -> _Helper:
+        helper = self._helpers.get(dtype)
+        if helper is None:
+            helper = self._helpers[dtype] = _Helper(self._spec, dtype)
+            weakref.finalize(self, helper.stop)
+        return helper
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_helpers": {}}  # threads are not pickled: a copy starts its own
 
     def close(self, ids) -> None:
         """Forget streams ``ids``."""

@@ -106,13 +106,19 @@ def _store_release(typingctx, arr, i, value):
     return sig, codegen
 
 
-@jit
-def _await(done, spins):
-    """Whether ``done[0]`` became nonzero within ``spins`` reads (a busy wait, the GIL released)."""
-    for _ in range(spins):
-        if _load_acquire(done, 0) != 0:
-            return True
-    return False
+@intrinsic
+def _claim(typingctx, arr, i, expected, value):
+    """Atomically ``arr[i] = value`` if it holds ``expected`` (int64); whether it did (compare-and-swap)."""
+    sig = types.boolean(arr, types.intp, types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        pair = builder.cmpxchg(ptr, args[2], args[3], "acq_rel", "acquire")
+        return builder.extract_value(pair, 1)
+
+    return sig, codegen
 
 
 @jit

@@ -21,12 +21,13 @@ dither or pre-emphasis).  ``gains`` (float64): input gain, dither, whole-signal 
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from .. import _geometry
 from .._jit import jit
 from ._frames import _frame_key, _gauss_pair, _reflect, _symmetric
-from ._layout import _store_release
+from ._layout import _claim, _load_acquire, _pointer, _store_release
 from ._phases import _mel_into
 
 #: A pool's stream states (its ``life`` codes).
@@ -273,14 +274,12 @@ def _tick_check(ids, life, code, rowmap, stamps, stamp, want, x, x_begin, x_end)
 
 
 @jit
-def _stream_part(rows, buf, state, last, x, x_begin, x_end, geo, gains, plan, out, counts, status, done):
+def _stream_part(rows, buf, state, last, x, x_begin, x_end, geo, gains, plan, out, counts, status):
     """Feed streams ``rows`` (checked by :func:`_tick_check`) and compute their frames into ``out``.
 
     ``counts`` receives each stream's frames and ``status[0]`` their total,
     or -3 if their features are not finite (an overflow) or -4 if ``out``
-    (``cap`` frames) is too small (a bug: the caller's bound is proven).
-    Its last act is ``done[0] = 1``, with release order: a thread that sees
-    it sees everything written before.
+    is too small (a bug: the caller's bound is proven).
     """
     G, c, bad = _stream_feed(buf, state, last, rows, x, x_begin, x_end, geo, gains)
     n = G.shape[0]
@@ -294,4 +293,87 @@ def _stream_part(rows, buf, state, last, x, x_begin, x_end, geo, gains, plan, ou
         flags = np.zeros(1, dtype=np.uint8)
         if _mel_into(G.reshape(1, -1), plan, out[:size], flags):
             status[0] = -3
-    _store_release(done, 0, 1)
+
+
+#: ``ctl`` entries of a pool's helper (int64): the last job posted, claimed and done; whether the helper
+#: waits for jobs; whether it must stop; then the posted job, as addresses and sizes of the caller's arrays.
+SEQ, TAKEN, DONE, AWAKE, STOP = range(5)
+J_BUF, J_ROWS_CAP, J_WIDTH, J_STATE, J_LAST, J_ROWS, J_K, J_X, J_XLEN = range(5, 14)
+J_BEGIN, J_END, J_OUT, J_OUT_CAP, J_COUNTS, J_STATUS = range(14, 20)
+CTL_SIZE = 20
+
+
+@jit
+def _stream_pair(ctl, seq, rows, buf, state, last, x, x_begin, x_end, geo, gains, plan, h, out, counts, status):
+    """Streams ``rows[:h]`` fed and computed here, ``rows[h:]`` by the pool's helper (:func:`_serve`) at once.
+
+    Posts job ``seq`` (the second half, as the addresses of its arrays)
+    in ``ctl``, computes the first half (``out[0]``, ``counts[0]``,
+    ``status[0]``), then claims the second half if the helper has not (it
+    was asleep, or busy) and computes it here too, else waits for it.
+    Either way the second half is in ``out[1]``, ``counts[1]``,
+    ``status[1]`` on return.  Returns whether this thread computed it.
+    """
+    k = rows.shape[0]
+    second = rows[h:]
+    ctl[J_BUF] = buf.ctypes.data
+    ctl[J_ROWS_CAP] = buf.shape[0]
+    ctl[J_WIDTH] = buf.shape[1]
+    ctl[J_STATE] = state.ctypes.data
+    ctl[J_LAST] = last.ctypes.data
+    ctl[J_ROWS] = second.ctypes.data
+    ctl[J_K] = k - h
+    ctl[J_X] = x.ctypes.data
+    ctl[J_XLEN] = x.shape[0]
+    ctl[J_BEGIN] = x_begin[h:].ctypes.data
+    ctl[J_END] = x_end[h:].ctypes.data
+    ctl[J_OUT] = out[1].ctypes.data
+    ctl[J_OUT_CAP] = out.shape[1]
+    ctl[J_COUNTS] = counts[1].ctypes.data
+    ctl[J_STATUS] = status[1:].ctypes.data
+    _store_release(ctl, SEQ, seq)
+    _stream_part(
+        rows[:h], buf, state, last, x, x_begin[:h], x_end[:h], geo, gains, plan, out[0], counts[0], status[0:1]
+    )
+    if _claim(ctl, TAKEN, seq - 1, seq):
+        _stream_part(
+            second, buf, state, last, x, x_begin[h:], x_end[h:], geo, gains, plan, out[1], counts[1], status[1:]
+        )
+        return True
+    while _load_acquire(ctl, DONE) != seq:
+        pass
+    return False
+
+
+@jit
+def _serve(ctl, geo, gains, plan, like, spins):
+    """The helper's loop: claim and compute each job posted in ``ctl`` until none came for ``spins`` reads.
+
+    A job is claimed by a compare-and-swap on ``ctl[TAKEN]`` (the poster
+    claims it instead when the helper does not), computed from the
+    addresses posted (the poster keeps its arrays alive and waits), and
+    marked done with release order.  ``ctl[AWAKE]`` is 1 while it loops.
+    """
+    _store_release(ctl, AWAKE, 1)
+    idle = 0
+    dt = like.dtype
+    while idle < spins and _load_acquire(ctl, STOP) == 0:
+        seq = _load_acquire(ctl, SEQ)
+        if seq == _load_acquire(ctl, TAKEN) or not _claim(ctl, TAKEN, seq - 1, seq):
+            idle += 1
+            continue
+        slots, width, k = ctl[J_ROWS_CAP], ctl[J_WIDTH], ctl[J_K]
+        buf = numba.carray(_pointer(ctl[J_BUF]), (slots, width), dt)
+        state = numba.carray(_pointer(ctl[J_STATE]), (slots, 5), np.int64)
+        last = numba.carray(_pointer(ctl[J_LAST]), (slots,), dt)
+        rows = numba.carray(_pointer(ctl[J_ROWS]), (k,), np.int64)
+        x = numba.carray(_pointer(ctl[J_X]), (ctl[J_XLEN],), dt)
+        x_begin = numba.carray(_pointer(ctl[J_BEGIN]), (k,), np.int64)
+        x_end = numba.carray(_pointer(ctl[J_END]), (k,), np.int64)
+        out = numba.carray(_pointer(ctl[J_OUT]), (ctl[J_OUT_CAP],), dt)
+        counts = numba.carray(_pointer(ctl[J_COUNTS]), (k,), np.int64)
+        status = numba.carray(_pointer(ctl[J_STATUS]), (1,), np.int64)
+        _stream_part(rows, buf, state, last, x, x_begin, x_end, geo, gains, plan, out, counts, status)
+        _store_release(ctl, DONE, seq)
+        idle = 0
+    _store_release(ctl, AWAKE, 0)

@@ -135,32 +135,3 @@ def test_the_first_failing_range_is_raised():
 
     with pytest.raises(ValueError, match="range 1"):
         _parallel.run(fn2, np.array([0, 1, 2, 3]))
-
-
-def test_pair_runs_both_calls_and_reraises_after_both_ended():
-    calls = []
-    lock = threading.Lock()
-
-    def fn(tag, done, fail=False, mark=True):
-        with lock:
-            calls.append((tag, threading.current_thread() is threading.main_thread()))
-        if mark:
-            done[0] = 1
-        if fail:
-            raise ValueError(f"{tag} failed")
-
-    done = np.zeros(1, dtype=np.int64)
-    _parallel.pair(fn, ("first", np.zeros(1, np.int64)), ("second", done), done)
-    assert sorted(t for t, _ in calls) == ["first", "second"] and ("first", True) in calls
-    calls.clear()
-    done = np.zeros(1, dtype=np.int64)  # the second never marks done: the spin ends, the future is joined
-    _parallel.pair(fn, ("first", np.zeros(1, np.int64)), ("second", done, False, False), done)
-    assert sorted(t for t, _ in calls) == ["first", "second"]
-    calls.clear()
-    done = np.zeros(1, dtype=np.int64)
-    with pytest.raises(ValueError, match="first failed"):
-        _parallel.pair(fn, ("first", np.zeros(1, np.int64), True), ("second", done), done)
-    assert sorted(t for t, _ in calls) == ["first", "second"] or calls == [("first", True)]  # second cancelled
-    done = np.zeros(1, dtype=np.int64)
-    with pytest.raises(ValueError, match="second failed"):
-        _parallel.pair(fn, ("first", np.zeros(1, np.int64)), ("second", done, True, False), done)

@@ -240,3 +240,66 @@ def test_stream_pool_two_threads_check_every_chunk_before_any_is_taken():
     want = fx(clips)
     for k in range(150):
         np.testing.assert_array_equal(np.concatenate([first[k], rest[k], ends[k]]), want[k])
+
+
+def _helper_threads():
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "melplug-stream"]
+
+
+def test_stream_pool_helper_asleep_or_awake_forked_pickled_and_stopped():
+    """The thread of large ticks' second halves: exact asleep or awake, forked and pickled; gone with its pool."""
+    import gc
+    import multiprocessing
+    import time
+
+    fx = melplug.preset("kaldi")
+    rng = np.random.default_rng(10)
+    clips = (0.1 * rng.standard_normal((128, 6400))).astype(np.float32)
+    want = fx(clips)
+    pool = fx.stream_pool(num_threads=2)
+    ids = np.array([pool.open() for _ in range(128)])
+    parts = [[p.copy()] for p in pool.accept(ids, clips[:, :0])]
+
+    def feed(pool, parts, lo, hi, pause):
+        for at in range(lo, hi, 160):
+            for part, got in zip(parts, pool.accept(ids, clips[:, at : at + 160]), strict=True):
+                part.append(got.copy())
+            time.sleep(pause)
+
+    feed(pool, parts, 0, 1600, 0.0)  # ticks back to back: the helper stays awake between them
+    assert len(_helper_threads()) == 1
+    feed(pool, parts, 1600, 2400, 0.01)  # 10 ms apart: it sleeps, each tick wakes it (or computes both halves)
+    copy = pickle.loads(pickle.dumps(pool))  # a copy starts its own helper
+    copy_parts = [list(p) for p in parts]
+    feed(copy, copy_parts, 2400, 4000, 0.0)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+
+    def child(pool):  # the parent's helper thread did not come along: the child's pool starts one
+        feed(pool, parts, 2400, 4000, 0.0)
+        queue.put([np.concatenate(p) for p in parts])
+
+    proc = ctx.Process(target=child, args=(pool,))
+    proc.start()
+    forked = queue.get(timeout=120)
+    proc.join(timeout=60)
+    assert proc.exitcode == 0
+    feed(pool, parts, 2400, 6400, 0.0)
+    for pool_, parts_ in ((pool, parts), (copy, copy_parts)):
+        if pool_ is copy:
+            feed(copy, copy_parts, 4000, 6400, 0.0)
+        for part, got in zip(parts_, pool_.finish(ids), strict=True):
+            part.append(got)
+    for k in range(128):
+        np.testing.assert_array_equal(np.concatenate(parts[k]), want[k])
+        np.testing.assert_array_equal(np.concatenate(copy_parts[k]), want[k])
+        n = forked[k].shape[0]
+        np.testing.assert_array_equal(forked[k], want[k][:n])
+    del pool, copy, pool_
+    gc.collect()
+    deadline = time.monotonic() + 10
+    while _helper_threads() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not _helper_threads()
