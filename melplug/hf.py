@@ -326,13 +326,26 @@ class MelSpectrogram(Adapter):
           across processes, so a re-run hits the cache, but not that of a
           plain ``dataset.map(self)``.
 
+        * a ``Dataset`` whose audio column holds plain numbers is computed
+          in this process with ``min(N, cores)`` threads for ``num_proc=N``
+          instead of N worker processes: all its work is in melplug's
+          kernels, which release the GIL, and worker processes would add
+          their start-up, a shard per worker and the final concatenation
+          (0.1 s a map on a 2-core machine, more than the features of 64
+          clips of 30 s take; ``docs/hf.md``).  Columns that need per-row
+          Python work (``Audio``, bytes, paths) keep the workers.
+
         Works for ``Dataset`` and ``IterableDataset`` (which has no
         ``num_proc``).
         """
-        fn = self
-        if num_proc is not None and num_proc >= 1 and self._mel.num_threads is None:
-            from ._parallel import default_num_threads
+        from ._parallel import default_num_threads
 
+        fn = self
+        if num_proc is not None and num_proc > 1 and _numeric_column(dataset, self.column):
+            if self._mel.num_threads is None:
+                fn = self.replace(num_threads=min(num_proc, default_num_threads()))
+            num_proc = None  # threads here, not processes
+        if num_proc is not None and num_proc >= 1 and self._mel.num_threads is None:
             fn = self.replace(num_threads=max(1, default_num_threads() // num_proc))
         if "features" not in kwargs and getattr(dataset, "features", None) is not None:
             kwargs["features"] = self.features(dataset.features, remove_columns=remove_columns)
@@ -540,6 +553,16 @@ class MelSpectrogram(Adapter):
 _OUT_DTYPES = ("float16", "float32", "float64")
 
 
+def _numeric_column(dataset, column: str) -> bool:
+    """Whether ``dataset`` is a ``datasets.Dataset`` whose ``column`` holds plain numbers (no decoding)."""
+    import datasets
+
+    if not isinstance(dataset, datasets.Dataset):
+        return False
+    inner = getattr(dataset.features.get(column), "feature", None)
+    return isinstance(inner, datasets.Value) and inner.dtype in _NUMERIC
+
+
 def _numpy_input(dataset, column: str):
     """``dataset`` read with its audio column as NumPy, or ``dataset`` itself where that does not apply.
 
@@ -549,13 +572,7 @@ def _numpy_input(dataset, column: str):
     were), and the mapped dataset gets the original format back.  ``Audio``
     columns, formatted and iterable datasets are left alone.
     """
-    import datasets
-
-    if not isinstance(dataset, datasets.Dataset) or dataset.format["type"] is not None:
-        return dataset
-    feature = dataset.features.get(column)
-    inner = getattr(feature, "feature", None)
-    if not isinstance(inner, datasets.Value) or inner.dtype not in _NUMERIC:
+    if not _numeric_column(dataset, column) or dataset.format["type"] is not None:
         return dataset
     return dataset.with_format("numpy", columns=[column], output_all_columns=True)
 

@@ -428,8 +428,16 @@ def test_num_proc_2_after_parent_use_without_oversubscription(saved, mel, core, 
     # the helper gives each of the N workers cores // N threads, and the same cache key as a plain map
     out = probe.map(ds, num_proc=1, batch_size=2, features=None, load_from_cache_file=False)
     assert set(out["threads"]) == {default_num_threads()}
+    # a plain numeric column is computed here with min(N, cores) threads: no worker processes to start
     out = probe.map(ds, num_proc=2, batch_size=2, features=None, load_from_cache_file=False)
+    assert {int(p) for p in out["pid"]} == {os.getpid()}
+    assert set(out["threads"]) == {min(2, default_num_threads())}
+    # a column that needs per-row Python work (dicts of samples and rate here) keeps the workers
+    dicts = datasets.Dataset.from_dict({"audio": [{"array": c, "sampling_rate": 16000} for c in clips]})
+    out = probe.map(dicts, num_proc=2, batch_size=2, features=None, load_from_cache_file=False)
+    assert os.getpid() not in {int(p) for p in out["pid"]}
     assert set(out["threads"]) == {max(1, default_num_threads() // 2)}
+    assert_rows_equal(list(out.with_format("numpy")["mel"]), core([c.astype(np.float64) for c in clips]))  # as lists
     # an explicit thread count travels to the workers (the fingerprint leaves it out; the pickled state does not)
     explicit = ThreadProbe(num_threads=3, **KW)
     assert Hasher.hash(explicit) == Hasher.hash(probe)  # subclasses are hashed without num_threads too
