@@ -267,6 +267,12 @@ class _Rows:
         args = (helper.ctl, helper.seq, rows, self.buf, self.state, self.last, x, begin, end)
         args = (*args, spec.geo, spec.gains, spec.frames.plan, h, out, counts, done)
         spec.entry(_k._stream_pair, self.dtype, args)(*args)
+        if helper.ctl[_k.FAILED] == helper.seq:
+            why = _HELPERS_FAILED.get(id(helper.ctl), "an error")
+            raise RuntimeError(
+                f"the stream pool's helper thread failed ({why}) while computing streams "
+                f"{ids[k // 2 :].tolist()[:10]}...: those streams took their chunks but lost their frames; close them"
+            )
         pieces: list[np.ndarray] = []
         for half, m in ((0, h), (1, k - h)):
             n = int(done[half])
@@ -410,6 +416,10 @@ class FeatureStream:
         return self._rows.finish([0], self._spec.fx._config["num_threads"])[0]
 
 
+#: ``id(ctl)`` of helpers whose thread ended on a failure -> what it raised (a later tick starts another).
+_HELPERS_FAILED: dict[int, str] = {}
+
+
 class _Helper:
     """The thread that computes the second half of a pool's large ticks (:func:`melplug._kernels._stream._serve`).
 
@@ -430,7 +440,9 @@ class _Helper:
         self._pid = -1
 
     def wake(self) -> None:
-        if self._pid != os.getpid():  # the first tick, or a forked child's (threads do not survive a fork)
+        if self._pid != os.getpid() or id(self.ctl) in _HELPERS_FAILED:  # the first tick, a forked child's
+            # (threads do not survive a fork), or after the thread failed a job
+            _HELPERS_FAILED.pop(id(self.ctl), None)
             self._pid = os.getpid()
             self.ctl[_k.AWAKE] = 0
             self._event = threading.Event()
@@ -445,14 +457,24 @@ class _Helper:
 
 
 def _help(event: threading.Event, serve, args: tuple) -> None:
-    """A helper thread's life: serve jobs (a nogil kernel) each time it is woken, until stopped."""
+    """A helper thread's life: serve jobs (a nogil kernel) each time it is woken, until stopped.
+
+    If serving raises (a ``MemoryError``), the job it had claimed is marked failed (the caller waiting
+    for it raises) and the thread ends: the pool's next large tick starts another.
+    """
     ctl = args[0]
     while True:
         event.wait()
         event.clear()
         if ctl[_k.STOP]:
             return
-        serve(*args)
+        try:
+            serve(*args)
+        except BaseException as exc:  # noqa: BLE001 - reported to the caller through ctl, which raises
+            _HELPERS_FAILED[id(ctl)] = f"{type(exc).__name__}: {exc}"
+            ctl[_k.AWAKE] = 0
+            ctl[_k.FAILED] = ctl[_k.TAKEN]
+            return
 
 
 class StreamPool:

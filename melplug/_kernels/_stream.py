@@ -296,11 +296,12 @@ def _stream_part(rows, buf, state, last, x, x_begin, x_end, geo, gains, plan, ou
 
 
 #: ``ctl`` entries of a pool's helper (int64): the last job posted, claimed and done; whether the helper
-#: waits for jobs; whether it must stop; then the posted job, as addresses and sizes of the caller's arrays.
-SEQ, TAKEN, DONE, AWAKE, STOP = range(5)
-J_BUF, J_ROWS_CAP, J_WIDTH, J_STATE, J_LAST, J_ROWS, J_K, J_X, J_XLEN = range(5, 14)
-J_BEGIN, J_END, J_OUT, J_OUT_CAP, J_COUNTS, J_STATUS = range(14, 20)
-CTL_SIZE = 20
+#: waits for jobs; whether it must stop; the job it failed (its thread raised); then the posted job, as
+#: addresses and sizes of the caller's arrays.
+SEQ, TAKEN, DONE, AWAKE, STOP, FAILED = range(6)
+J_BUF, J_ROWS_CAP, J_WIDTH, J_STATE, J_LAST, J_ROWS, J_K, J_X, J_XLEN = range(6, 15)
+J_BEGIN, J_END, J_OUT, J_OUT_CAP, J_COUNTS, J_STATUS = range(15, 21)
+CTL_SIZE = 21
 
 
 @jit
@@ -312,7 +313,8 @@ def _stream_pair(ctl, seq, rows, buf, state, last, x, x_begin, x_end, geo, gains
     ``status[0]``), then claims the second half if the helper has not (it
     was asleep, or busy) and computes it here too, else waits for it.
     Either way the second half is in ``out[1]``, ``counts[1]``,
-    ``status[1]`` on return.  Returns whether this thread computed it.
+    ``status[1]`` on return, unless the helper failed it (``ctl[FAILED]``
+    is ``seq``: its thread raised).  Returns whether this thread computed it.
     """
     k = rows.shape[0]
     second = rows[h:]
@@ -340,7 +342,7 @@ def _stream_pair(ctl, seq, rows, buf, state, last, x, x_begin, x_end, geo, gains
             second, buf, state, last, x, x_begin[h:], x_end[h:], geo, gains, plan, out[1], counts[1], status[1:]
         )
         return True
-    while _load_acquire(ctl, DONE) != seq:
+    while _load_acquire(ctl, DONE) != seq and _load_acquire(ctl, FAILED) != seq:
         pass
     return False
 

@@ -303,3 +303,45 @@ def test_stream_pool_helper_asleep_or_awake_forked_pickled_and_stopped():
     while _helper_threads() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not _helper_threads()
+
+
+def test_stream_pool_helper_failure_is_raised_not_waited_for():
+    """A helper thread that fails a job it claimed makes that tick raise (never a hang); the next starts another."""
+    import numba
+
+    from melplug import _stream
+    from melplug._kernels import _stream as _k
+    from melplug._kernels._layout import _claim, _load_acquire
+
+    @numba.njit(nogil=True)
+    def claim_and_fail(ctl, *args):  # the helper's loop, failing the first job it claims
+        while True:
+            seq = _load_acquire(ctl, _k.SEQ)
+            if seq != _load_acquire(ctl, _k.TAKEN) and _claim(ctl, _k.TAKEN, seq - 1, seq):
+                raise MemoryError("injected")
+
+    fx = melplug.preset("kaldi")
+    clips = (0.1 * np.random.default_rng(11).standard_normal((400, 3200))).astype(np.float32)
+    pool = fx.stream_pool(num_threads=2)
+    ids = np.array([pool.open() for _ in range(400)])
+    pool.accept(ids, clips[:, :160])  # new streams: the checked path
+    pool.accept(ids, clips[:, 160:320])  # a large tick: the helper is made
+    helper = pool._helpers[np.float32]
+    ctl = np.zeros(_k.CTL_SIZE, dtype=np.int64)
+    ctl[_k.SEQ] = 1
+    with pytest.raises(MemoryError):  # compiled now, not in the helper's thread while the ticks go by
+        claim_and_fail(ctl, *helper._args[1:])
+    helper._serve = claim_and_fail
+    helper._pid = -1  # its next wake starts a thread serving with claim_and_fail
+    with pytest.raises(RuntimeError, match=r"helper thread failed \(MemoryError: injected\)"):
+        for at in range(320, 3200, 160):  # the caller may claim a half itself; the failing thread waits
+            pool.accept(ids, clips[:, at : at + 160])
+    assert helper.ctl[_k.FAILED] == helper.seq
+    helper._serve = _stream.spec_of(fx).entry(_k._serve, np.float32, helper._args)  # a working helper again
+    fresh = fx.stream_pool(num_threads=2)
+    ids2 = np.array([fresh.open() for _ in range(400)])
+    parts = [fresh.accept(ids2, clips[:, at : at + 160]) for at in range(0, 3200, 160)]
+    ends = fresh.finish(ids2)
+    want = fx(clips)
+    for k in (0, 399):
+        np.testing.assert_array_equal(np.concatenate([p[k] for p in parts] + [ends[k]]), want[k])
