@@ -12,6 +12,15 @@ as frames are copied, keyed on the frame's absolute index in its stream,
 both with the input gain where :func:`._frames._fill_frames` applies it
 offline.
 
+A pool call is one compiled call: :func:`_stream_tick` checks the ids
+(:func:`_tick_rows`) and the chunks, feeds and computes the frames with
+:func:`._phases._mel_into`.  A large call is split in two halves
+(:func:`_stream_pair`): the caller posts the second half in the pool's
+``ctl`` array (the addresses of its arrays, a release store of the job's
+number), computes the first, and then either claims the second itself
+(compare-and-swap) or waits for the pool's helper thread
+(:func:`_serve`), which claims posted jobs while it spins.
+
 ``geo`` (int64): pad, hop, frame, pad mode, samples the left edge needs,
 raw samples kept for the right edge, dither seed, window start, window
 stop, dither on, padding after the signal, the plan's frame rule (0 every frame of the framing, 1 ``n //
