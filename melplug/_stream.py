@@ -444,7 +444,9 @@ class _Helper:
             # (threads do not survive a fork), or after the thread failed a job
             _HELPERS_FAILED.pop(id(self.ctl), None)
             self._pid = os.getpid()
-            self.ctl[_k.AWAKE] = 0
+            # Every job posted so far is settled (a fork from another thread may have copied one in flight).
+            self.ctl[[_k.SEQ, _k.TAKEN, _k.DONE]] = self.seq
+            self.ctl[[_k.AWAKE, _k.STOP, _k.FAILED]] = 0
             self._event = threading.Event()
             target = (self._event, self._serve, self._args)
             threading.Thread(target=_help, args=target, name="melplug-stream", daemon=True).start()
