@@ -248,12 +248,24 @@ def _helper_threads():
     return [t for t in threading.enumerate() if t.name == "melplug-stream"]
 
 
+def _no_helper_threads(seconds: float = 10.0) -> bool:
+    """Whether every pool's helper thread has ended (they end shortly after their pool is collected)."""
+    import gc
+    import time
+
+    gc.collect()
+    deadline = time.monotonic() + seconds
+    while _helper_threads() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return not _helper_threads()
+
+
 def test_stream_pool_helper_asleep_or_awake_forked_pickled_and_stopped():
     """The thread of large ticks' second halves: exact asleep or awake, forked and pickled; gone with its pool."""
-    import gc
     import multiprocessing
     import time
 
+    assert _no_helper_threads()  # other tests' pools are gone
     fx = melplug.preset("kaldi")
     rng = np.random.default_rng(10)
     clips = (0.1 * rng.standard_normal((128, 6400))).astype(np.float32)
@@ -298,11 +310,7 @@ def test_stream_pool_helper_asleep_or_awake_forked_pickled_and_stopped():
         n = forked[k].shape[0]
         np.testing.assert_array_equal(forked[k], want[k][:n])
     del pool, copy, pool_
-    gc.collect()
-    deadline = time.monotonic() + 10
-    while _helper_threads() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not _helper_threads()
+    assert _no_helper_threads()
 
 
 def test_stream_pool_helper_failure_is_raised_not_waited_for():
@@ -321,7 +329,7 @@ def test_stream_pool_helper_failure_is_raised_not_waited_for():
                 raise MemoryError("injected")
 
     fx = melplug.preset("kaldi")
-    clips = (0.1 * np.random.default_rng(11).standard_normal((400, 3200))).astype(np.float32)
+    clips = (0.1 * np.random.default_rng(11).standard_normal((400, 16000))).astype(np.float32)
     pool = fx.stream_pool(num_threads=2)
     ids = np.array([pool.open() for _ in range(400)])
     pool.accept(ids, clips[:, :160])  # new streams: the checked path
@@ -331,16 +339,18 @@ def test_stream_pool_helper_failure_is_raised_not_waited_for():
     ctl[_k.SEQ] = 1
     with pytest.raises(MemoryError):  # compiled now, not in the helper's thread while the ticks go by
         claim_and_fail(ctl, *helper._args[1:])
+    helper.stop()
+    assert _no_helper_threads()  # its working thread has ended
     helper._serve = claim_and_fail
     helper._pid = -1  # its next wake starts a thread serving with claim_and_fail
     with pytest.raises(RuntimeError, match=r"helper thread failed \(MemoryError: injected\)"):
-        for at in range(320, 3200, 160):  # the caller may claim a half itself; the failing thread waits
+        for at in range(320, 16000, 160):  # the caller may claim a half itself (a busy machine); the thread waits
             pool.accept(ids, clips[:, at : at + 160])
     assert helper.ctl[_k.FAILED] == helper.seq
     helper._serve = _stream.spec_of(fx).entry(_k._serve, np.float32, helper._args)  # a working helper again
     fresh = fx.stream_pool(num_threads=2)
     ids2 = np.array([fresh.open() for _ in range(400)])
-    parts = [fresh.accept(ids2, clips[:, at : at + 160]) for at in range(0, 3200, 160)]
+    parts = [fresh.accept(ids2, clips[:, at : at + 160]) for at in range(0, 16000, 160)]
     ends = fresh.finish(ids2)
     want = fx(clips)
     for k in (0, 399):
