@@ -60,11 +60,12 @@ def _work(x_rel, x_len, plan: MelPlan) -> _Work:
     sizes = _geometry.out_width(plan) * np.broadcast_to(rows, x_len.shape).astype(np.int64)
     unit_ex, unit_f0, first_unit = _kernels._units(computed, plan.block_frames)
     costs = np.minimum(computed[unit_ex] - unit_f0, plan.block_frames)
-    if plan.dither == 0.0 and (plan.input_length or plan.input_min_length or plan.input_pad_to):
-        # Frames that read only the zeros after a clip (Whisper's 30 s) are computed once per unit and copied
+    x_eff = np.broadcast_to(_geometry.framed_length(plan, x_len), x_len.shape).astype(np.int64)
+    if plan.dither == 0.0 and (x_eff > x_len).any():
+        # Frames that read only a clip's zero extension (Whisper's 30 s) are computed once per unit and copied
         # (_kernels._silent_from): count them as an eighth of a frame, so threads get equal work, not frames.
         lead = plan.pad - plan.win_start  # frame f reads from f * hop - lead
-        real = np.clip(-(-(x_len + lead) // plan.hop_length), 0, computed)
+        real = np.where(x_eff > x_len, np.clip(-(-(x_len + lead) // plan.hop_length), 0, computed), computed)
         live = np.clip(real[unit_ex] - unit_f0, 0, costs)
         costs = live + (costs - live + 7) // 8
     spans = bool(_kernels.floor_spans_units(plan, computed.max()))
@@ -72,7 +73,6 @@ def _work(x_rel, x_len, plan: MelPlan) -> _Work:
     if spans and _kernels.deferred_cepstra(plan):
         stash = (plan.num_mel_bins + plan.energy_c0) * computed
     s_off = _offsets(stash) if stash.size else np.zeros(len(x_len), dtype=np.int64)
-    x_eff = np.broadcast_to(_geometry.framed_length(plan, x_len), x_len.shape).astype(np.int64)
     n_valid = np.broadcast_to(_geometry.valid_count(plan, x_len, computed), x_len.shape).astype(np.int64)
     stage = np.broadcast_to(_geometry.stage_rows(plan, computed), x_len.shape).astype(np.int64)
     offsets = _offsets(sizes)

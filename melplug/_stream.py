@@ -268,10 +268,9 @@ class _Rows:
         args = (*args, spec.geo, spec.gains, spec.frames.plan, h, out, counts, done)
         spec.entry(_k._stream_pair, self.dtype, args)(*args)
         if helper.ctl[_k.FAILED] == helper.seq:
-            why = _HELPERS_FAILED.get(id(helper.ctl), "an error")
             raise RuntimeError(
-                f"the stream pool's helper thread failed ({why}) while computing streams "
-                f"{ids[k // 2 :].tolist()[:10]}...: those streams took their chunks but lost their frames; close them"
+                f"the stream pool's helper thread failed ({helper.failure[0]}) while computing streams "
+                f"{ids[h:].tolist()[:10]}...: those streams took their chunks but lost their frames; close them"
             )
         pieces: list[np.ndarray] = []
         for half, m in ((0, h), (1, k - h)):
@@ -416,10 +415,6 @@ class FeatureStream:
         return self._rows.finish([0], self._spec.fx._config["num_threads"])[0]
 
 
-#: ``id(ctl)`` of helpers whose thread ended on a failure -> what it raised (a later tick starts another).
-_HELPERS_FAILED: dict[int, str] = {}
-
-
 class _Helper:
     """The thread that computes the second half of a pool's large ticks (:func:`melplug._kernels._stream._serve`).
 
@@ -438,17 +433,18 @@ class _Helper:
         self._serve = spec.entry(_k._serve, dtype, self._args)
         self._event = threading.Event()
         self._pid = -1
+        self.failure: list[str | None] = [None]  # what its thread raised, if it ended on a failure
 
     def wake(self) -> None:
-        if self._pid != os.getpid() or id(self.ctl) in _HELPERS_FAILED:  # the first tick, a forked child's
+        if self._pid != os.getpid() or self.failure[0] is not None:  # the first tick, a forked child's
             # (threads do not survive a fork), or after the thread failed a job
-            _HELPERS_FAILED.pop(id(self.ctl), None)
+            self.failure = [None]
             self._pid = os.getpid()
             # Every job posted so far is settled (a fork from another thread may have copied one in flight).
             self.ctl[[_k.SEQ, _k.TAKEN, _k.DONE]] = self.seq
             self.ctl[[_k.AWAKE, _k.STOP, _k.FAILED]] = 0
             self._event = threading.Event()
-            target = (self._event, self._serve, self._args)
+            target = (self._event, self._serve, self._args, self.failure)
             threading.Thread(target=_help, args=target, name="melplug-stream", daemon=True).start()
         if self.ctl[_k.AWAKE] == 0:
             self._event.set()
@@ -458,7 +454,7 @@ class _Helper:
         self._event.set()
 
 
-def _help(event: threading.Event, serve, args: tuple) -> None:
+def _help(event: threading.Event, serve, args: tuple, failure: list) -> None:
     """A helper thread's life: serve jobs (a nogil kernel) each time it is woken, until stopped.
 
     If serving raises (a ``MemoryError``), the job it had claimed is marked failed (the caller waiting
@@ -473,7 +469,7 @@ def _help(event: threading.Event, serve, args: tuple) -> None:
         try:
             serve(*args)
         except BaseException as exc:  # noqa: BLE001 - reported to the caller through ctl, which raises
-            _HELPERS_FAILED[id(ctl)] = f"{type(exc).__name__}: {exc}"
+            failure[0] = f"{type(exc).__name__}: {exc}"
             ctl[_k.AWAKE] = 0
             ctl[_k.FAILED] = ctl[_k.TAKEN]
             return
