@@ -92,7 +92,8 @@ def _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_
         r2c(frames[:nc], spec_t[:, :nc].T, axes, True, 1.0, 1)
         mx, finite = _spectra_to_mel(spec_t, nc, plan, weights, power_t, mel_t, ebuf)
         for j in range(nc, nf):
-            mel_t[:, j] = mel_t[:, nc - 1]
+            for b in range(mel_t.shape[0]):  # not `mel_t[:, j] = ...`: a slice copy compiles Numba's string formatting
+                mel_t[b, j] = mel_t[b, nc - 1]
             if plan.energy_c0:
                 energy[j] = energy[nc - 1]
         if not finite and flags == 0:
