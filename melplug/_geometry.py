@@ -31,7 +31,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numba.core import types
-from numba.extending import overload, register_jitable
+from numba.extending import overload
+
+from ._jit import LINK_ONLY, jitable
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._plan import MelPlan
@@ -94,7 +96,7 @@ def _minimum(a, b):
     return np.minimum(a, b)
 
 
-@overload(_maximum)
+@overload(_maximum, jit_options=LINK_ONLY)
 def _maximum_impl(a, b):
     # The kernels call the geometry on scalars: the builtin compiles to a compare, a ufunc to a loop nest.
     if isinstance(a, types.Integer) and isinstance(b, types.Integer):
@@ -102,14 +104,14 @@ def _maximum_impl(a, b):
     return lambda a, b: np.maximum(a, b)
 
 
-@overload(_minimum)
+@overload(_minimum, jit_options=LINK_ONLY)
 def _minimum_impl(a, b):
     if isinstance(a, types.Integer) and isinstance(b, types.Integer):
         return lambda a, b: min(a, b)
     return lambda a, b: np.minimum(a, b)
 
 
-@register_jitable
+@jitable
 def frame_count(num_samples, frame_length, hop_length, pad):
     """Frames of a signal of ``num_samples`` samples: ``max(0, 1 + (n + 2 pad - frame_length) // hop)``.
 
@@ -127,7 +129,7 @@ def num_frames(num_samples, fft_length, sequence_stride):
     return frame_count(num_samples, fft_length, sequence_stride, fft_length // 2)
 
 
-@register_jitable
+@jitable
 def clip_length(plan: MelPlan, num_samples):
     """The clip's own samples: zero-extended to ``input_min_length``, cut at ``input_max_length``.
 
@@ -140,7 +142,7 @@ def clip_length(plan: MelPlan, num_samples):
     return n
 
 
-@register_jitable
+@jitable
 def effective_length(plan: MelPlan, num_samples):
     """Samples of the signal that is framed: the clip (:func:`clip_length`) zero-padded as the plan says.
 
@@ -156,7 +158,7 @@ def effective_length(plan: MelPlan, num_samples):
     return n
 
 
-@register_jitable
+@jitable
 def _rule_frames(plan: MelPlan, n):
     """Frames of the plan's frame rule for a framed signal of ``n`` samples (before ``frame_multiple``)."""
     if plan.frame_rule == 1:
@@ -168,14 +170,14 @@ def _rule_frames(plan: MelPlan, n):
     return frame_count(n + plan.pad_end - plan.pad, plan.frame_length, plan.hop_length, plan.pad)
 
 
-@register_jitable
+@jitable
 def _multiple_frames(plan: MelPlan, n):
     """:func:`_rule_frames` rounded up to a multiple of ``frame_multiple``."""
     k = plan.frame_multiple
     return (_rule_frames(plan, n) + k - 1) // k * k
 
 
-@register_jitable
+@jitable
 def framed_length(plan: MelPlan, num_samples):
     """Samples of the signal the frames read: :func:`effective_length`, zero-extended for ``frame_multiple``.
 
@@ -190,7 +192,7 @@ def framed_length(plan: MelPlan, num_samples):
     return n
 
 
-@register_jitable
+@jitable
 def plan_frames(plan: MelPlan, num_samples):
     """``(computed, output)`` frames for ``num_samples`` samples under ``plan``.
 
@@ -209,7 +211,7 @@ def plan_frames(plan: MelPlan, num_samples):
     return computed, output_rows(plan, computed)
 
 
-@register_jitable
+@jitable
 def valid_count(plan: MelPlan, num_samples, computed):
     """The frames that carry a clip of ``num_samples`` samples with ``computed`` frames (never more).
 
@@ -233,31 +235,31 @@ def valid_count(plan: MelPlan, num_samples, computed):
     return _minimum(_maximum(v, 0), computed)
 
 
-@register_jitable
+@jitable
 def stage_width(plan: MelPlan) -> int:
     """Values per computed frame: ``num_ceps`` for cepstra, else ``num_mel_bins``."""
     return plan.num_ceps if plan.num_ceps > 0 else plan.num_mel_bins
 
 
-@register_jitable
+@jitable
 def out_width(plan: MelPlan) -> int:
     """Values per output frame before stacking: :func:`stage_width`, twice that with deltas."""
     return stage_width(plan) * (2 if plan.delta_window > 0 else 1)
 
 
-@register_jitable
+@jitable
 def gathers(plan: MelPlan) -> bool:
     """Whether stacked rows are gathered (overlapping or edge-repeating rows, FunASR's LFR) rather than reshaped."""
     return plan.stack_repeat or plan.stack_stride != plan.stack_frames
 
 
-@register_jitable
+@jitable
 def expands(plan: MelPlan) -> bool:
     """Whether the computed frames are rewritten into the output by a last phase (deltas, gathered rows)."""
     return plan.delta_window > 0 or gathers(plan)
 
 
-@register_jitable
+@jitable
 def stage_rows(plan: MelPlan, computed):
     """Rows the frame phases write for ``computed`` frames: the output's, or the frames themselves when expanded."""
     if expands(plan):
@@ -265,7 +267,7 @@ def stage_rows(plan: MelPlan, computed):
     return output_rows(plan, computed)
 
 
-@register_jitable
+@jitable
 def output_rows(plan: MelPlan, computed):
     """Frames in the output of an example with ``computed`` frames.
 
@@ -285,7 +287,7 @@ def output_rows(plan: MelPlan, computed):
     return (computed + k - 1) // k * k
 
 
-@register_jitable
+@jitable
 def fixed_rows(plan: MelPlan) -> int:
     """Output rows whatever the clip's length (``out_frames``, or those of ``input_length``), else ``-1``."""
     if plan.out_frames > 0 or plan.input_length > 0:
@@ -293,7 +295,7 @@ def fixed_rows(plan: MelPlan) -> int:
     return -1
 
 
-@register_jitable
+@jitable
 def rows_for(plan: MelPlan, num_samples: int) -> int:
     """Output rows of a clip of ``num_samples >= 1`` samples; for ``-1`` (unknown), :func:`fixed_rows`."""
     if num_samples < 0:
@@ -301,7 +303,7 @@ def rows_for(plan: MelPlan, num_samples: int) -> int:
     return plan_frames(plan, num_samples)[1]
 
 
-@register_jitable
+@jitable
 def example_dims(plan: MelPlan, rows: int):
     """One example's output shape for ``rows`` output rows (``-1``: unknown, as is that dimension).
 
@@ -316,7 +318,7 @@ def example_dims(plan: MelPlan, rows: int):
     return width, rows
 
 
-@register_jitable
+@jitable
 def check_length(plan: MelPlan, num_samples: int):
     """Whether a clip of ``num_samples`` samples is long enough: ``(code, samples, frames)``.
 
@@ -347,7 +349,7 @@ def check_length(plan: MelPlan, num_samples: int):
 # --------------------------------------------------------------------------- Python views
 
 
-@register_jitable
+@jitable
 def time_steps(plan: MelPlan, num_samples: int) -> int:
     """Length of the output's time axis for a clip of ``num_samples >= 1`` samples (stacked rows count once).
 

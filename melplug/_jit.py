@@ -25,7 +25,11 @@ import re
 import warnings
 
 import numba
+from numba.core import compiler
 from numba.core.caching import FunctionCache
+from numba.core.codegen import JITCodeLibrary
+from numba.core.compiler_lock import require_global_compiler_lock
+from numba.extending import register_jitable
 
 from ._stamp import files_stamp
 
@@ -191,6 +195,98 @@ def jit_inline(func):
     """
     options = {k: v for k, v in JIT_OPTIONS.items() if k != "cache"}
     return numba.njit(inline="always", **options)(func)
+
+
+class _LinkOnlyLibrary(JITCodeLibrary):
+    """The code of a kernel that only other kernels call: linked into theirs, never optimised or compiled alone.
+
+    Numba gives every compiled function its own library and finalises it:
+    the whole module optimisation and the machine code.  A caller then links
+    the callee's module into its own and optimises and compiles it all again,
+    so each step's code went through LLVM once per level above it.  This
+    library finalises by linking only; its callers' optimisation is the one
+    its code gets.  It has no address to call (:func:`jit_internal`).
+    """
+
+    def finalize(self):
+        require_global_compiler_lock()
+        self._raise_if_finalized()
+        seen = set()
+        for library in self._linking_libraries:
+            if library not in seen:
+                seen.add(library)
+                self._reload_init.update(library._reload_init)
+                self._final_module.link_in(library._get_module_for_linking(), preserve=True)
+        self._finalized = True
+
+    def get_pointer_to_function(self, name):
+        return 0  # no machine code: its callers hold it
+
+    @property
+    def codegen(self):
+        return _NoEnvironment(self._codegen)
+
+
+class _NoEnvironment:
+    """A link-only library's codegen as Numba's lowering sees it: no environment pointer to set.
+
+    Without machine code the library has no environment global; Numba would write through a null address.
+    """
+
+    def __init__(self, codegen):
+        self._codegen = codegen
+
+    def set_env(self, env_name, env):
+        pass
+
+    def __getattr__(self, name):
+        return getattr(self._codegen, name)
+
+
+class _LinkOnlyCompiler(compiler.Compiler):
+    """Numba's default pipeline, lowering into a :class:`_LinkOnlyLibrary`."""
+
+    def compile_extra(self, func):
+        if self.state.library is None:
+            library = self.state.targetctx.codegen().create_library(func.__qualname__)
+            if type(library) is JITCodeLibrary:
+                library.__class__ = _LinkOnlyLibrary
+                self.state.library = library
+        return super().compile_extra(func)
+
+
+#: Numba options of a step compiled only for other kernels (:func:`jit_internal`; ``overload``'s ``jit_options``).
+LINK_ONLY = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True, "pipeline_class": _LinkOnlyCompiler}
+
+
+def jitable(func):
+    """``register_jitable`` with :data:`LINK_ONLY`: plain Python from Python, a link-only step in kernels."""
+    return register_jitable(**LINK_ONLY)(func)
+
+
+def jit_internal(func):
+    """Compile ``func`` for other kernels to call, not Python: no wrappers, no machine code or disk cache of its own.
+
+    A step called from several kernels (so not :func:`jit_inline`) whose code
+    goes through LLVM only inside its callers (:class:`_LinkOnlyLibrary`); the
+    callers' disk cache holds it.  Calling it from Python is an error, not a
+    crash: it has no Python entry point.
+    """
+    options = {k: v for k, v in JIT_OPTIONS.items() if k != "cache"}
+    dispatcher = numba.njit(**LINK_ONLY, **options)(func)
+    dispatcher.__class__ = _internal_class(type(dispatcher))
+    return dispatcher
+
+
+@functools.lru_cache(maxsize=None)
+def _internal_class(base):
+    def __call__(self, *args, **kwargs):
+        raise TypeError(
+            f"{self.py_func.__module__}.{self.py_func.__qualname__} is a step that melplug's kernels call; "
+            "it cannot be called from Python (call it from a @numba.njit function)"
+        )
+
+    return type(f"Internal{base.__name__}", (base,), {"__call__": __call__, "__module__": __name__})
 
 
 def jit(func):

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._jit import jit
+from .._jit import jit_internal
 
 
-@jit
+@jit_internal
 def _reflect(i, n):
     """Index into a signal of ``n`` samples for position ``i`` of its reflect-padded extension.
 
@@ -26,7 +26,7 @@ def _reflect(i, n):
     return i
 
 
-@jit
+@jit_internal
 def _symmetric(i, n):
     """Index into a signal of ``n`` samples for position ``i`` of its symmetric extension (Kaldi's snip_edges=False).
 
@@ -40,7 +40,7 @@ def _symmetric(i, n):
     return i
 
 
-@jit
+@jit_internal
 def _sample(sig, i, n_eff, pad_mode):
     """Sample ``i`` of the padded signal: ``sig`` zero-extended or cut to ``n_eff`` samples, then padded.
 
@@ -55,7 +55,7 @@ def _sample(sig, i, n_eff, pad_mode):
     return sig[i] if i < sig.shape[0] else sig.dtype.type(0.0)
 
 
-@jit
+@jit_internal
 def _emphasised(sig, j, limit, p):
     """Sample ``j`` of the whole-signal pre-emphasised clip, zero outside ``[0, limit)`` (constant padding)."""
     if j < 0 or j >= limit:
@@ -65,7 +65,7 @@ def _emphasised(sig, j, limit, p):
     return sig[j] - p * sig[j - 1]
 
 
-@jit
+@jit_internal
 def _splitmix64(x):
     """One step of SplitMix64 (a ``uint64`` in, a well-mixed ``uint64`` out)."""
     x = x + np.uint64(0x9E3779B97F4A7C15)
@@ -74,13 +74,13 @@ def _splitmix64(x):
     return x ^ (x >> np.uint64(31))
 
 
-@jit
+@jit_internal
 def _frame_key(seed, frame):
     """The noise key of frame ``frame`` under ``seed``."""
     return _splitmix64(_splitmix64(np.uint64(seed)) ^ np.uint64(frame))
 
 
-@jit
+@jit_internal
 def _gauss_pair(key, p):
     """Draws ``2 p`` and ``2 p + 1`` of a frame: Box-Muller's two normals from counters ``2 p``, ``2 p + 1``."""
     a = _splitmix64(key ^ np.uint64(2 * p))
@@ -91,7 +91,7 @@ def _gauss_pair(key, p):
     return r * np.cos(2.0 * np.pi * u2), r * np.sin(2.0 * np.pi * u2)
 
 
-@jit
+@jit_internal
 def _gauss(seed, frame, i):
     """A standard normal draw keyed by ``(seed, frame, i)`` (counter-based: Box-Muller over SplitMix64).
 
@@ -102,7 +102,7 @@ def _gauss(seed, frame, i):
     return c if i % 2 == 0 else s
 
 
-@jit
+@jit_internal
 def _silent_from(sig, n_eff, f0, f1, plan):
     """The first of frames ``[f0, f1)`` from which every frame reads only the zeros after the clip, else ``f1``.
 
@@ -130,7 +130,7 @@ def _silent_from(sig, n_eff, f0, f1, plan):
     return fz
 
 
-@jit
+@jit_internal
 def _fill_frames(sig, n_eff, first_frame, nf, plan, window, frames, energy):
     """Write ``nf`` windowed frames of the 1-D signal ``sig`` into ``frames[:nf]``.
 

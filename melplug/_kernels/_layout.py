@@ -11,10 +11,10 @@ from typing import NamedTuple
 import numba
 import numpy as np
 from numba.core import cgutils, types
-from numba.extending import intrinsic, register_jitable
+from numba.extending import intrinsic
 
 from .. import _geometry
-from .._jit import jit
+from .._jit import jit, jit_internal, jitable
 
 
 class Layout(NamedTuple):
@@ -61,9 +61,9 @@ BAD_INPUT = 1  # NaN/Inf among the samples
 
 BAD_OUTPUT = 2  # finite samples, non-finite result (e.g. the power overflows the dtype)
 
-_frame_count = jit(_geometry.frame_count)
+_frame_count = jit_internal(_geometry.frame_count)
 
-_plan_frames = jit(_geometry.plan_frames)
+_plan_frames = jit_internal(_geometry.plan_frames)
 
 
 @intrinsic
@@ -121,7 +121,7 @@ def _claim(typingctx, arr, i, expected, value):
     return sig, codegen
 
 
-@jit
+@jit_internal
 def _signal(layout, e, like):
     """Signal ``e`` of ``layout`` as a 1-D array of ``like``'s dtype (a view of the caller's memory)."""
     return numba.carray(_pointer(layout.x_addr[e]), (layout.x_len[e],), like.dtype)
@@ -147,7 +147,7 @@ def _units(n_frames, block_frames):
     return unit_ex, unit_f0, first_unit
 
 
-@register_jitable
+@jitable
 def floor_spans_units(plan, max_frames) -> bool:
     """Whether a ``top_db`` floor needs more than one work unit's maximum (phase 2 applies it).
 
@@ -159,7 +159,7 @@ def floor_spans_units(plan, max_frames) -> bool:
     return floored and (plan.batch_top_db or max_frames > plan.block_frames)
 
 
-@register_jitable
+@jitable
 def deferred_cepstra(plan) -> bool:
     """Whether cepstra wait for a floor that needs more than their frames (``top_db``).
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _geometry
-from .._jit import jit
+from .._jit import jit_internal
 
 
-@jit
+@jit_internal
 def _write_block(out, o, f0, nf, F, V, R, plan, src):
     """Copy frames ``[f0, f0 + nf)`` (``src[:, :nf]``, mel bands or cepstra) into example output ``out[o:]``.
 
@@ -67,7 +67,7 @@ def _write_block(out, o, f0, nf, F, V, R, plan, src):
                     tail[j] = pad
 
 
-@jit
+@jit_internal
 def _normalize_examples(layout, out, plan, bad, e_begin, e_end):
     """Phase 3 for examples ``[e_begin, e_end)``: per feature ``(x - mean) / sqrt(var + eps)``, then the maps.
 
@@ -118,7 +118,7 @@ def _normalize_examples(layout, out, plan, bad, e_begin, e_end):
                 out[base + j] = dt(plan.pad_value)
 
 
-@jit
+@jit_internal
 def _deviation(sq, V, plan):
     """The deviation normalisation divides by: ``sqrt(var + eps)``, or ``std + eps`` (``normalize_eps_on_std``)."""
     var = sq / (V - plan.normalize_ddof)
@@ -127,7 +127,7 @@ def _deviation(sq, V, plan):
     return np.sqrt(var + plan.normalize_eps)
 
 
-@jit
+@jit_internal
 def _normalize_rows(out, o, M, V, stop, W, plan):
     """:func:`_normalize_examples` of one ``(frames, features)`` example at ``out[o:]``, row by row (contiguous).
 
@@ -171,7 +171,7 @@ def _normalize_rows(out, o, M, V, stop, W, plan):
         pad[i] = dt(plan.pad_value)
 
 
-@jit
+@jit_internal
 def _expand_examples(layout, out, plan, bad, e_begin, e_end):
     """Phase 4 for examples ``[e_begin, e_end)``: the computed frames become the output rows.
 

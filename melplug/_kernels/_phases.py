@@ -21,7 +21,7 @@ import numpy as np
 from rocket_fft import r2c
 
 from .. import _geometry
-from .._jit import jit
+from .._jit import jit, jit_internal
 from ._cepstra import _cepstra, _stash_block
 from ._frames import _fill_frames, _silent_from
 from ._layout import BAD_INPUT, BAD_OUTPUT, Layout, _plan_frames, _signal, _units, deferred_cepstra, floor_spans_units
@@ -143,7 +143,7 @@ def _summarise(layout, unit_max, unit_bad, batch_peak):
     return bad, peaks
 
 
-@jit
+@jit_internal
 def _finish_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end):
     """Phase 2 for units ``[u_begin, u_end)``: ``top_db`` floor and NaN propagation.
 
@@ -220,7 +220,7 @@ def _finish_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end):
                     seg[j] = max(seg[j], value)
 
 
-@jit
+@jit_internal
 def _mel_serial(layout, out, plan, window, weights, dct):
     """Both phases over every signal in the calling thread; returns per-example flags."""
     n_units = layout.unit_ex.shape[0]
@@ -236,7 +236,7 @@ def _mel_serial(layout, out, plan, window, weights, dct):
     return _summarise(layout, unit_max, unit_bad, plan.batch_top_db)[0]
 
 
-@jit
+@jit_internal
 def _scratch_size(layout, plan):
     """Elements of the stash that deferred cepstra need (0 when every example is one unit, or none wait)."""
     n = layout.n_frames.shape[0]
@@ -262,7 +262,7 @@ def _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, phase, lo, hi):
         _finish_units(layout, out, scratch, plan, dct, peaks, flags, lo, hi)
 
 
-@jit
+@jit_internal
 def _mel_into(audio2d, plan, out, flags):
     """:func:`mel_spectrogram`'s computation into ``out`` (flat, ``batch * width * rows``), in the calling thread.
 

@@ -6,14 +6,14 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from .._jit import FASTMATH, jit, jit_inline
+from .._jit import FASTMATH, LINK_ONLY, jit_inline, jit_internal
 
 
 def _complex_scratch(like, rows, cols):  # pragma: no cover - replaced by the overload
     raise NotImplementedError
 
 
-@overload(_complex_scratch)
+@overload(_complex_scratch, jit_options=LINK_ONLY)
 def _complex_scratch_impl(like, rows, cols):
     cdtype = np.complex64 if like.dtype == types.float32 else np.complex128
 
@@ -30,7 +30,7 @@ _SQRT2 = 1.4142135623730951
 _F32_TINY = 1.1754943508222875e-38  # smallest normal float32
 
 
-@jit
+@jit_internal
 def _db_exact(row, nf, log_floor, log_kind, log_scale, ref_db):
     """``row[:nf] = log(max(row, log_floor)) - ref_db`` with libm's logarithms; whether all were finite.
 
@@ -53,7 +53,7 @@ def _db_exact(row, nf, log_floor, log_kind, log_scale, ref_db):
     return finite
 
 
-@jit
+@jit_internal
 def _db_fast_f32(row, nf, log_floor, log_kind, log_scale, ref_db, ebuf):
     """float32 ``log_scale * ln(max(row, log_floor)) - ref_db`` in three SIMD-friendly passes.
 
@@ -105,7 +105,7 @@ def _db_row(row, nf, plan, ebuf):  # pragma: no cover - replaced by the overload
     raise NotImplementedError
 
 
-@overload(_db_row, jit_options={"fastmath": set(FASTMATH)})
+@overload(_db_row, jit_options={"fastmath": set(FASTMATH), **LINK_ONLY})
 def _db_row_impl(row, nf, plan, ebuf):
     if row.dtype == types.float32:
 
@@ -122,7 +122,7 @@ def _db_row_impl(row, nf, plan, ebuf):
     return impl
 
 
-@jit
+@jit_internal
 def _spectra_to_mel(spec_t, nf, plan, weights, power_t, mel_t, ebuf):
     """``|spec|**magnitude_power`` -> sparse mel -> dB for ``nf`` frames.
 

@@ -34,7 +34,7 @@ import numba
 import numpy as np
 
 from .. import _geometry
-from .._jit import jit
+from .._jit import jit, jit_internal
 from ._frames import _frame_key, _gauss_pair, _reflect, _symmetric
 from ._layout import _claim, _load_acquire, _pointer, _store_release
 from ._phases import _mel_into
@@ -58,7 +58,7 @@ def _ready(n, geo):
     return k if k > 0 else 0
 
 
-@jit
+@jit_internal
 def _copy_frames(src, p0, f0, f1, geo, gains, G, g):
     """Frames ``[f0, f1)`` of the padded signal held in ``src`` from padded index ``p0`` into rows ``G[g:]``."""
     hop = geo[HOP]
@@ -90,7 +90,7 @@ def _copy_frames(src, p0, f0, f1, geo, gains, G, g):
             part[width - 1] += dither * _gauss_pair(key, width // 2)[0]
 
 
-@jit
+@jit_internal
 def _padding(b, at, first, n, count, mode, raw0):
     """Write ``b[at:at + count]``: raw positions ``first...`` outside a clip of ``n`` samples, as offline pads.
 
@@ -105,7 +105,7 @@ def _padding(b, at, first, n, count, mode, raw0):
             b[at + j] = b[raw0 + i]
 
 
-@jit
+@jit_internal
 def _first_bad(x, x_begin, x_end):
     """The index in ``x`` of the first NaN/Inf of the chunks ``x[x_begin[i]:x_end[i]]``, or -1."""
     zero = x.dtype.type(0.0)
@@ -225,7 +225,7 @@ def _stream_finish(buf, state, rows, totals, geo, gains):
     return G, counts
 
 
-@jit
+@jit_internal
 def _tick_rows(ids, life, code, rowmap, stamps, stamp, want):
     """The rows of streams ``ids`` and -1, or no rows and -2 when an id needs the caller's checks.
 
@@ -282,7 +282,7 @@ def _tick_check(ids, life, code, rowmap, stamps, stamp, want, x, x_begin, x_end)
     return rows, status
 
 
-@jit
+@jit_internal
 def _stream_part(rows, buf, state, last, x, x_begin, x_end, geo, gains, plan, out, counts, status):
     """Feed streams ``rows`` (checked by :func:`_tick_check`) and compute their frames into ``out``.
 
