@@ -5,7 +5,9 @@ signals are and where their outputs go (a :class:`~melplug._kernels.Layout`,
 cached per shape for array input), splits the work units between threads of
 equal cost, runs phase 1 on every unit, reduces per-example flags and floor
 peaks once, and runs phase 2 only when something needs it (a floor spanning
-several units, the batch floor, NaN propagation).  It never validates: the
+several units, the batch floor, NaN propagation), then phases 3 and 4
+(normalisation, expansion) where the plan has them: three kernels
+(:mod:`melplug._kernels._phases`), each loaded or compiled when first needed.  It never validates: the
 core hands it C-contiguous arrays in the compute dtype.
 
 Memory: the output plus one scratch block per thread; the input is
@@ -31,7 +33,7 @@ __all__ = ["SERIAL_WORK", "Driver"]
 #: Below this many frame samples (frames x fft_length) a call runs in the
 #: calling thread: waking pool threads would cost more than it saves.
 SERIAL_WORK = 1 << 17
-#: Output dtypes whose finishing kernel this process has loaded (see Driver._run).
+#: Output dtypes whose kernels after phase 1 this process has loaded (see Driver._run).
 _finish_loaded: set = set()
 
 
@@ -164,7 +166,7 @@ class Driver:
         return entry
 
     def _run(self, layout: Layout, work: _Work, out: np.ndarray, threads: int | None, signals) -> np.ndarray | None:
-        """Phase 1 on every unit, then (only when needed) the flags, peaks and phases 2 and 3.
+        """Phase 1 on every unit, then (only when needed) the flags, peaks and phases 2, 3 and 4.
 
         ``signals`` (the 2-D input or the list of clips) is only read here for
         examples too short for any frame, which no unit covers.
@@ -183,15 +185,17 @@ class Driver:
         _parallel.run(self._entry(_kernels._mel_units, args), bounds, *args)
         extra = self._frameless(layout, out, signals) if work.frameless else None
         any_bad = bool(unit_bad.any()) or extra is not None
-        finish_args = (layout, out, scratch, plan, dct, unit_max, unit_bad, 2)
+        finish_args = (layout, out, scratch, plan, dct, unit_max, unit_bad)
+        examples_args = (layout, out, plan, unit_max, unit_bad, 3)
         if out.dtype not in _finish_loaded:
             _finish_loaded.add(out.dtype)
             if _kernels._mel_units.stats.cache_hits:
-                # The disk cache is warm: load the finishing kernel now, whatever this call needs, so that
-                # a later call of another preset finds it loaded (and, if no earlier process needed it,
-                # compiles it here, once).  On a cold cache it compiles when first needed instead, which
-                # keeps the very first call's compile at phase 1's.
+                # The disk cache is warm: load the kernels after phase 1 now, whatever this call needs, so
+                # that a later call of another preset finds them loaded (and, if no earlier process needed
+                # them, compiles them here, once).  On a cold cache each compiles when first needed instead,
+                # which keeps the very first call's compile at what it runs.
                 self._entry(_kernels._finish, finish_args)
+                self._entry(_kernels._finish_examples, examples_args)
         flags = None
         if any_bad:
             flags = np.zeros(len(layout.n_frames), dtype=np.uint8)
@@ -206,9 +210,9 @@ class Driver:
         n = len(layout.n_frames)
         ex_bounds = (0, n) if serial or n == 1 else _parallel.split(layout.n_frames + 1, min(threads, n))
         if plan.normalize:  # needs whole examples: split by example, about equal frames each
-            _parallel.run(self._entry(_kernels._finish, finish_args), ex_bounds, *finish_args[:-1], 3)
+            _parallel.run(self._entry(_kernels._finish_examples, examples_args), ex_bounds, *examples_args)
         if _geometry.expands(plan):  # deltas, gathered rows: whole examples too
-            _parallel.run(self._entry(_kernels._finish, finish_args), ex_bounds, *finish_args[:-1], 4)
+            _parallel.run(self._entry(_kernels._finish_examples, examples_args), ex_bounds, *examples_args[:-1], 4)
         return flags
 
     def _frameless(self, layout: Layout, out: np.ndarray, signals) -> np.ndarray | None:

@@ -1,4 +1,4 @@
-"""The phases of a call: phase 1 over work units, the per-example summary, phase 2 (floors, NaN) and phase 3.
+"""The phases of a call: phase 1 over work units, the per-example summary, phase 2 (floors, NaN), phases 3 and 4.
 
 Phase 1 (:func:`_mel_units`) frames, windows, FFTs (single-threaded
 rocket-fft into a per-call scratch block, written bins major), applies the power, the sparse mel
@@ -6,13 +6,16 @@ weights, the logarithm and the cepstra, and writes straight into ``out``.
 It records each unit's maximum and flags (:data:`BAD_INPUT`: NaN/Inf among
 its share of the samples, :data:`BAD_OUTPUT`: the samples are finite but the
 result is not, e.g. an overflowing power); a unit that is a whole example
-applies its own ``top_db`` floor.  :func:`_finish` is the one entry point
-after it: it reduces those to per-example flags and floor peaks
-(:func:`_summarise`), then runs phase 2 (:func:`_finish_units`: the floors
-that need more than one unit, NaN propagation) on a unit range, or phase 3
-(:func:`melplug._kernels._output._normalize_examples`) on an example range.
-Every phase takes a range so that the caller can split the work across
-threads.
+applies its own ``top_db`` floor.  :func:`_finish` reduces those to
+per-example flags and floor peaks (:func:`_summarise`), then runs phase 2
+(:func:`_finish_units`: the floors that need more than one unit, NaN
+propagation) on a unit range; :func:`_finish_examples` runs phase 3
+(:func:`melplug._kernels._output._normalize_examples`) or 4 (deltas,
+gathered rows) on an example range.  Three kernels, each compiled where a
+call first needs it: every preset runs phase 1, Whisper's floor over 30 s
+phase 2 too, and only presets that normalise or expand run phases 3 and 4
+(a kernel's cold compile grows with all the code it could run).  Every phase
+takes a range so that the caller can split the work across threads.
 """
 
 from __future__ import annotations
@@ -228,11 +231,11 @@ def _mel_serial(layout, out, plan, window, weights, dct):
     unit_bad = np.zeros(n_units, dtype=np.uint8)
     scratch = np.empty(_scratch_size(layout, plan), dtype=out.dtype)
     _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_bad, 0, n_units)
-    _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, 2, 0, n_units)
+    _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, 0, n_units)
     if plan.normalize:
-        _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, 3, 0, layout.n_frames.shape[0])
+        _finish_examples(layout, out, plan, unit_max, unit_bad, 3, 0, layout.n_frames.shape[0])
     if _geometry.expands(plan):
-        _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, 4, 0, layout.n_frames.shape[0])
+        _finish_examples(layout, out, plan, unit_max, unit_bad, 4, 0, layout.n_frames.shape[0])
     return _summarise(layout, unit_max, unit_bad, plan.batch_top_db)[0]
 
 
@@ -246,20 +249,27 @@ def _scratch_size(layout, plan):
 
 
 @jit
-def _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, phase, lo, hi):
-    """``phase`` 2 on units ``[lo, hi)``, or phase 3 (normalisation) or 4 (expansion) on examples ``[lo, hi)``.
+def _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, lo, hi):
+    """Phase 2 on units ``[lo, hi)``: the floors that need more than one unit, NaN propagation.
 
-    The one entry point after phase 1 (so a first call loads or compiles one
-    kernel, whichever steps a preset uses).  Each call reduces the per-unit
-    maxima and flags itself (:func:`_summarise`, linear in the units).
+    Each call reduces the per-unit maxima and flags itself (:func:`_summarise`, linear in the units).
     """
     flags, peaks = _summarise(layout, unit_max, unit_bad, plan.batch_top_db)
+    _finish_units(layout, out, scratch, plan, dct, peaks, flags, lo, hi)
+
+
+@jit
+def _finish_examples(layout, out, plan, unit_max, unit_bad, phase, lo, hi):
+    """``phase`` 3 (normalisation) or 4 (expansion) on examples ``[lo, hi)``, after phases 1 and 2.
+
+    One kernel for both (a preset with either step loads or compiles one more
+    kernel).  Each call reduces the per-unit flags itself (:func:`_summarise`).
+    """
+    flags = _summarise(layout, unit_max, unit_bad, plan.batch_top_db)[0]
     if phase == 3:
         _normalize_examples(layout, out, plan, flags, lo, hi)
-    elif phase == 4:
-        _expand_examples(layout, out, plan, flags, lo, hi)
     else:
-        _finish_units(layout, out, scratch, plan, dct, peaks, flags, lo, hi)
+        _expand_examples(layout, out, plan, flags, lo, hi)
 
 
 @jit_internal
