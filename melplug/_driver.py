@@ -26,7 +26,7 @@ import numpy as np
 
 from . import _geometry, _kernels, _parallel
 from ._kernels import Layout
-from ._plan import MelPlan
+from ._plan import MelPlan, PackedPlan
 
 __all__ = ["SERIAL_WORK", "Driver"]
 
@@ -107,6 +107,7 @@ class Driver:
 
     def __init__(self, plan: MelPlan) -> None:
         self.plan = plan
+        self._packed = PackedPlan(plan)  # what the kernels take (one record; the arrays by address)
         # Arrays cast once per compute dtype (read-only, shared by all threads).
         self._cast = {
             dt: (plan.window.astype(dt), plan.band_weights.astype(dt), plan.dct.astype(dt))
@@ -181,12 +182,13 @@ class Driver:
         serial = threads == 1 or work.frames * plan.fft_length < SERIAL_WORK
         bounds = (0, n_units) if serial else _parallel.split(work.costs, min(threads, n_units))
         scratch = np.empty(work.scratch_size, dtype=out.dtype)  # mel bands of deferred cepstra
-        args = (layout, out, scratch, plan, window, weights, dct, unit_max, unit_bad)
+        record = self._packed.value
+        args = (layout, out, scratch, record, window, weights, dct, unit_max, unit_bad)
         _parallel.run(self._entry(_kernels._mel_units, args), bounds, *args)
         extra = self._frameless(layout, out, signals) if work.frameless else None
         any_bad = bool(unit_bad.any()) or extra is not None
-        finish_args = (layout, out, scratch, plan, dct, unit_max, unit_bad)
-        examples_args = (layout, out, plan, unit_max, unit_bad, 3)
+        finish_args = (layout, out, scratch, record, dct, unit_max, unit_bad)
+        examples_args = (layout, out, record, unit_max, unit_bad, 3)
         if out.dtype not in _finish_loaded:
             _finish_loaded.add(out.dtype)
             if _kernels._mel_units.stats.cache_hits:

@@ -15,6 +15,8 @@ shapes are :mod:`melplug._geometry`'s.
 from __future__ import annotations
 
 import math
+import operator
+import typing
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -22,6 +24,7 @@ import numpy as np
 
 from . import _filters, _references
 from ._geometry import PAD_MODES
+from ._kernels._layout import PLAN_ARRAYS
 from ._validate import (
     check_call_options,
     check_choice,
@@ -876,4 +879,76 @@ def build_plan(config: Mapping[str, Any]) -> MelPlan:
     fields: dict[str, Any] = {}
     for _, plan in ENGINE_STEPS:
         fields.update(plan(config))
+    for name, (dtype, ndim) in PLAN_ARRAYS.items():  # the record's views read them so
+        fields[name] = np.ascontiguousarray(fields[name], dtype=dtype)
+        if fields[name].ndim != ndim:  # pragma: no cover - a plan function's mistake
+            raise AssertionError(f"MelPlan.{name} has {fields[name].ndim} dimension(s), not {ndim}")
     return MelPlan(**fields)
+
+
+# --------------------------------------------------------------------------- the plan as the kernels take it
+
+_SCALARS = {int: np.dtype(np.int64), float: np.dtype(np.float64), bool: np.dtype(np.bool_)}
+_CONVERT = {int: operator.index, float: float, bool: bool}
+
+
+def _record_dtype() -> np.dtype:
+    """:data:`PLAN_RECORD`: a scalar is a field of its name; array ``a`` is ``a__address``, ``a__shape_<k>``."""
+    fields: list[tuple[str, np.dtype]] = []
+    for name, kind in typing.get_type_hints(MelPlan).items():
+        if kind is np.ndarray:
+            fields.append((f"{name}__address", np.dtype(np.int64)))
+            fields.extend((f"{name}__shape_{k}", np.dtype(np.int64)) for k in range(PLAN_ARRAYS[name][1]))
+        else:
+            fields.append((name, _SCALARS[kind]))
+    return np.dtype(fields, align=True)
+
+
+#: The plan the kernels take: one NumPy record, fields named after :class:`MelPlan`'s (arrays by address).
+PLAN_RECORD = _record_dtype()
+
+
+class PackedPlan:
+    """A :class:`MelPlan` packed into one :data:`PLAN_RECORD`: what the kernels and the C entry points take.
+
+    A kernel given the plan's 69 fields as a ``NamedTuple`` compiles code to
+    pass each of them (an array is seven values) at every call of every step,
+    and a wrapper to unbox them; a record is passed as one pointer, and a
+    field is read where it is used.  Scalars are read by name as before
+    (``plan.hop_length``); arrays through :mod:`melplug._kernels._layout`'s
+    views (``band_start(plan)``).
+
+    Holds the plan's arrays (C-contiguous copies where needed) and the record:
+    keep this object alive as long as the record or its address is in use.
+    Pickles as its plan (a copy packs its own: addresses are per process).
+    Raises ``OverflowError``/``TypeError``/``ValueError`` for a value the
+    record cannot hold (e.g. an ``int`` field of ``2**63``).
+    """
+
+    def __init__(self, plan: MelPlan) -> None:
+        self.plan = plan
+        self.record = np.zeros(1, dtype=PLAN_RECORD)
+        self._arrays = []
+        for name, kind in typing.get_type_hints(MelPlan).items():
+            value = getattr(plan, name)
+            if kind is np.ndarray:
+                dtype, ndim = PLAN_ARRAYS[name]
+                arr = np.ascontiguousarray(value, dtype=dtype)
+                if arr.ndim != ndim:
+                    raise ValueError(f"MelPlan.{name} has {arr.ndim} dimension(s); the kernels need {ndim}")
+                self._arrays.append(arr)
+                self.record[f"{name}__address"] = arr.ctypes.data
+                for k, size in enumerate(arr.shape):
+                    self.record[f"{name}__shape_{k}"] = size
+            else:
+                self.record[name] = _CONVERT[kind](value)
+        #: The record itself (a NumPy void scalar viewing ``record``): the kernels' ``plan`` argument.
+        self.value = self.record[0]
+
+    @property
+    def address(self) -> int:
+        """Address of the record."""
+        return int(self.record.ctypes.data)
+
+    def __reduce__(self):
+        return PackedPlan, (self.plan,)

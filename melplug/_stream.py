@@ -30,6 +30,7 @@ import numpy as np
 
 from . import _driver, _geometry, _parallel
 from ._kernels import _stream as _k
+from ._plan import PackedPlan
 
 __all__ = ["FeatureStream", "StreamPool", "causal_problem", "frames_ready"]
 
@@ -130,6 +131,7 @@ class _Spec:
         self.width = max(p.frame_length, int(self.geo[_k.KEEP_RAW]), 2 * p.pad + 1) + p.pad_end + _ROOM
         self.axis = 0 if p.frames_major else 1
         self.out_width = _geometry.out_width(self.frames.plan)
+        self.packed = PackedPlan(self.frames.plan)  # the frames' plan as the kernels take it
         self._ticks: dict[Any, Any] = {}  # (kernel, compute dtype) -> its compiled entry point
 
     def most(self, threads: int | None) -> int:
@@ -238,7 +240,7 @@ class _Rows:
         spec = self.spec
         want = _CODES[self.dtype]
         args = (ids, life, code, rowmap, stamps, stamp, want, self.buf, self.state, self.last, x, begin, end)
-        args = (*args, spec.geo, spec.gains, spec.frames.plan, spec.most(threads))
+        args = (*args, spec.geo, spec.gains, spec.packed.value, spec.most(threads))
         return spec.entry(_k._stream_tick, self.dtype, args)(*args)
 
     def tick_pair(self, helper: _Helper, ids, life, code, rowmap, stamps, stamp: int, x: np.ndarray, begin, end):
@@ -265,7 +267,7 @@ class _Rows:
         helper.wake()
         helper.seq += 1
         args = (helper.ctl, helper.seq, rows, self.buf, self.state, self.last, x, begin, end)
-        args = (*args, spec.geo, spec.gains, spec.frames.plan, h, out, counts, done)
+        args = (*args, spec.geo, spec.gains, spec.packed.value, h, out, counts, done)
         spec.entry(_k._stream_pair, self.dtype, args)(*args)
         if helper.ctl[_k.FAILED] == helper.seq:
             raise RuntimeError(
@@ -429,7 +431,7 @@ class _Helper:
     def __init__(self, spec: _Spec, dtype) -> None:
         self.ctl = np.zeros(_k.CTL_SIZE, dtype=np.int64)
         self.seq = 0
-        self._args = (self.ctl, spec.geo, spec.gains, spec.frames.plan, np.zeros(0, dtype), HOT_SPINS)
+        self._args = (self.ctl, spec.geo, spec.gains, spec.packed.value, np.zeros(0, dtype), HOT_SPINS)
         self._serve = spec.entry(_k._serve, dtype, self._args)
         self._event = threading.Event()
         self._pid = -1

@@ -49,13 +49,80 @@ True
 
 from __future__ import annotations
 
+import typing
+
+import numba
 import numpy as np
+from numba.core import types
+from numba.core.errors import TypingError
+from numba.extending import overload
 
 from . import _geometry, _kernels
-from ._jit import jit
+from ._jit import LINK_ONLY, jit, jit_internal
 from ._kernels import _mel_into
+from ._kernels._layout import PLAN_ARRAYS
+from ._plan import PLAN_RECORD, MelPlan
 
 __all__ = ["apply_top_db", "mel_spectrogram", "num_frames", "spectra_to_mel", "windowed_frames"]
+
+
+def _packer_source() -> str:
+    """Source of ``_pack(plan)``: a one-element :data:`~melplug._plan.PLAN_RECORD` array holding ``plan``."""
+    lines = ["def _pack(plan):", "    packed = np.empty(1, PLAN_RECORD)", "    r = packed[0]"]
+    for name, kind in typing.get_type_hints(MelPlan).items():
+        if kind is np.ndarray:
+            lines.append(f"    r.{name}__address = plan.{name}.ctypes.data")
+            lines.extend(f"    r.{name}__shape_{k} = plan.{name}.shape[{k}]" for k in range(PLAN_ARRAYS[name][1]))
+        else:
+            lines.append(f"    r.{name} = plan.{name}")
+    lines.append("    return packed")
+    return "\n".join(lines) + "\n"
+
+
+def pack_plan(plan):  # pragma: no cover - compiled only (Python packs with melplug._plan.PackedPlan)
+    """Inside kernels: ``plan`` (a :class:`MelPlan`) as the kernels take it, a one-element record array.
+
+    Generated from ``MelPlan``'s fields, like :class:`melplug._plan.PackedPlan`
+    (arrays by address: the record is valid while ``plan`` is).  So the
+    public entry points run exactly the core's compiled steps.
+    """
+    raise TypeError("pack_plan is called from compiled code only; Python uses melplug._plan.PackedPlan")
+
+
+@overload(pack_plan, jit_options=LINK_ONLY)
+def _pack_plan(plan):
+    fields = dict(zip(getattr(plan, "fields", ()), getattr(plan, "types", ()), strict=False))
+    for name, (dtype, ndim) in PLAN_ARRAYS.items():
+        got = fields.get(name)
+        if not (
+            isinstance(got, types.Array)
+            and got.ndim == ndim
+            and got.layout == "C"
+            and got.dtype == numba.from_dtype(np.dtype(dtype))
+        ):
+            raise TypingError(
+                f"plan.{name} must be a C-contiguous {ndim}-D {np.dtype(dtype).name} array, as melplug's plans "
+                f"hold, not {got}; pass a plan made by melplug (melplug.preset(name).plan)"
+            )
+    namespace = {"np": np, "PLAN_RECORD": PLAN_RECORD}
+    exec(compile(_packer_source(), f"<{__name__}: generated from MelPlan's fields>", "exec"), namespace)  # noqa: S102
+    return namespace["_pack"]
+
+
+@jit_internal
+def _mel_into_record(audio2d, packed, out, flags):
+    return _mel_into(audio2d, packed[0], out, flags)
+
+
+@jit_internal
+def _fill_frames_record(signal, n_eff, frames_n, packed, window, frames):
+    _kernels._fill_frames(signal, n_eff, 0, frames_n, packed[0], window, frames, np.empty(frames_n, signal.dtype))
+
+
+@jit_internal
+def _spectra_to_mel_record(spec_t, nf, packed, weights, power_t, mel):
+    plan = packed[0]
+    _kernels._spectra_to_mel(spec_t, nf, plan, weights, power_t, mel, np.empty(plan.num_mel_bins * nf, np.int32))
 
 
 @jit
@@ -98,7 +165,7 @@ def mel_spectrogram(audio2d, plan):
     M = _geometry.out_width(plan)
     out = np.empty((batch, M * rows), dtype=audio2d.dtype)
     bad = np.zeros(batch, dtype=np.uint8)
-    if _mel_into(audio2d, plan, out.reshape(-1), bad):
+    if _mel_into_record(audio2d, pack_plan(plan), out.reshape(-1), bad):
         raise ValueError(
             "audio contains NaN or Inf samples, or gives non-finite values (samples too large); "
             "make the plan with on_nonfinite='propagate' to get NaN output instead"
@@ -119,7 +186,7 @@ def windowed_frames(signal, plan):
     frames = np.zeros((frames_n, plan.fft_length), dtype=signal.dtype)
     window = plan.window.astype(signal.dtype)
     n_eff = _geometry.framed_length(plan, signal.shape[0])
-    _kernels._fill_frames(signal, n_eff, 0, frames_n, plan, window, frames, np.empty(frames_n, dtype=signal.dtype))
+    _fill_frames_record(signal, n_eff, frames_n, pack_plan(plan), window, frames)
     return frames
 
 
@@ -138,7 +205,7 @@ def spectra_to_mel(spectra, plan):
     power_t = np.zeros((plan.fft_length // 2 + 1, nf), dtype=dtype)
     mel = np.empty((plan.num_mel_bins, nf), dtype=dtype)
     spec_t = np.ascontiguousarray(spectra.T)  # bins major, as the core's FFT writes them
-    _kernels._spectra_to_mel(spec_t, nf, plan, weights, power_t, mel, np.empty(plan.num_mel_bins * nf, dtype=np.int32))
+    _spectra_to_mel_record(spec_t, nf, pack_plan(plan), weights, power_t, mel)
     return mel
 
 

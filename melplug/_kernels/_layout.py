@@ -11,10 +11,10 @@ from typing import NamedTuple
 import numba
 import numpy as np
 from numba.core import cgutils, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from .. import _geometry
-from .._jit import jit, jit_internal, jitable
+from .._jit import LINK_ONLY, jit, jit_inline, jit_internal, jitable
 
 
 class Layout(NamedTuple):
@@ -119,6 +119,63 @@ def _claim(typingctx, arr, i, expected, value):
         return builder.extract_value(pair, 1)
 
     return sig, codegen
+
+
+#: Each array field of :class:`melplug.MelPlan`: its dtype and number of dimensions.  The kernels take the
+#: plan as one record (:class:`melplug._plan.PackedPlan`) holding each array's address and shape.
+PLAN_ARRAYS = {
+    "window": (np.float64, 1),
+    "band_start": (np.int64, 1),
+    "band_stop": (np.int64, 1),
+    "band_offset": (np.int64, 1),
+    "band_weights": (np.float64, 1),
+    "dct": (np.float64, 2),
+    "feature_scale": (np.float64, 1),
+    "feature_offset": (np.float64, 1),
+}
+
+
+@jit_inline
+def _view(address, shape, dtype):
+    return numba.carray(_pointer(address), shape, dtype)
+
+
+def _plan_array(name: str):
+    """``plan_<name>(plan)``: the plan's array ``name``, whether the plan is the record or a ``MelPlan``.
+
+    Kernels read a plan's scalars by name (``plan.hop_length``, either
+    way) and its arrays through these: a view of the packed array at the
+    record's ``<name>__address``, or the ``MelPlan``'s own array (the public
+    :mod:`melplug.kernels` take one inside users' ``@njit`` functions).
+    """
+    dtype, ndim = PLAN_ARRAYS[name]
+    address = f"{name}__address"
+    shape_0, shape_1 = f"{name}__shape_0", f"{name}__shape_1"
+
+    def get(plan):
+        return getattr(plan, name)
+
+    get.__name__ = get.__qualname__ = f"plan_{name}"
+
+    @overload(get, jit_options=LINK_ONLY)
+    def _get(plan):
+        if not isinstance(plan, types.Record):
+            return lambda plan: getattr(plan, name)
+        if ndim == 1:
+            return lambda plan: _view(getattr(plan, address), (getattr(plan, shape_0),), dtype)
+        return lambda plan: _view(getattr(plan, address), (getattr(plan, shape_0), getattr(plan, shape_1)), dtype)
+
+    return get
+
+
+plan_window = _plan_array("window")
+plan_band_start = _plan_array("band_start")
+plan_band_stop = _plan_array("band_stop")
+plan_band_offset = _plan_array("band_offset")
+plan_band_weights = _plan_array("band_weights")
+plan_dct = _plan_array("dct")
+plan_feature_scale = _plan_array("feature_scale")
+plan_feature_offset = _plan_array("feature_offset")
 
 
 @jit_internal

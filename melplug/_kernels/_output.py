@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import _geometry
 from .._jit import jit_internal
+from ._layout import plan_feature_offset, plan_feature_scale
 
 
 @jit_internal
@@ -30,9 +31,11 @@ def _write_block(out, o, f0, nf, F, V, R, plan, src):
     # With normalisation both maps come after it (in _normalize_examples).
     affine = (plan.out_scale != 1.0 or plan.out_offset != 0.0) and not plan.normalize
     if plan.feature_affine and not plan.normalize and not plan.feature_rows:  # per feature (values final here)
+        feature_scale = plan_feature_scale(plan)
+        feature_offset = plan_feature_offset(plan)
         for m in range(M):
-            fs = src.dtype.type(plan.feature_scale[m])
-            fo = src.dtype.type(plan.feature_offset[m])
+            fs = src.dtype.type(feature_scale[m])
+            fo = src.dtype.type(feature_offset[m])
             srow = src[m, :nv]
             for j in range(nv):
                 srow[j] = srow[j] * fs + fo
@@ -83,6 +86,8 @@ def _normalize_examples(layout, out, plan, bad, e_begin, e_end):
     dt = out.dtype.type
     a = plan.out_scale
     b = plan.out_offset
+    feature_scale = plan_feature_scale(plan)
+    feature_offset = plan_feature_offset(plan)
     for e in range(e_begin, e_end):
         F = layout.n_frames[e]
         if F == 0 or bad[e]:
@@ -110,8 +115,8 @@ def _normalize_examples(layout, out, plan, bad, e_begin, e_end):
                     d = out[base + j] - mean
                     sq += d * d
                 scale = a / _deviation(sq, V, plan)
-            fs = plan.feature_scale[m] * scale if plan.feature_affine else scale
-            fo = plan.feature_offset[m] * a + b if plan.feature_affine else b
+            fs = feature_scale[m] * scale if plan.feature_affine else scale
+            fo = feature_offset[m] * a + b if plan.feature_affine else b
             for j in range(stop):
                 out[base + j] = dt((out[base + j] - mean) * fs + fo)
             for j in range(stop, W):
@@ -159,9 +164,11 @@ def _normalize_rows(out, o, M, V, stop, W, plan):
         for m in range(M):
             fs[m] = a / _deviation(sq[m], V, plan)
     if plan.feature_affine:
+        feature_scale = plan_feature_scale(plan)
+        feature_offset = plan_feature_offset(plan)
         for m in range(M):
-            fs[m] *= plan.feature_scale[m]
-            fo[m] = plan.feature_offset[m] * a + b
+            fs[m] *= feature_scale[m]
+            fo[m] = feature_offset[m] * a + b
     for j in range(stop):
         row = out[o + j * M : o + (j + 1) * M]
         for m in range(M):
@@ -190,6 +197,8 @@ def _expand_examples(layout, out, plan, bad, e_begin, e_end):
     W = _geometry.out_width(plan)
     dt = out.dtype.type
     pad = dt(plan.pad_value)
+    feature_scale = plan_feature_scale(plan)
+    feature_offset = plan_feature_offset(plan)
     for e in range(e_begin, e_end):
         F = layout.n_frames[e]
         o = layout.o_off[e]
@@ -236,7 +245,7 @@ def _expand_examples(layout, out, plan, bad, e_begin, e_end):
                         src = x[f * M : (f + 1) * M]
                         for m in range(M):
                             i = j * M + m
-                            dst[m] = dt(src[m] * plan.feature_scale[i] + plan.feature_offset[i])
+                            dst[m] = dt(src[m] * feature_scale[i] + feature_offset[i])
                     else:
                         src = x[f * M : (f + 1) * M]
                         for m in range(M):

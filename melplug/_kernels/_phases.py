@@ -27,7 +27,19 @@ from .. import _geometry
 from .._jit import jit, jit_internal
 from ._cepstra import _cepstra, _stash_block
 from ._frames import _fill_frames, _silent_from
-from ._layout import BAD_INPUT, BAD_OUTPUT, Layout, _plan_frames, _signal, _units, deferred_cepstra, floor_spans_units
+from ._layout import (
+    BAD_INPUT,
+    BAD_OUTPUT,
+    Layout,
+    _plan_frames,
+    _signal,
+    _units,
+    deferred_cepstra,
+    floor_spans_units,
+    plan_band_weights,
+    plan_dct,
+    plan_window,
+)
 from ._output import _expand_examples, _normalize_examples, _write_block
 from ._spectra import _complex_scratch, _floor_block, _spectra_to_mel
 
@@ -301,9 +313,9 @@ def _mel_into(audio2d, plan, out, flags):
         np.full(batch, _geometry.valid_count(plan, n, computed), dtype=np.int64),
         np.full(batch, _geometry.stage_rows(plan, computed), dtype=np.int64),
     )
-    window = plan.window.astype(audio2d.dtype)
-    weights = plan.band_weights.astype(audio2d.dtype)
-    dct = plan.dct.astype(audio2d.dtype)
+    window = plan_window(plan).astype(audio2d.dtype)
+    weights = plan_band_weights(plan).astype(audio2d.dtype)
+    dct = plan_dct(plan).astype(audio2d.dtype)
     bad = _mel_serial(layout, out, plan, window, weights, dct)
     size = M * rows
     if computed == 0:  # clips shorter than one frame (Kaldi framing): padding only

@@ -7,6 +7,7 @@ from numba.core import types
 from numba.extending import overload
 
 from .._jit import FASTMATH, LINK_ONLY, jit_inline, jit_internal
+from ._layout import plan_band_offset, plan_band_start
 
 
 def _complex_scratch(like, rows, cols):  # pragma: no cover - replaced by the overload
@@ -161,13 +162,15 @@ def _spectra_to_mel(spec_t, nf, plan, weights, power_t, mel_t, ebuf):
             for j in range(nf):
                 prow[j] = max(prow[j], floor)
     M = plan.num_mel_bins
+    band_start = plan_band_start(plan)
+    band_offset = plan_band_offset(plan)
     guard = mel_t.dtype.type(plan.log_guard)  # 0 unless the log is guarded, log(M + guard): free when off
     for m in range(M):
         row = mel_t[m, :nf]
         for j in range(nf):
             row[j] = guard
-        bs = plan.band_start[m]
-        band = weights[plan.band_offset[m] : plan.band_offset[m + 1]]
+        bs = band_start[m]
+        band = weights[band_offset[m] : band_offset[m + 1]]
         for kk in range(band.shape[0]):
             w = band[kk]
             prow = power_t[bs + kk, :nf]
