@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._jit import jit_inline
+from .._jit import jit_internal
 
 
-@jit_inline
+@jit_internal
 def _cepstra(mel_t, energy, nf, plan, dct, cep_t):
     """``cep_t[:, :nf] = dct @ mel_t[:, :nf]``; with ``energy_c0``, ``c0`` is the frames' log energy.
 
@@ -33,7 +33,7 @@ def _cepstra(mel_t, energy, nf, plan, dct, cep_t):
             c0[j] = plan.log_scale * np.log(v) - plan.ref_db if plan.log_kind != 0 else v
 
 
-@jit_inline
+@jit_internal
 def _stash_block(scratch, s, f0, nf, F, plan, mel_t, energy):
     """Keep frames ``[f0, f0 + nf)`` of an example's mel bands (and energies) in ``scratch[s:]``.
 

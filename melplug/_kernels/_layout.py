@@ -14,7 +14,7 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic, overload
 
 from .. import _geometry
-from .._jit import LINK_ONLY, jit, jit_inline, jit_internal, jitable
+from .._jit import LINK_ONLY, jit_inline, jit_internal, jitable
 
 
 class Layout(NamedTuple):
@@ -184,23 +184,17 @@ def _signal(layout, e, like):
     return numba.carray(_pointer(layout.x_addr[e]), (layout.x_len[e],), like.dtype)
 
 
-@jit
+@jitable
 def _units(n_frames, block_frames):
-    """The work units of signals with ``n_frames`` frames each: ``(unit_ex, unit_f0, first_unit)``."""
-    n_examples = n_frames.shape[0]
-    first_unit = np.empty(n_examples, dtype=np.int64)
-    total = 0
-    for e in range(n_examples):
-        first_unit[e] = total
-        total += (n_frames[e] + block_frames - 1) // block_frames
-    unit_ex = np.empty(total, dtype=np.int64)
-    unit_f0 = np.empty(total, dtype=np.int64)
-    u = 0
-    for e in range(n_examples):
-        for f0 in range(0, n_frames[e], block_frames):
-            unit_ex[u] = e
-            unit_f0[u] = f0
-            u += 1
+    """The work units of signals with ``n_frames`` frames each: ``(unit_ex, unit_f0, first_unit)``.
+
+    Array operations, so that the driver runs it in NumPy (nothing to
+    compile) and :func:`melplug._kernels._mel_into` compiled.
+    """
+    counts = (n_frames + (block_frames - 1)) // block_frames
+    first_unit = np.cumsum(counts) - counts
+    unit_ex = np.repeat(np.arange(n_frames.shape[0]), counts)
+    unit_f0 = (np.arange(unit_ex.shape[0]) - first_unit[unit_ex]) * block_frames
     return unit_ex, unit_f0, first_unit
 
 

@@ -129,7 +129,7 @@ def _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_
         _write_block(out, layout.o_off[e], f0, nf, F, layout.n_valid[e], layout.rows[e], plan, block)
 
 
-@jit
+@jit_internal
 def _summarise(layout, unit_max, unit_bad, batch_peak):
     """Per-example flags (uint8, the OR of its units') and floor peaks, each computed once.
 

@@ -6,7 +6,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from .._jit import FASTMATH, LINK_ONLY, jit_inline, jit_internal
+from .._jit import FASTMATH, LINK_ONLY, jit_internal
 from ._layout import plan_band_offset, plan_band_start
 
 
@@ -206,7 +206,7 @@ def _spectra_to_mel(spec_t, nf, plan, weights, power_t, mel_t, ebuf):
     return mx, finite
 
 
-@jit_inline
+@jit_internal
 def _floor_block(mel_t, nf, floor):
     """``mel_t[:, :nf] = max(mel_t[:, :nf], floor)``."""
     for m in range(mel_t.shape[0]):

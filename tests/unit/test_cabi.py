@@ -9,11 +9,14 @@ import subprocess
 import sys
 import warnings
 
+import numba
 import numpy as np
 import pytest
 
 import melplug
 from melplug import _cabi, _geometry, kernels
+from melplug._kernels import _layout
+from melplug._kernels._layout import PLAN_ARRAYS
 from tests._util import ROOT, make_audio
 
 PRESETS = ["whisper", "kaldi-mfcc", "w2v-bert", "keras", "ast", "librosa-mfcc"]
@@ -50,24 +53,46 @@ def test_the_record_is_derived_from_the_plan_fields():
     for field, value in zip(melplug.MelPlan._fields, plan, strict=True):
         if isinstance(value, np.ndarray):
             assert {f"{field}__address", *(f"{field}__shape_{k}" for k in range(value.ndim))} <= names
+            assert (value.dtype, value.ndim) == (np.dtype(PLAN_ARRAYS[field][0]), PLAN_ARRAYS[field][1]), field
         else:
             assert _cabi.PLAN_RECORD[field] == {int: np.int64, float: np.float64, bool: np.bool_}[type(value)], field
-    source = _cabi._unpack_source(_cabi._LAYOUTS)
-    assert all(f"{field}=" in source for field in melplug.MelPlan._fields)
+    assert set(PLAN_ARRAYS) == {f for f, v in zip(plan._fields, plan, strict=True) if isinstance(v, np.ndarray)}
+
+
+@numba.njit
+def _read_back(address):
+    """The plan's arrays as the compiled side reads them from the record at ``address``."""
+    plan = _cabi._plan_record(address)
+    return (
+        _layout.plan_window(plan).copy(),
+        _layout.plan_band_start(plan).copy(),
+        _layout.plan_band_stop(plan).copy(),
+        _layout.plan_band_offset(plan).copy(),
+        _layout.plan_band_weights(plan).copy(),
+        _layout.plan_dct(plan).copy(),
+        _layout.plan_feature_scale(plan).copy(),
+        _layout.plan_feature_offset(plan).copy(),
+        plan.hop_length,
+        plan.top_db,
+        plan.frames_major,
+    )
 
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_every_field_round_trips(name):
     plan = _plan(name)
     packed = _cabi.PackedPlan(plan)
-    back = _cabi._unpack(packed.address)  # the compiled reader, called from Python
-    assert type(back) is melplug.MelPlan
-    for field, want, got in zip(melplug.MelPlan._fields, plan, back, strict=True):
-        if isinstance(want, np.ndarray):
-            assert got.dtype == want.dtype and got.shape == want.shape, field
-            np.testing.assert_array_equal(got, want, err_msg=field)
-        else:
-            assert type(got) is type(want) and got == want, field
+    for field, want in zip(melplug.MelPlan._fields, plan, strict=True):
+        if not isinstance(want, np.ndarray):
+            got = packed.value[field]
+            assert type(want)(got) == want and got.dtype == _cabi.PLAN_RECORD[field], field
+    *arrays, hop, top_db, frames_major = _read_back(packed.address)  # the compiled reader
+    names = ["window", "band_start", "band_stop", "band_offset", "band_weights", "dct", "feature_scale"]
+    for field, got in zip([*names, "feature_offset"], arrays, strict=True):
+        want = getattr(plan, field)
+        assert got.dtype == want.dtype and got.shape == want.shape, field
+        np.testing.assert_array_equal(got, want, err_msg=field)
+    assert (hop, top_db, frames_major) == (plan.hop_length, plan.top_db, plan.frames_major)
 
 
 @pytest.mark.parametrize("name", PRESETS)
