@@ -15,6 +15,11 @@ disk cache recovers from damage: a truncated or otherwise unreadable
 index (``.nbi``) or data (``.nbc``) file is dropped, the kernel is recompiled
 and the cache rewritten, with one ``RuntimeWarning`` naming the directory
 (Numba itself raises ``EOFError``/``UnpicklingError`` on every later call).
+
+Entry points (kernels Python calls) are :func:`jit`; steps only kernels call
+are :func:`jit_internal` (or :func:`jitable` for functions Python also runs
+as plain Python): *link-only*, their code optimised and compiled once, in
+the kernels that call them, which halves a cold compile (``docs/design.md``).
 """
 
 from __future__ import annotations
@@ -189,9 +194,9 @@ def _recovering(dispatcher):
 def jit_inline(func):
     """Compile ``func`` inlined into its callers at Numba's IR level (``inline="always"``): no function of its own.
 
-    For small steps called from one place in a kernel: each separately
-    compiled function adds its own pass through Numba's pipeline to a cold
-    compile, an inlined one does not.  The caller's disk cache holds it.
+    For one-line helpers (a view of an address).  Numba re-runs its front end
+    on every inlined copy, so a step of any size is cheaper to compile as
+    :func:`jit_internal`.  The caller's disk cache holds it.
     """
     options = {k: v for k, v in JIT_OPTIONS.items() if k != "cache"}
     return numba.njit(inline="always", **options)(func)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -93,6 +94,18 @@ def test_every_field_round_trips(name):
         assert got.dtype == want.dtype and got.shape == want.shape, field
         np.testing.assert_array_equal(got, want, err_msg=field)
     assert (hop, top_db, frames_major) == (plan.hop_length, plan.top_db, plan.frames_major)
+
+
+def test_a_packed_plan_pickles_as_its_plan():
+    plan = _plan("kaldi-mfcc")
+    packed = _cabi.PackedPlan(plan)
+    copy = pickle.loads(pickle.dumps(packed))  # addresses are per process: the copy packs its own arrays
+    assert copy.address != packed.address
+    for field in _cabi.PLAN_RECORD.names:
+        if not field.endswith("__address"):
+            assert copy.value[field] == packed.value[field], field
+    for got, want in zip(_read_back(copy.address)[:8], _read_back(packed.address)[:8], strict=True):
+        np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("name", PRESETS)

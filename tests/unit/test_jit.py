@@ -40,8 +40,39 @@ def test_disk_cache_cold_then_warm(tmp_path):
     warm = json.loads(run_python(code, env).stdout.strip().splitlines()[-1])
     assert cold["misses"] >= 1 and cold["hits"] == 0
     assert warm["misses"] == 0 and warm["hits"] >= 1
-    assert any((tmp_path / "cache").rglob("*.nbi"))
+    indexes = [p.name for p in (tmp_path / "cache").rglob("*.nbi")]
+    assert any("_mel_units" in name for name in indexes), indexes
+    # steps only kernels call have no cache entries of their own: the kernel's holds their code
+    assert not any(step in name for name in indexes for step in ("_fill_frames", "_spectra_to_mel", "_write_block"))
     assert warm["first"] < cold["first"]
+
+
+def test_a_link_only_step_runs_inside_kernels_and_refuses_python():
+    import numba
+    import numpy as np
+
+    from melplug import _kernels
+
+    @_jit.jit_internal
+    def step(a):
+        total = 0.0
+        for i in range(a.shape[0]):
+            total += a[i]
+        return total
+
+    @numba.njit
+    def caller(a):
+        return step(a) * 2.0
+
+    assert caller(np.arange(5.0)) == 20.0
+    (cres,) = step.overloads.values()
+    assert isinstance(cres.library, _jit._LinkOnlyLibrary)  # optimised and compiled only inside its callers
+    assert cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name) == 0
+    # from Python: a TypeError naming the step, never a call through a null pointer
+    with pytest.raises(TypeError, match="step is a step that melplug's kernels call"):
+        step(np.arange(5.0))
+    with pytest.raises(TypeError, match="_fill_frames is a step that melplug's kernels call"):
+        _kernels._fill_frames(np.ones(4), 4, 0, 1, None, None, None, None)
 
 
 def test_no_cache_location_falls_back_to_memory(tmp_path):

@@ -83,6 +83,14 @@ def test_kernel_nonfinite_behaviour():
     assert np.isnan(out[1]).all() and np.isfinite(out[0]).all()
 
 
+def test_a_plan_whose_arrays_melplug_did_not_build_is_refused_by_name():
+    plan = melplug.MelSpectrogram(**KW).plan
+    audio = make_audio((1, 3000))
+    for bad in (plan.window.astype(np.float32), np.repeat(plan.window, 2)[::2]):  # another dtype, not contiguous
+        with pytest.raises(numba.core.errors.TypingError, match="plan.window must be a C-contiguous 1-D float64"):
+            kernels.mel_spectrogram(audio, plan._replace(window=bad))
+
+
 def test_kernel_in_user_prange_subprocess():
     # Run in a subprocess: a user's prange starts Numba's threading layer in that process.
     code = """
