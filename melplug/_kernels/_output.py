@@ -102,19 +102,28 @@ def _normalize_examples(layout, out, plan, bad, e_begin, e_end):
         if plan.frames_major:
             _normalize_rows(out, o, M, V, stop, W, plan)
             continue
-        for m in range(M):  # (features, frames): each band is contiguous
-            base = o + m * R
-            total = 0.0
+        # (features, frames): each band is contiguous.  Its sums run frame by frame with the bands side by
+        # side, as _normalize_rows' do: a band's own vectorised sum would leave its order to LLVM (reassoc),
+        # which may choose another where the step is compiled into another kernel (the TensorFlow op's).
+        stats = np.zeros(2 * M)
+        means = stats[:M]
+        sqs = stats[M:]
+        for j in range(V):
+            for m in range(M):
+                means[m] += out[o + m * R + j]
+        for m in range(M):
+            means[m] /= V
+        if plan.normalize_variance:
             for j in range(V):
-                total += out[base + j]
-            mean = total / V
+                for m in range(M):
+                    d = out[o + m * R + j] - means[m]
+                    sqs[m] += d * d
+        for m in range(M):
+            base = o + m * R
+            mean = means[m]
             scale = a  # a / the deviation: one multiply per value, as in every path (bit-for-bit with the C entry)
             if plan.normalize_variance:
-                sq = 0.0
-                for j in range(V):
-                    d = out[base + j] - mean
-                    sq += d * d
-                scale = a / _deviation(sq, V, plan)
+                scale = a / _deviation(sqs[m], V, plan)
             fs = feature_scale[m] * scale if plan.feature_affine else scale
             fo = feature_offset[m] * a + b if plan.feature_affine else b
             for j in range(stop):
@@ -136,8 +145,8 @@ def _deviation(sq, V, plan):
 def _normalize_rows(out, o, M, V, stop, W, plan):
     """:func:`_normalize_examples` of one ``(frames, features)`` example at ``out[o:]``, row by row (contiguous).
 
-    Per-feature sums accumulate frame by frame in the same order as a band's
-    own loop, so the numbers are those of the band-major path.
+    Per-feature sums accumulate frame by frame, the features side by side, as
+    the band-major path's do: the same numbers, in an order the code fixes.
     """
     dt = out.dtype.type
     a = plan.out_scale
