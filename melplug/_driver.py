@@ -188,8 +188,8 @@ class Driver:
         _parallel.run(self._entry(_kernels._mel_units, args), bounds, *args)
         extra = self._frameless(layout, out, signals) if work.frameless else None
         any_bad = bool(unit_bad.any()) or extra is not None
-        finish_args = (layout, out, scratch, record, dct, unit_max, unit_bad)
-        examples_args = (layout, out, record, unit_max, unit_bad, 3)
+        finish_args = (layout, out, record, unit_max, unit_bad)
+        steps_args = (layout, out, scratch, record, dct, unit_max, unit_bad, 3)
         if out.dtype not in _finish_loaded:
             _finish_loaded.add(out.dtype)
             if _kernels._mel_units.stats.cache_hits:
@@ -198,7 +198,7 @@ class Driver:
                 # them, compiles them here, once).  On a cold cache each compiles when first needed instead,
                 # which keeps the very first call's compile at what it runs.
                 self._entry(_kernels._finish, finish_args)
-                self._entry(_kernels._finish_examples, examples_args)
+                self._entry(_kernels._finish_steps, steps_args)
         flags = None
         if any_bad:
             flags = np.zeros(len(layout.n_frames), dtype=np.uint8)
@@ -210,12 +210,14 @@ class Driver:
                 return flags  # the caller raises: no need to finish
         if any_bad or work.spans:
             _parallel.run(self._entry(_kernels._finish, finish_args), bounds, *finish_args)
+        if work.scratch_size:  # deferred cepstra (librosa's MFCC of clips longer than a unit)
+            _parallel.run(self._entry(_kernels._finish_steps, steps_args), bounds, *steps_args[:-1], 2)
         n = len(layout.n_frames)
         ex_bounds = (0, n) if serial or n == 1 else _parallel.split(layout.n_frames + 1, min(threads, n))
         if plan.normalize:  # needs whole examples: split by example, about equal frames each
-            _parallel.run(self._entry(_kernels._finish_examples, examples_args), ex_bounds, *examples_args)
+            _parallel.run(self._entry(_kernels._finish_steps, steps_args), ex_bounds, *steps_args)
         if _geometry.expands(plan):  # deltas, gathered rows: whole examples too
-            _parallel.run(self._entry(_kernels._finish_examples, examples_args), ex_bounds, *examples_args[:-1], 4)
+            _parallel.run(self._entry(_kernels._finish_steps, steps_args), ex_bounds, *steps_args[:-1], 4)
         return flags
 
     def _frameless(self, layout: Layout, out: np.ndarray, signals) -> np.ndarray | None:

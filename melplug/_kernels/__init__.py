@@ -38,7 +38,7 @@ from ._layout import (
     deferred_cepstra,
     floor_spans_units,
 )
-from ._phases import _finish, _finish_examples, _mel_into, _mel_serial, _mel_units, _summarise
+from ._phases import _finish, _finish_steps, _mel_into, _mel_serial, _mel_units, _summarise
 from ._spectra import _spectra_to_mel
 
 __all__ = [
@@ -47,7 +47,7 @@ __all__ = [
     "Layout",
     "_fill_frames",
     "_finish",
-    "_finish_examples",
+    "_finish_steps",
     "_frame_count",
     "_gauss",
     "_mel_into",

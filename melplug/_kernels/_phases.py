@@ -9,11 +9,12 @@ result is not, e.g. an overflowing power); a unit that is a whole example
 applies its own ``top_db`` floor.  :func:`_finish` reduces those to
 per-example flags and floor peaks (:func:`_summarise`), then runs phase 2
 (:func:`_finish_units`: the floors that need more than one unit, NaN
-propagation) on a unit range; :func:`_finish_examples` runs phase 3
-(:func:`melplug._kernels._output._normalize_examples`) or 4 (deltas,
-gathered rows) on an example range.  Three kernels, each compiled where a
-call first needs it: every preset runs phase 1, Whisper's floor over 30 s
-phase 2 too, and only presets that normalise or expand run phases 3 and 4
+propagation) on a unit range; :func:`_finish_steps` runs the rarer steps
+after it: deferred cepstra (:func:`_deferred_units`, librosa's MFCC) on a
+unit range, phase 3 (:func:`melplug._kernels._output._normalize_examples`)
+or 4 (deltas, gathered rows) on an example range.  Three kernels, each
+compiled where a call first needs it: every preset runs phase 1, Whisper's
+floor over 30 s phase 2 too, and only presets with the rarer steps the third
 (a kernel's cold compile grows with all the code it could run).  Every phase
 takes a range so that the caller can split the work across threads.
 """
@@ -159,16 +160,15 @@ def _summarise(layout, unit_max, unit_bad, batch_peak):
 
 
 @jit_internal
-def _finish_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end):
+def _finish_units(layout, out, plan, peaks, bad, u_begin, u_end):
     """Phase 2 for units ``[u_begin, u_end)``: ``top_db`` floor and NaN propagation.
 
     The floor of example ``e`` hangs from ``peaks[e]`` (see :func:`_summarise`)
     and is computed in the output dtype, as Keras does, so
     ``out.min() >= out.max() - top_db`` holds exactly; with an affine map the
-    floor is mapped too (``scale > 0`` keeps the order).  Deferred cepstra
-    are floored in ``scratch`` and only then transformed and written.  A
-    flagged example with ``on_nonfinite="propagate"`` becomes NaN entirely,
-    padding included.
+    floor is mapped too (``scale > 0`` keeps the order).  A flagged example
+    with ``on_nonfinite="propagate"`` becomes NaN entirely, padding included.
+    Deferred cepstra are :func:`_deferred_units`' (the other kernel's).
     """
     K = plan.block_frames
     M = _geometry.stage_width(plan)
@@ -177,14 +177,6 @@ def _finish_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end):
     floored = plan.log_kind != 0 and plan.top_db < np.inf
     deferred = deferred_cepstra(plan)
     affine = (plan.out_scale != 1.0 or plan.out_offset != 0.0) and not plan.normalize
-    if deferred:
-        mel_t = np.empty((plan.num_mel_bins, K), dtype=out.dtype)
-        cep_t = np.empty((plan.num_ceps, K), dtype=out.dtype)
-        energy = np.empty(K if plan.energy_c0 else 0, dtype=out.dtype)
-    else:
-        mel_t = np.empty((0, 0), dtype=out.dtype)
-        cep_t = mel_t
-        energy = np.empty(0, dtype=out.dtype)
     for u in range(u_begin, u_end):
         e = layout.unit_ex[u]
         F = layout.n_frames[e]
@@ -194,22 +186,7 @@ def _finish_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end):
         o = layout.o_off[e]
         propagate = bad[e] and plan.propagate_nonfinite
         if deferred and not propagate:
-            if F <= K and not plan.batch_top_db:
-                continue  # a whole-example unit: phase 1 wrote it
-            nf = f1 - f0
-            s = layout.s_off[e]
-            for m in range(plan.num_mel_bins):
-                src = scratch[s + m * F + f0 : s + m * F + f1]
-                for j in range(nf):
-                    mel_t[m, j] = src[j]
-            if plan.energy_c0:
-                src = scratch[s + plan.num_mel_bins * F + f0 : s + plan.num_mel_bins * F + f1]
-                for j in range(nf):
-                    energy[j] = src[j]
-            _floor_block(mel_t, nf, dt(peaks[e]) - dt(plan.top_db))
-            _cepstra(mel_t, energy, nf, plan, dct, cep_t)
-            _write_block(out, o, f0, nf, F, layout.n_valid[e], layout.rows[e], plan, cep_t)
-            continue
+            continue  # written by phase 1 (a whole-example unit) or by _deferred_units
         if f1 == F:
             f1 = R  # the last unit also owns the padding
         if not (propagate or floored):
@@ -236,6 +213,42 @@ def _finish_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end):
 
 
 @jit_internal
+def _deferred_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end):
+    """Phase 2 of deferred cepstra (librosa's MFCC) for units ``[u_begin, u_end)``: floor, DCT, write.
+
+    The mel bands phase 1 stashed in ``scratch`` are floored at the example's
+    ``peaks[e] - top_db`` and only then transformed (the DCT mixes every band
+    of a frame).  Flagged examples are :func:`_finish_units`'.  In the second
+    kernel: it repeats phase 1's cepstra and output code, which the first
+    phase-2 kernel (Whisper's floors) need not compile.
+    """
+    K = plan.block_frames
+    dt = out.dtype.type
+    mel_t = np.empty((plan.num_mel_bins, K), dtype=out.dtype)
+    cep_t = np.empty((plan.num_ceps, K), dtype=out.dtype)
+    energy = np.empty(K if plan.energy_c0 else 0, dtype=out.dtype)
+    for u in range(u_begin, u_end):
+        e = layout.unit_ex[u]
+        F = layout.n_frames[e]
+        if (bad[e] and plan.propagate_nonfinite) or (F <= K and not plan.batch_top_db):
+            continue  # NaN (phase 2), or a whole-example unit: phase 1 wrote it
+        f0 = layout.unit_f0[u]
+        nf = min(f0 + K, F) - f0
+        s = layout.s_off[e]
+        for m in range(plan.num_mel_bins):
+            src = scratch[s + m * F + f0 : s + m * F + f0 + nf]
+            for j in range(nf):
+                mel_t[m, j] = src[j]
+        if plan.energy_c0:
+            src = scratch[s + plan.num_mel_bins * F + f0 : s + plan.num_mel_bins * F + f0 + nf]
+            for j in range(nf):
+                energy[j] = src[j]
+        _floor_block(mel_t, nf, dt(peaks[e]) - dt(plan.top_db))
+        _cepstra(mel_t, energy, nf, plan, dct, cep_t)
+        _write_block(out, layout.o_off[e], f0, nf, F, layout.n_valid[e], layout.rows[e], plan, cep_t)
+
+
+@jit_internal
 def _mel_serial(layout, out, plan, window, weights, dct):
     """Both phases over every signal in the calling thread; returns per-example flags."""
     n_units = layout.unit_ex.shape[0]
@@ -243,11 +256,13 @@ def _mel_serial(layout, out, plan, window, weights, dct):
     unit_bad = np.zeros(n_units, dtype=np.uint8)
     scratch = np.empty(_scratch_size(layout, plan), dtype=out.dtype)
     _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_bad, 0, n_units)
-    _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, 0, n_units)
+    _finish(layout, out, plan, unit_max, unit_bad, 0, n_units)
+    if scratch.shape[0]:
+        _finish_steps(layout, out, scratch, plan, dct, unit_max, unit_bad, 2, 0, n_units)
     if plan.normalize:
-        _finish_examples(layout, out, plan, unit_max, unit_bad, 3, 0, layout.n_frames.shape[0])
+        _finish_steps(layout, out, scratch, plan, dct, unit_max, unit_bad, 3, 0, layout.n_frames.shape[0])
     if _geometry.expands(plan):
-        _finish_examples(layout, out, plan, unit_max, unit_bad, 4, 0, layout.n_frames.shape[0])
+        _finish_steps(layout, out, scratch, plan, dct, unit_max, unit_bad, 4, 0, layout.n_frames.shape[0])
     return _summarise(layout, unit_max, unit_bad, plan.batch_top_db)[0]
 
 
@@ -261,24 +276,28 @@ def _scratch_size(layout, plan):
 
 
 @jit
-def _finish(layout, out, scratch, plan, dct, unit_max, unit_bad, lo, hi):
+def _finish(layout, out, plan, unit_max, unit_bad, lo, hi):
     """Phase 2 on units ``[lo, hi)``: the floors that need more than one unit, NaN propagation.
 
     Each call reduces the per-unit maxima and flags itself (:func:`_summarise`, linear in the units).
     """
     flags, peaks = _summarise(layout, unit_max, unit_bad, plan.batch_top_db)
-    _finish_units(layout, out, scratch, plan, dct, peaks, flags, lo, hi)
+    _finish_units(layout, out, plan, peaks, flags, lo, hi)
 
 
 @jit
-def _finish_examples(layout, out, plan, unit_max, unit_bad, phase, lo, hi):
-    """``phase`` 3 (normalisation) or 4 (expansion) on examples ``[lo, hi)``, after phases 1 and 2.
+def _finish_steps(layout, out, scratch, plan, dct, unit_max, unit_bad, phase, lo, hi):
+    """The rarer steps: ``phase`` 2 deferred cepstra on units, 3 normalisation or 4 expansion on examples ``[lo, hi)``.
 
-    One kernel for both (a preset with either step loads or compiles one more
-    kernel).  Each call reduces the per-unit flags itself (:func:`_summarise`).
+    One kernel for the steps few presets have (librosa's MFCC of clips longer
+    than a unit; the normalising and expanding presets): a preset with any
+    of them loads or compiles one more kernel.  Each call reduces the
+    per-unit maxima and flags itself (:func:`_summarise`).
     """
-    flags = _summarise(layout, unit_max, unit_bad, plan.batch_top_db)[0]
-    if phase == 3:
+    flags, peaks = _summarise(layout, unit_max, unit_bad, plan.batch_top_db)
+    if phase == 2:
+        _deferred_units(layout, out, scratch, plan, dct, peaks, flags, lo, hi)
+    elif phase == 3:
         _normalize_examples(layout, out, plan, flags, lo, hi)
     else:
         _expand_examples(layout, out, plan, flags, lo, hi)

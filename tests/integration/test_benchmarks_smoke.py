@@ -134,7 +134,8 @@ def test_bench_presets_quick_runs_and_prints_tables(tmp_path):
     assert all(name.startswith("melplug._kernels.") for name in first), first
     assert "_mel_units" not in compiled and compiled <= {
         "_finish",
-        "_finish_examples",
+        "_finish_steps",
+        "_deferred_units",
         "_finish_units",
         "_normalize_examples",
         "_normalize_rows",
