@@ -5,10 +5,10 @@ signals are and where their outputs go (a :class:`~melplug._kernels.Layout`,
 cached per shape for array input), splits the work units between threads of
 equal cost, runs phase 1 on every unit, reduces per-example flags and floor
 peaks once, and runs phase 2 only when something needs it (a floor spanning
-several units, the batch floor, NaN propagation), then phases 3 and 4
-(normalisation, expansion) where the plan has them: three kernels
-(:mod:`melplug._kernels._phases`), each loaded or compiled when first needed.  It never validates: the
-core hands it C-contiguous arrays in the compute dtype.
+several units, the batch floor, NaN propagation), then the rarer steps where
+the plan has them (deferred cepstra, normalisation, expansion): a kernel each
+(:mod:`melplug._kernels._phases`), loaded or compiled when first needed.  It
+never validates: the core hands it C-contiguous arrays in the compute dtype.
 
 Memory: the output plus one scratch block per thread; the input is
 read where it lies, a ragged list included (nothing is concatenated; only a
@@ -188,8 +188,8 @@ class Driver:
         _parallel.run(self._entry(_kernels._mel_units, args), bounds, *args)
         extra = self._frameless(layout, out, signals) if work.frameless else None
         any_bad = bool(unit_bad.any()) or extra is not None
-        finish_args = (layout, out, record, unit_max, unit_bad)
-        steps_args = (layout, out, scratch, record, dct, unit_max, unit_bad, 3)
+        finish_args = (layout, out, record, unit_max, unit_bad)  # phases 2 to 4 but deferred cepstra
+        cepstra_args = (layout, out, scratch, record, dct, unit_max, unit_bad)
         if out.dtype not in _finish_loaded:
             _finish_loaded.add(out.dtype)
             if _kernels._mel_units.stats.cache_hits:
@@ -197,8 +197,8 @@ class Driver:
                 # that a later call of another preset finds them loaded (and, if no earlier process needed
                 # them, compiles them here, once).  On a cold cache each compiles when first needed instead,
                 # which keeps the very first call's compile at what it runs.
-                self._entry(_kernels._finish, finish_args)
-                self._entry(_kernels._finish_steps, steps_args)
+                for name in _kernels.FINISHING:
+                    self._entry(getattr(_kernels, name), cepstra_args if name == "_finish_cepstra" else finish_args)
         flags = None
         if any_bad:
             flags = np.zeros(len(layout.n_frames), dtype=np.uint8)
@@ -211,13 +211,13 @@ class Driver:
         if any_bad or work.spans:
             _parallel.run(self._entry(_kernels._finish, finish_args), bounds, *finish_args)
         if work.scratch_size:  # deferred cepstra (librosa's MFCC of clips longer than a unit)
-            _parallel.run(self._entry(_kernels._finish_steps, steps_args), bounds, *steps_args[:-1], 2)
+            _parallel.run(self._entry(_kernels._finish_cepstra, cepstra_args), bounds, *cepstra_args)
         n = len(layout.n_frames)
         ex_bounds = (0, n) if serial or n == 1 else _parallel.split(layout.n_frames + 1, min(threads, n))
         if plan.normalize:  # needs whole examples: split by example, about equal frames each
-            _parallel.run(self._entry(_kernels._finish_steps, steps_args), ex_bounds, *steps_args)
+            _parallel.run(self._entry(_kernels._finish_normalize, finish_args), ex_bounds, *finish_args)
         if _geometry.expands(plan):  # deltas, gathered rows: whole examples too
-            _parallel.run(self._entry(_kernels._finish_steps, steps_args), ex_bounds, *steps_args[:-1], 4)
+            _parallel.run(self._entry(_kernels._finish_expand, finish_args), ex_bounds, *finish_args)
         return flags
 
     def _frameless(self, layout: Layout, out: np.ndarray, signals) -> np.ndarray | None:

@@ -38,7 +38,17 @@ from ._layout import (
     deferred_cepstra,
     floor_spans_units,
 )
-from ._phases import _finish, _finish_steps, _mel_into, _mel_serial, _mel_units, _summarise
+from ._phases import (
+    FINISHING,
+    _finish,
+    _finish_cepstra,
+    _finish_expand,
+    _finish_normalize,
+    _mel_into,
+    _mel_serial,
+    _mel_units,
+    _summarise,
+)
 from ._spectra import _spectra_to_mel
 
 __all__ = [
@@ -46,8 +56,11 @@ __all__ = [
     "BAD_OUTPUT",
     "Layout",
     "_fill_frames",
+    "FINISHING",
     "_finish",
-    "_finish_steps",
+    "_finish_cepstra",
+    "_finish_expand",
+    "_finish_normalize",
     "_frame_count",
     "_gauss",
     "_mel_into",

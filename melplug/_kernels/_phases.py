@@ -9,13 +9,13 @@ result is not, e.g. an overflowing power); a unit that is a whole example
 applies its own ``top_db`` floor.  :func:`_finish` reduces those to
 per-example flags and floor peaks (:func:`_summarise`), then runs phase 2
 (:func:`_finish_units`: the floors that need more than one unit, NaN
-propagation) on a unit range; :func:`_finish_steps` runs the rarer steps
-after it: deferred cepstra (:func:`_deferred_units`, librosa's MFCC) on a
-unit range, phase 3 (:func:`melplug._kernels._output._normalize_examples`)
-or 4 (deltas, gathered rows) on an example range.  Three kernels, each
-compiled where a call first needs it: every preset runs phase 1, Whisper's
-floor over 30 s phase 2 too, and only presets with the rarer steps the third
-(a kernel's cold compile grows with all the code it could run).  Every phase
+propagation) on a unit range.  The rarer steps after it are a kernel each:
+deferred cepstra (:func:`_finish_cepstra`, librosa's MFCC of long clips) on a
+unit range, normalisation (:func:`_finish_normalize`, phase 3) and deltas or
+gathered rows (:func:`_finish_expand`, phase 4) on an example range.  Each
+kernel is compiled where a call first needs it: every preset runs phase 1,
+Whisper's floor over 30 s phase 2 too, Parakeet phase 1 and normalisation (a
+kernel's cold compile grows with all the code it could run).  Every phase
 takes a range so that the caller can split the work across threads.
 """
 
@@ -256,13 +256,14 @@ def _mel_serial(layout, out, plan, window, weights, dct):
     unit_bad = np.zeros(n_units, dtype=np.uint8)
     scratch = np.empty(_scratch_size(layout, plan), dtype=out.dtype)
     _mel_units(layout, out, scratch, plan, window, weights, dct, unit_max, unit_bad, 0, n_units)
+    n = layout.n_frames.shape[0]
     _finish(layout, out, plan, unit_max, unit_bad, 0, n_units)
     if scratch.shape[0]:
-        _finish_steps(layout, out, scratch, plan, dct, unit_max, unit_bad, 2, 0, n_units)
+        _finish_cepstra(layout, out, scratch, plan, dct, unit_max, unit_bad, 0, n_units)
     if plan.normalize:
-        _finish_steps(layout, out, scratch, plan, dct, unit_max, unit_bad, 3, 0, layout.n_frames.shape[0])
+        _finish_normalize(layout, out, plan, unit_max, unit_bad, 0, n)
     if _geometry.expands(plan):
-        _finish_steps(layout, out, scratch, plan, dct, unit_max, unit_bad, 4, 0, layout.n_frames.shape[0])
+        _finish_expand(layout, out, plan, unit_max, unit_bad, 0, n)
     return _summarise(layout, unit_max, unit_bad, plan.batch_top_db)[0]
 
 
@@ -286,21 +287,26 @@ def _finish(layout, out, plan, unit_max, unit_bad, lo, hi):
 
 
 @jit
-def _finish_steps(layout, out, scratch, plan, dct, unit_max, unit_bad, phase, lo, hi):
-    """The rarer steps: ``phase`` 2 deferred cepstra on units, 3 normalisation or 4 expansion on examples ``[lo, hi)``.
-
-    One kernel for the steps few presets have (librosa's MFCC of clips longer
-    than a unit; the normalising and expanding presets): a preset with any
-    of them loads or compiles one more kernel.  Each call reduces the
-    per-unit maxima and flags itself (:func:`_summarise`).
-    """
+def _finish_cepstra(layout, out, scratch, plan, dct, unit_max, unit_bad, lo, hi):
+    """Phase 2 of deferred cepstra (:func:`_deferred_units`) on units ``[lo, hi)``."""
     flags, peaks = _summarise(layout, unit_max, unit_bad, plan.batch_top_db)
-    if phase == 2:
-        _deferred_units(layout, out, scratch, plan, dct, peaks, flags, lo, hi)
-    elif phase == 3:
-        _normalize_examples(layout, out, plan, flags, lo, hi)
-    else:
-        _expand_examples(layout, out, plan, flags, lo, hi)
+    _deferred_units(layout, out, scratch, plan, dct, peaks, flags, lo, hi)
+
+
+@jit
+def _finish_normalize(layout, out, plan, unit_max, unit_bad, lo, hi):
+    """Phase 3, normalisation, on examples ``[lo, hi)`` (:func:`melplug._kernels._output._normalize_examples`)."""
+    _normalize_examples(layout, out, plan, _summarise(layout, unit_max, unit_bad, plan.batch_top_db)[0], lo, hi)
+
+
+@jit
+def _finish_expand(layout, out, plan, unit_max, unit_bad, lo, hi):
+    """Phase 4, deltas and gathered rows, on examples ``[lo, hi)`` (:func:`._output._expand_examples`)."""
+    _expand_examples(layout, out, plan, _summarise(layout, unit_max, unit_bad, plan.batch_top_db)[0], lo, hi)
+
+
+#: The kernels after phase 1, each compiled or loaded where a call first needs it.
+FINISHING = ("_finish", "_finish_cepstra", "_finish_normalize", "_finish_expand")
 
 
 @jit_internal

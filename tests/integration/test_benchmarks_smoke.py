@@ -134,7 +134,9 @@ def test_bench_presets_quick_runs_and_prints_tables(tmp_path):
     assert all(name.startswith("melplug._kernels.") for name in first), first
     assert "_mel_units" not in compiled and compiled <= {
         "_finish",
-        "_finish_steps",
+        "_finish_cepstra",
+        "_finish_normalize",
+        "_finish_expand",
         "_deferred_units",
         "_finish_units",
         "_normalize_examples",
