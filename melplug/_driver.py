@@ -34,8 +34,6 @@ __all__ = ["SERIAL_WORK", "Driver"]
 #: Below this many frame samples (frames x fft_length) a call runs in the
 #: calling thread: waking pool threads would cost more than it saves.
 SERIAL_WORK = 1 << 17
-#: Output dtypes whose kernels after phase 1 this process has loaded (see Driver._run).
-_finish_loaded: set = set()
 
 
 class _Work(NamedTuple):
@@ -190,15 +188,6 @@ class Driver:
         any_bad = bool(unit_bad.any()) or extra is not None
         finish_args = (layout, out, record, unit_max, unit_bad)  # phases 2 to 4 but deferred cepstra
         cepstra_args = (layout, out, scratch, record, dct, unit_max, unit_bad)
-        if out.dtype not in _finish_loaded:
-            _finish_loaded.add(out.dtype)
-            if _kernels._mel_units.stats.cache_hits:
-                # The disk cache is warm: load the kernels after phase 1 now, whatever this call needs, so
-                # that a later call of another preset finds them loaded (and, if no earlier process needed
-                # them, compiles them here, once).  On a cold cache each compiles when first needed instead,
-                # which keeps the very first call's compile at what it runs.
-                for name in _kernels.FINISHING:
-                    self._entry(getattr(_kernels, name), cepstra_args if name == "_finish_cepstra" else finish_args)
         flags = None
         if any_bad:
             flags = np.zeros(len(layout.n_frames), dtype=np.uint8)

@@ -39,7 +39,6 @@ from ._layout import (
     floor_spans_units,
 )
 from ._phases import (
-    FINISHING,
     _finish,
     _finish_cepstra,
     _finish_expand,
@@ -56,7 +55,6 @@ __all__ = [
     "BAD_OUTPUT",
     "Layout",
     "_fill_frames",
-    "FINISHING",
     "_finish",
     "_finish_cepstra",
     "_finish_expand",

@@ -305,10 +305,6 @@ def _finish_expand(layout, out, plan, unit_max, unit_bad, lo, hi):
     _expand_examples(layout, out, plan, _summarise(layout, unit_max, unit_bad, plan.batch_top_db)[0], lo, hi)
 
 
-#: The kernels after phase 1, each compiled or loaded where a call first needs it.
-FINISHING = ("_finish", "_finish_cepstra", "_finish_normalize", "_finish_expand")
-
-
 @jit_internal
 def _mel_into(audio2d, plan, out, flags):
     """:func:`mel_spectrogram`'s computation into ``out`` (flat, ``batch * width * rows``), in the calling thread.
