@@ -892,13 +892,25 @@ _SCALARS = {int: np.dtype(np.int64), float: np.dtype(np.float64), bool: np.dtype
 _CONVERT = {int: operator.index, float: float, bool: bool}
 
 
+def record_fields() -> list[tuple[str, type, int]]:
+    """``MelPlan``'s fields in order, as the record holds them: ``(name, int | float | bool | np.ndarray, ndim)``.
+
+    The one walk over the fields that :data:`PLAN_RECORD`, :class:`PackedPlan`
+    and the compiled packer (:func:`melplug.kernels.pack_plan`) share: a
+    scalar is a record field of its name; array ``a`` (``ndim`` dimensions,
+    :data:`~melplug._kernels._layout.PLAN_ARRAYS`) is ``a__address`` and
+    ``a__shape_0`` ... ``a__shape_<ndim - 1>``.
+    """
+    hints = typing.get_type_hints(MelPlan)
+    return [(name, hints[name], PLAN_ARRAYS[name][1] if hints[name] is np.ndarray else 0) for name in MelPlan._fields]
+
+
 def _record_dtype() -> np.dtype:
-    """:data:`PLAN_RECORD`: a scalar is a field of its name; array ``a`` is ``a__address``, ``a__shape_<k>``."""
     fields: list[tuple[str, np.dtype]] = []
-    for name, kind in typing.get_type_hints(MelPlan).items():
+    for name, kind, ndim in record_fields():
         if kind is np.ndarray:
             fields.append((f"{name}__address", np.dtype(np.int64)))
-            fields.extend((f"{name}__shape_{k}", np.dtype(np.int64)) for k in range(PLAN_ARRAYS[name][1]))
+            fields.extend((f"{name}__shape_{k}", np.dtype(np.int64)) for k in range(ndim))
         else:
             fields.append((name, _SCALARS[kind]))
     return np.dtype(fields, align=True)
@@ -916,7 +928,7 @@ class PackedPlan:
     and a wrapper to unbox them; a record is passed as one pointer, and a
     field is read where it is used.  Scalars are read by name as before
     (``plan.hop_length``); arrays through :mod:`melplug._kernels._layout`'s
-    views (``band_start(plan)``).
+    views (``plan_band_start(plan)``).
 
     Holds the plan's arrays (C-contiguous copies where needed) and the record:
     keep this object alive as long as the record or its address is in use.
@@ -929,11 +941,10 @@ class PackedPlan:
         self.plan = plan
         self.record = np.zeros(1, dtype=PLAN_RECORD)
         self._arrays = []
-        for name, kind in typing.get_type_hints(MelPlan).items():
+        for name, kind, ndim in record_fields():
             value = getattr(plan, name)
             if kind is np.ndarray:
-                dtype, ndim = PLAN_ARRAYS[name]
-                arr = np.ascontiguousarray(value, dtype=dtype)
+                arr = np.ascontiguousarray(value, dtype=PLAN_ARRAYS[name][0])
                 if arr.ndim != ndim:
                     raise ValueError(f"MelPlan.{name} has {arr.ndim} dimension(s); the kernels need {ndim}")
                 self._arrays.append(arr)

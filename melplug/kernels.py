@@ -49,8 +49,6 @@ True
 
 from __future__ import annotations
 
-import typing
-
 import numba
 import numpy as np
 from numba.core import types
@@ -61,7 +59,7 @@ from . import _geometry, _kernels
 from ._jit import LINK_ONLY, jit, jit_internal
 from ._kernels import _mel_into
 from ._kernels._layout import PLAN_ARRAYS
-from ._plan import PLAN_RECORD, MelPlan
+from ._plan import PLAN_RECORD, record_fields
 
 __all__ = ["apply_top_db", "mel_spectrogram", "num_frames", "spectra_to_mel", "windowed_frames"]
 
@@ -69,10 +67,10 @@ __all__ = ["apply_top_db", "mel_spectrogram", "num_frames", "spectra_to_mel", "w
 def _packer_source() -> str:
     """Source of ``_pack(plan)``: a one-element :data:`~melplug._plan.PLAN_RECORD` array holding ``plan``."""
     lines = ["def _pack(plan):", "    packed = np.empty(1, PLAN_RECORD)", "    r = packed[0]"]
-    for name, kind in typing.get_type_hints(MelPlan).items():
+    for name, kind, ndim in record_fields():
         if kind is np.ndarray:
             lines.append(f"    r.{name}__address = plan.{name}.ctypes.data")
-            lines.extend(f"    r.{name}__shape_{k} = plan.{name}.shape[{k}]" for k in range(PLAN_ARRAYS[name][1]))
+            lines.extend(f"    r.{name}__shape_{k} = plan.{name}.shape[{k}]" for k in range(ndim))
         else:
             lines.append(f"    r.{name} = plan.{name}")
     lines.append("    return packed")
