@@ -218,9 +218,9 @@ def _deferred_units(layout, out, scratch, plan, dct, peaks, bad, u_begin, u_end)
 
     The mel bands phase 1 stashed in ``scratch`` are floored at the example's
     ``peaks[e] - top_db`` and only then transformed (the DCT mixes every band
-    of a frame).  Flagged examples are :func:`_finish_units`'.  In the second
-    kernel: it repeats phase 1's cepstra and output code, which the first
-    phase-2 kernel (Whisper's floors) need not compile.
+    of a frame).  Flagged examples are :func:`_finish_units`'.  A kernel of its
+    own (:func:`_finish_cepstra`): it repeats phase 1's cepstra and output code,
+    which phase 2's kernel (Whisper's floors) need not compile.
     """
     K = plan.block_frames
     dt = out.dtype.type
