@@ -11,6 +11,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 from numba.core import cgutils, types
+from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
 from .. import _geometry
@@ -141,26 +142,25 @@ def _view(address, shape, dtype):
 
 
 def _plan_array(name: str):
-    """``plan_<name>(plan)``: the plan's array ``name``, whether the plan is the record or a ``MelPlan``.
+    """``plan_<name>(plan)``: the view of array ``name`` of the plan's record (at its ``<name>__address``).
 
-    Kernels read a plan's scalars by name (``plan.hop_length``, either
-    way) and its arrays through these: a view of the packed array at the
-    record's ``<name>__address``, or the ``MelPlan``'s own array (the public
-    :mod:`melplug.kernels` take one inside users' ``@njit`` functions).
+    Kernels read a plan's scalars by name (``plan.hop_length``) and its arrays
+    through these (the public :mod:`melplug.kernels` pack a user's ``MelPlan``
+    into a record first, :func:`melplug.kernels.pack_plan`).
     """
     dtype, ndim = PLAN_ARRAYS[name]
     address = f"{name}__address"
     shape_0, shape_1 = f"{name}__shape_0", f"{name}__shape_1"
 
-    def get(plan):
-        return getattr(plan, name)
+    def get(plan):  # pragma: no cover - replaced by the overload
+        raise NotImplementedError
 
     get.__name__ = get.__qualname__ = f"plan_{name}"
 
     @overload(get, jit_options=LINK_ONLY)
     def _get(plan):
         if not isinstance(plan, types.Record):
-            return lambda plan: getattr(plan, name)
+            raise TypingError(f"plan_{name} takes the plan's record (melplug._plan.PackedPlan), not {plan}")
         if ndim == 1:
             return lambda plan: _view(getattr(plan, address), (getattr(plan, shape_0),), dtype)
         return lambda plan: _view(getattr(plan, address), (getattr(plan, shape_0), getattr(plan, shape_1)), dtype)
